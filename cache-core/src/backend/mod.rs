@@ -1,0 +1,94 @@
+//! Where entries live: Redis, or the in-process memory store.
+//!
+//! Both speak the same few commands with the same semantics (`MGET`, `SET PX`,
+//! `SET NX PX GET`, `UNLINK`, `EXISTS`, `SCAN MATCH`), so the cache logic above them is
+//! written once.
+
+mod glob;
+mod memory;
+mod redis;
+
+pub use self::memory::MemoryBackend;
+pub use self::redis::RedisBackend;
+pub(crate) use self::redis::RedisConfig;
+
+use crate::error::CacheError;
+use bytes::Bytes;
+use std::time::Duration;
+
+/// The store behind a [`crate::Cache`].
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Redis(RedisBackend),
+    Memory(MemoryBackend),
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryBackend")
+    }
+}
+
+impl Backend {
+    /// Whether failures of this backend are possible (the breaker only guards Redis).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::Redis(_))
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        match self {
+            Self::Redis(r) => r.get(key).await,
+            Self::Memory(m) => Ok(m.get(key)),
+        }
+    }
+
+    pub async fn mget(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>, CacheError> {
+        match self {
+            Self::Redis(r) => r.mget(keys).await,
+            Self::Memory(m) => Ok(m.mget(keys)),
+        }
+    }
+
+    pub async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+        match self {
+            Self::Redis(r) => r.set(key, &value, ttl).await,
+            Self::Memory(m) => {
+                m.set(key, value, ttl);
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn set_nx_get(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<Bytes>, CacheError> {
+        match self {
+            Self::Redis(r) => r.set_nx_get(key, value.as_bytes(), ttl).await,
+            Self::Memory(m) => Ok(m.set_nx_get(key, Bytes::copy_from_slice(value.as_bytes()), ttl)),
+        }
+    }
+
+    pub async fn del(&self, keys: &[&str]) -> Result<u64, CacheError> {
+        match self {
+            Self::Redis(r) => r.del(keys).await,
+            Self::Memory(m) => Ok(m.del(keys)),
+        }
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, CacheError> {
+        match self {
+            Self::Redis(r) => r.exists(key).await,
+            Self::Memory(m) => Ok(m.exists(key)),
+        }
+    }
+
+    pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
+        match self {
+            Self::Redis(r) => r.delete_pattern(pattern).await,
+            Self::Memory(m) => Ok(m.delete_pattern(pattern)),
+        }
+    }
+}

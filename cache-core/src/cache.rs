@@ -1,0 +1,700 @@
+//! The [`Cache`] handle and its operations.
+
+use crate::backend::Backend;
+use crate::breaker::{Breaker, Permit};
+use crate::builder::CacheBuilder;
+use crate::entry;
+use crate::error::CacheError;
+use crate::flight::{Flights, Role};
+use crate::generation;
+use crate::key::{self, CallKeys, KeyParts};
+use crate::outcome::Mode;
+use crate::pending::Pending;
+use crate::stats::{CacheStats, Counters, Stats};
+use crate::throttle::Throttle;
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// A handle on a cache: Redis, or the in-process memory store.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`. Build one with [`Cache::builder`] or
+/// [`Cache::from_env`], and [`crate::install`] it for the attributes.
+///
+/// # Semantics
+///
+/// - **Fail-open.** The plain operations never fail: an unreachable Redis reads as a
+///   miss, a failed write is dropped; both are counted in [`Cache::stats`] and logged
+///   (rate-limited) with `tracing`. The `try_*` operations return the error instead.
+/// - **Deadlines and breaker.** Every Redis call has the deadline set by
+///   [`CacheBuilder::op_timeout`]. After repeated failures the cache skips Redis for a
+///   while, then lets one call probe it.
+/// - **Generations.** Entries of the attributes are filled under the generations of
+///   their prefix and of their (prefix, scope); [`Cache::invalidate`] and
+///   [`Cache::invalidate_all`] replace a generation (one `SET`, whatever the number of
+///   entries), which turns every entry filled under the old one into a miss.
+/// - **Hit = one round trip.** A hit reads the prefix generation, the scope generation
+///   and the entry with one `MGET`. In Redis Cluster the prefix generation sits in
+///   another slot than the scope's keys; the cluster client reads the two slots in
+///   parallel, so a hit stays at one round trip of latency.
+#[derive(Clone)]
+pub struct Cache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("backend", &self.inner.backend)
+            .field("namespace", &self.inner.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a call's answer came from.
+enum Read {
+    /// The entry was current: the stored value, and the generations it was read under.
+    Hit {
+        payload: Bytes,
+        prefix: Bytes,
+        scope: Bytes,
+    },
+    /// Nothing usable; these are the generations to fill under.
+    Miss { prefix: Bytes, scope: Bytes },
+    /// The cache cannot be used for this call.
+    Bypass,
+}
+
+pub(crate) struct Inner {
+    pub(crate) backend: Backend,
+    pub(crate) namespace: String,
+    pub(crate) generation_ttl: Duration,
+    pub(crate) breaker: Breaker,
+    pub(crate) flights: Flights,
+    pub(crate) pending: Pending,
+    pub(crate) stats: Stats,
+    pub(crate) warnings: Throttle,
+}
+
+impl Cache {
+    /// Starts configuring a cache.
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::default()
+    }
+
+    /// A cache configured from the environment; never fails.
+    ///
+    /// - `REDIS_URL` (`redis://` or `rediss://`): Redis, connected lazily: the program
+    ///   starts even if Redis is down and begins caching once it answers.
+    /// - `CACHE_NAMESPACE`: the namespace (default: none).
+    /// - Without `REDIS_URL`, or if it does not parse: the in-process memory store
+    ///   (a malformed URL is logged at `error`).
+    pub async fn from_env() -> Cache {
+        let mut builder = Cache::builder();
+        if let Ok(namespace) = std::env::var("CACHE_NAMESPACE") {
+            builder = builder.namespace(namespace);
+        }
+        let Ok(url) = std::env::var("REDIS_URL") else {
+            return memory_fallback(builder).await;
+        };
+        match builder.clone().redis_url(url).lazy().build().await {
+            Ok(cache) => cache,
+            Err(error) => {
+                tracing::error!(%error, "REDIS_URL is unusable; caching in process memory instead");
+                memory_fallback(builder).await
+            }
+        }
+    }
+
+    pub(crate) fn from_inner(inner: Inner) -> Cache {
+        Cache {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The namespace every key of this cache lives under.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// Whether this cache is backed by Redis (false: in-process memory).
+    pub fn is_redis(&self) -> bool {
+        self.inner.backend.is_remote()
+    }
+
+    /// Counters in total and per prefix.
+    pub fn stats(&self) -> CacheStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// How many invalidations wait for Redis to come back.
+    pub fn pending_invalidations(&self) -> usize {
+        self.inner.pending.count()
+    }
+
+    /// Whether the breaker is open: Redis failed repeatedly and calls skip it for now.
+    pub fn is_breaker_open(&self) -> bool {
+        self.inner.breaker.is_open()
+    }
+
+    /// How many single-flight loads are under way (zero when the cache is idle).
+    pub fn loads_in_flight(&self) -> usize {
+        self.inner.flights.count()
+    }
+
+    // ----- user keys -------------------------------------------------------------------
+
+    /// The value at `key` (under the namespace), or `None` on a miss, on an undecodable
+    /// value, or when Redis fails.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let counters = self.inner.stats.prefix(user_prefix(key));
+        match self.try_get(key).await {
+            Ok(Some(value)) => {
+                counters.hit();
+                Some(value)
+            }
+            Ok(None) => {
+                counters.miss();
+                None
+            }
+            Err(error) => {
+                self.inner.count_failure(&counters, "get", &error);
+                counters.miss();
+                None
+            }
+        }
+    }
+
+    /// Like [`Cache::get`], returning the error.
+    pub async fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        let key = key::user_key(&self.inner.namespace, key);
+        let raw = self.inner.guarded(self.inner.backend.get(&key)).await?;
+        raw.map(|raw| serde_json::from_slice(&raw).map_err(CacheError::from))
+            .transpose()
+    }
+
+    /// Stores `value` at `key` for `ttl`, as plain JSON (readable by any client).
+    /// Failures are counted and dropped.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Duration) {
+        if let Err(error) = self.try_set(key, value, ttl).await {
+            let counters = self.inner.stats.prefix(user_prefix(key));
+            self.inner.count_failure(&counters, "set", &error);
+        }
+    }
+
+    /// Like [`Cache::set`], returning the error.
+    pub async fn try_set<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let json = serde_json::to_vec(value)?;
+        let key = key::user_key(&self.inner.namespace, key);
+        self.inner
+            .guarded(self.inner.backend.set(&key, Bytes::from(json), ttl))
+            .await
+    }
+
+    /// Deletes `key`; true if it existed. Failures read as false.
+    pub async fn delete(&self, key: &str) -> bool {
+        self.fail_open("delete", key, self.try_delete(key)).await
+    }
+
+    /// Like [`Cache::delete`], returning the error.
+    pub async fn try_delete(&self, key: &str) -> Result<bool, CacheError> {
+        let key = key::user_key(&self.inner.namespace, key);
+        let deleted = self.inner.guarded(self.inner.backend.del(&[&key])).await?;
+        Ok(deleted > 0)
+    }
+
+    /// Deletes every key matching the Redis glob `pattern` (under the namespace) with
+    /// `SCAN` + `UNLINK` in batches, never `KEYS`; returns how many went. Failures read
+    /// as 0. For operators and debugging: invalidation of cached functions is
+    /// [`Cache::invalidate`], which is O(1).
+    pub async fn delete_pattern(&self, pattern: &str) -> u64 {
+        self.fail_open("delete_pattern", pattern, self.try_delete_pattern(pattern))
+            .await
+    }
+
+    /// Like [`Cache::delete_pattern`], returning the error.
+    pub async fn try_delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
+        let pattern = key::user_key(&self.inner.namespace, pattern);
+        self.inner
+            .guarded(self.inner.backend.delete_pattern(&pattern))
+            .await
+    }
+
+    /// Whether `key` exists. Failures read as false.
+    pub async fn exists(&self, key: &str) -> bool {
+        self.fail_open("exists", key, self.try_exists(key)).await
+    }
+
+    /// Like [`Cache::exists`], returning the error.
+    pub async fn try_exists(&self, key: &str) -> Result<bool, CacheError> {
+        let key = key::user_key(&self.inner.namespace, key);
+        self.inner.guarded(self.inner.backend.exists(&key)).await
+    }
+
+    /// The value at `key`, or `loader`'s, stored for `ttl`. Concurrent misses on `key` in
+    /// this process run `loader` once. Never fails: with Redis down, `loader` runs.
+    pub async fn get_or_set<T, F, Fut>(&self, key: &str, ttl: Duration, loader: F) -> T
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let parts = KeyParts::new();
+        let site = UserSite { key, ttl };
+        self.inner
+            .read_through::<crate::outcome::ValueMode<T>, _>(&site, &parts, async move {
+                loader().await
+            })
+            .await
+    }
+
+    /// Like [`Cache::get_or_set`] with a fallible loader: an `Err` is returned and never
+    /// stored.
+    pub async fn get_or_try_set<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        loader: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let parts = KeyParts::new();
+        let site = UserSite { key, ttl };
+        self.inner
+            .read_through::<crate::outcome::ResultMode<Result<T, E>>, _>(
+                &site,
+                &parts,
+                async move { loader().await },
+            )
+            .await
+    }
+
+    // ----- invalidation ----------------------------------------------------------------
+
+    /// Invalidates every entry of `prefix` cached for `scope` (the value of `key = ...`),
+    /// in O(1). Other scopes stay cached. If Redis cannot be reached the invalidation is
+    /// kept and retried, and this process serves that scope from the source until it
+    /// lands.
+    pub async fn invalidate<S: Serialize + ?Sized>(&self, prefix: &str, scope: &S) {
+        let _ = self.try_invalidate(prefix, scope).await;
+    }
+
+    /// Like [`Cache::invalidate`], returning the error (the invalidation is still kept
+    /// and retried).
+    pub async fn try_invalidate<S: Serialize + ?Sized>(
+        &self,
+        prefix: &str,
+        scope: &S,
+    ) -> Result<(), CacheError> {
+        let mut parts = KeyParts::new();
+        parts.scope(scope);
+        if parts.is_invalid() {
+            let error = key::component(scope).err().map(CacheError::from);
+            return Err(error.unwrap_or(CacheError::Unavailable));
+        }
+        let key = key::scope_generation_key(&self.inner.namespace, prefix, parts.scope_component());
+        self.inner.invalidate_generation(prefix, &key).await
+    }
+
+    /// Invalidates every entry of `prefix`, all scopes, in O(1).
+    pub async fn invalidate_all(&self, prefix: &str) {
+        let _ = self.try_invalidate_all(prefix).await;
+    }
+
+    /// Like [`Cache::invalidate_all`], returning the error (the invalidation is still kept
+    /// and retried).
+    pub async fn try_invalidate_all(&self, prefix: &str) -> Result<(), CacheError> {
+        let key = key::prefix_generation_key(&self.inner.namespace, prefix);
+        self.inner.invalidate_generation(prefix, &key).await
+    }
+
+    async fn fail_open<T: Default>(
+        &self,
+        what: &'static str,
+        key: &str,
+        op: impl Future<Output = Result<T, CacheError>>,
+    ) -> T {
+        match op.await {
+            Ok(value) => value,
+            Err(error) => {
+                let counters = self.inner.stats.prefix(user_prefix(key));
+                self.inner.count_failure(&counters, what, &error);
+                T::default()
+            }
+        }
+    }
+}
+
+async fn memory_fallback(builder: CacheBuilder) -> Cache {
+    builder.memory().build_memory()
+}
+
+/// The stats prefix of a user key: what comes before its first `:` (`fmpa:list:...`).
+fn user_prefix(key: &str) -> &str {
+    key.split(':').next().unwrap_or(key)
+}
+
+/// What a cached read needs to know about its call site.
+pub(crate) trait CallSite {
+    fn prefix(&self) -> &str;
+    fn ttl(&self) -> Duration;
+    fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys;
+}
+
+impl CallSite for crate::__private::Site {
+    fn prefix(&self) -> &str {
+        self.prefix
+    }
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys {
+        key::call_keys(namespace, self.prefix, self.name, self.version, parts)
+    }
+}
+
+/// `get_or_set` on a user key: no generations to honour, so both are empty and always
+/// current; the stored value is plain JSON like [`Cache::set`]'s.
+struct UserSite<'a> {
+    key: &'a str,
+    ttl: Duration,
+}
+
+impl CallSite for UserSite<'_> {
+    fn prefix(&self) -> &str {
+        user_prefix(self.key)
+    }
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    fn keys(&self, namespace: &str, _: &KeyParts) -> CallKeys {
+        CallKeys {
+            prefix_generation: String::new(),
+            scope_generation: String::new(),
+            entry: key::user_key(namespace, self.key),
+        }
+    }
+}
+
+impl Inner {
+    /// Runs one backend operation through the breaker, reporting its outcome.
+    pub(crate) async fn guarded<T>(
+        &self,
+        op: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
+        if !self.backend.is_remote() {
+            return op.await;
+        }
+        if self.breaker.permit() == Permit::Skip {
+            return Err(CacheError::Unavailable);
+        }
+        let result = op.await;
+        match &result {
+            Ok(_) => self.breaker.success(),
+            Err(CacheError::Timeout(_) | CacheError::Redis(_)) => {
+                if self.breaker.failure() {
+                    tracing::warn!(
+                        "cache: Redis keeps failing; skipping it and probing again later"
+                    );
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Counts and (rate-limited) logs a failed cache operation.
+    pub(crate) fn count_failure(&self, counters: &Counters, what: &str, error: &CacheError) {
+        if matches!(error, CacheError::Unavailable) {
+            counters.bypass();
+            return;
+        }
+        counters.error();
+        if let Some(suppressed) = self.warnings.allow() {
+            tracing::warn!(%error, operation = what, suppressed, "cache operation failed; carrying on without the cache");
+        }
+    }
+
+    /// Runs the function, counting and timing the load.
+    async fn load<O>(counters: &Counters, fut: impl Future<Output = O>) -> O {
+        let started = Instant::now();
+        let out = fut.await;
+        counters.load(started.elapsed());
+        out
+    }
+
+    /// The cache-aside flow behind `#[cached]` and `get_or_set`.
+    pub(crate) async fn read_through<M, F>(
+        &self,
+        site: &impl CallSite,
+        parts: &KeyParts,
+        fut: F,
+    ) -> M::Output
+    where
+        M: Mode,
+        F: Future<Output = M::Output>,
+    {
+        let counters = self.stats.prefix(site.prefix());
+        if parts.is_invalid() {
+            self.count_failure(&counters, "key", &CacheError::Unavailable);
+            return Self::load(&counters, fut).await;
+        }
+        let keys = site.keys(&self.namespace, parts);
+        let (prefix_generation, scope_generation) = match self.read(&keys, &counters).await {
+            Read::Hit {
+                payload,
+                prefix,
+                scope,
+            } => {
+                match serde_json::from_slice::<M::Stored>(&payload) {
+                    Ok(value) => {
+                        counters.hit();
+                        tracing::debug!(key = %keys.entry, "cache hit");
+                        return M::restore(value);
+                    }
+                    Err(error) => {
+                        // Written by another shape of the type: a miss, overwritten below.
+                        counters.decode_error();
+                        tracing::debug!(key = %keys.entry, %error, "cache entry of another type; reloading");
+                        (prefix, scope)
+                    }
+                }
+            }
+            Read::Miss { prefix, scope } => (prefix, scope),
+            Read::Bypass => return Self::load(&counters, fut).await,
+        };
+        counters.miss();
+        tracing::debug!(key = %keys.entry, "cache miss");
+
+        let mut flight_key = Vec::with_capacity(
+            keys.entry.len() + prefix_generation.len() + scope_generation.len() + 2,
+        );
+        flight_key.extend_from_slice(keys.entry.as_bytes());
+        for generation in [&prefix_generation, &scope_generation] {
+            flight_key.push(0);
+            flight_key.extend_from_slice(generation);
+        }
+        match self.flights.join(flight_key) {
+            Role::Leader(leader) => {
+                let out = Self::load(&counters, fut).await;
+                let stored = match M::stored(&out).map(serde_json::to_vec) {
+                    Some(Ok(json)) => Some(json),
+                    Some(Err(error)) => {
+                        self.count_failure(&counters, "encode", &CacheError::from(error));
+                        None
+                    }
+                    None => None,
+                };
+                let Some(json) = stored else {
+                    leader.publish(None);
+                    return out;
+                };
+                let (value, payload_at) = if keys.prefix_generation.is_empty() {
+                    (Bytes::from(json), 0)
+                } else {
+                    let envelope = entry::encode(&prefix_generation, &scope_generation, &json);
+                    let at = envelope.len() - json.len();
+                    (Bytes::from(envelope), at)
+                };
+                leader.publish(Some(value.slice(payload_at..)));
+                if let Err(error) = self
+                    .guarded(self.backend.set(&keys.entry, value, site.ttl()))
+                    .await
+                {
+                    self.count_failure(&counters, "fill", &error);
+                }
+                out
+            }
+            Role::Follower(follower) => {
+                if let Some(payload) = follower.wait().await
+                    && let Ok(value) = serde_json::from_slice::<M::Stored>(&payload)
+                {
+                    counters.coalesced();
+                    return M::restore(value);
+                }
+                Self::load(&counters, fut).await
+            }
+        }
+    }
+
+    /// The read of a cached call: one `MGET` of both generations and the entry.
+    async fn read(&self, keys: &CallKeys, counters: &Counters) -> Read {
+        if keys.prefix_generation.is_empty() {
+            // A user key of get_or_set: plain JSON, no generations.
+            return match self.guarded(self.backend.get(&keys.entry)).await {
+                Ok(Some(payload)) => Read::Hit {
+                    payload,
+                    prefix: Bytes::new(),
+                    scope: Bytes::new(),
+                },
+                Ok(None) => Read::Miss {
+                    prefix: Bytes::new(),
+                    scope: Bytes::new(),
+                },
+                Err(error) => {
+                    self.count_failure(counters, "read", &error);
+                    Read::Bypass
+                }
+            };
+        }
+        if self
+            .pending
+            .blocks(&[&keys.prefix_generation, &keys.scope_generation])
+        {
+            counters.bypass();
+            return Read::Bypass;
+        }
+        let read = self
+            .guarded(self.backend.mget(&[
+                &keys.prefix_generation,
+                &keys.scope_generation,
+                &keys.entry,
+            ]))
+            .await;
+        let mut values = match read {
+            Ok(values) if values.len() == 3 => values.into_iter(),
+            Ok(_) => {
+                self.count_failure(counters, "read", &CacheError::Unavailable);
+                return Read::Bypass;
+            }
+            Err(error) => {
+                self.count_failure(counters, "read", &error);
+                return Read::Bypass;
+            }
+        };
+        let (prefix, scope, raw) = (
+            values.next().flatten(),
+            values.next().flatten(),
+            values.next().flatten(),
+        );
+        if let (Some(prefix), Some(scope), Some(raw)) = (&prefix, &scope, &raw) {
+            match entry::decode(raw) {
+                Ok(entry) if entry.is_current(prefix, scope) => {
+                    return Read::Hit {
+                        payload: entry.payload,
+                        prefix: entry.prefix_generation,
+                        scope: entry.scope_generation,
+                    };
+                }
+                Ok(_) => {} // filled under an older generation: invalidated
+                Err(error) => {
+                    counters.decode_error();
+                    tracing::debug!(key = %keys.entry, %error, "corrupt cache entry; reloading");
+                }
+            }
+        }
+        match self.resolve_generations(keys, prefix, scope).await {
+            Some((prefix, scope)) => Read::Miss { prefix, scope },
+            None => Read::Bypass,
+        }
+    }
+
+    /// The generations to fill under, creating missing ones. This happens before the load
+    /// starts: an invalidation during the load then replaces a generation the fill
+    /// records, and the filled entry is never served.
+    async fn resolve_generations(
+        &self,
+        keys: &CallKeys,
+        prefix: Option<Bytes>,
+        scope: Option<Bytes>,
+    ) -> Option<(Bytes, Bytes)> {
+        if keys.prefix_generation.is_empty() {
+            return Some((Bytes::new(), Bytes::new()));
+        }
+        let prefix = match prefix {
+            Some(generation) => generation,
+            None => self.create_generation(&keys.prefix_generation).await?,
+        };
+        let scope = match scope {
+            Some(generation) => generation,
+            None => self.create_generation(&keys.scope_generation).await?,
+        };
+        Some((prefix, scope))
+    }
+
+    /// Creates a missing generation key with a fresh token (`SET NX GET`), or returns the
+    /// one another caller created first. A missing key is never read as an old value.
+    async fn create_generation(&self, key: &str) -> Option<Bytes> {
+        let token = generation::fresh();
+        match self
+            .guarded(self.backend.set_nx_get(key, &token, self.generation_ttl))
+            .await
+        {
+            Ok(Some(existing)) => Some(existing),
+            Ok(None) => Some(Bytes::from(token)),
+            Err(_) => None,
+        }
+    }
+
+    /// Replaces a generation with a fresh token; on failure keeps it for retry.
+    pub(crate) async fn invalidate_generation(
+        self: &Arc<Self>,
+        prefix: &str,
+        key: &str,
+    ) -> Result<(), CacheError> {
+        let counters = self.stats.prefix(prefix);
+        counters.invalidation();
+        match self.write_generation(key).await {
+            Ok(()) => {
+                self.pending.remove(key);
+                tracing::debug!(key, "cache invalidated");
+                Ok(())
+            }
+            Err(error) => {
+                self.count_failure(&counters, "invalidate", &error);
+                self.pending.add(key);
+                self.spawn_retry();
+                Err(error)
+            }
+        }
+    }
+
+    async fn write_generation(&self, key: &str) -> Result<(), CacheError> {
+        let token = Bytes::from(generation::fresh());
+        self.guarded(self.backend.set(key, token, self.generation_ttl))
+            .await
+    }
+
+    /// Starts the task that retries pending invalidations, unless one runs.
+    fn spawn_retry(self: &Arc<Self>) {
+        if !self.pending.start_retrying() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.pending.stop_retrying();
+            return;
+        };
+        runtime.spawn(retry_pending(Arc::downgrade(self)));
+    }
+}
+
+/// Retries pending invalidations with backoff until none is left or the cache is gone.
+async fn retry_pending(cache: Weak<Inner>) {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        // A real delay between attempts, not synchronisation.
+        tokio::time::sleep(delay).await;
+        let Some(inner) = cache.upgrade() else { return };
+        for key in inner.pending.snapshot() {
+            if inner.write_generation(&key).await.is_ok() {
+                inner.pending.remove(&key);
+                tracing::info!(key, "cache: pending invalidation landed");
+            }
+        }
+        if inner.pending.count() == 0 && !inner.pending.stop_retrying() {
+            return;
+        }
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,134 @@
+//! The entry envelope: a small header, then the value as serde_json.
+//!
+//! ```text
+//! byte 0      0xC1: the envelope format, version 1 (never the first byte of UTF-8 text,
+//!             so plain JSON written by another client is told apart at once)
+//! byte 1      flags: the low four bits name the codec (0 = JSON); the others are reserved
+//!             and must be zero
+//! byte 2      n, the length of the prefix generation, then n bytes
+//! next byte   m, the length of the scope generation, then m bytes
+//! the rest    the payload
+//! ```
+//!
+//! An entry whose header does not parse, has another format byte or unknown flags, or
+//! whose payload does not decode, is a miss: it is counted and overwritten by the next fill.
+
+use bytes::Bytes;
+
+/// The first byte of every entry.
+pub const FORMAT: u8 = 0xC1;
+
+const CODEC_JSON: u8 = 0;
+
+/// Why an entry was not usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Shorter than its header says.
+    #[error("entry is truncated")]
+    Truncated,
+    /// Another format byte: garbage, or written by another version of this library.
+    #[error("entry has unknown format byte {0:#04x}")]
+    UnknownFormat(u8),
+    /// Flags this version does not know.
+    #[error("entry has unknown flags {0:#04x}")]
+    UnknownFlags(u8),
+}
+
+/// A decoded envelope: the generations it was filled under and its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The prefix generation current when the fill began.
+    pub prefix_generation: Bytes,
+    /// The scope generation current when the fill began.
+    pub scope_generation: Bytes,
+    /// The serialized value.
+    pub payload: Bytes,
+}
+
+impl Entry {
+    /// Whether this entry was filled under these generations.
+    pub fn is_current(&self, prefix_generation: &[u8], scope_generation: &[u8]) -> bool {
+        self.prefix_generation == prefix_generation && self.scope_generation == scope_generation
+    }
+}
+
+/// Writes the envelope of `payload`, filled under the given generations.
+///
+/// Generations are tokens of this crate (under 255 bytes); a longer one is cut, which
+/// can only make the entry a miss, never a false hit.
+pub fn encode(prefix_generation: &[u8], scope_generation: &[u8], payload: &[u8]) -> Vec<u8> {
+    let p = &prefix_generation[..prefix_generation.len().min(255)];
+    let s = &scope_generation[..scope_generation.len().min(255)];
+    let mut out = Vec::with_capacity(4 + p.len() + s.len() + payload.len());
+    out.push(FORMAT);
+    out.push(CODEC_JSON);
+    out.push(p.len() as u8);
+    out.extend_from_slice(p);
+    out.push(s.len() as u8);
+    out.extend_from_slice(s);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Reads an envelope without copying its parts.
+pub fn decode(raw: &Bytes) -> Result<Entry, EntryError> {
+    let bytes = raw.as_ref();
+    let (&format, rest) = bytes.split_first().ok_or(EntryError::Truncated)?;
+    if format != FORMAT {
+        return Err(EntryError::UnknownFormat(format));
+    }
+    let (&flags, _) = rest.split_first().ok_or(EntryError::Truncated)?;
+    if flags != CODEC_JSON {
+        return Err(EntryError::UnknownFlags(flags));
+    }
+    let mut at = 2;
+    let mut field = || -> Result<Bytes, EntryError> {
+        let len = *bytes.get(at).ok_or(EntryError::Truncated)? as usize;
+        let start = at + 1;
+        let end = start + len;
+        if end > bytes.len() {
+            return Err(EntryError::Truncated);
+        }
+        at = end;
+        Ok(raw.slice(start..end))
+    };
+    let prefix_generation = field()?;
+    let scope_generation = field()?;
+    Ok(Entry {
+        prefix_generation,
+        scope_generation,
+        payload: raw.slice(at..),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let raw = Bytes::from(encode(b"p1", b"s22", b"{\"a\":1}"));
+        let entry = decode(&raw).unwrap();
+        assert_eq!(&entry.prefix_generation[..], b"p1");
+        assert_eq!(&entry.scope_generation[..], b"s22");
+        assert_eq!(&entry.payload[..], b"{\"a\":1}");
+        assert!(entry.is_current(b"p1", b"s22"));
+        assert!(!entry.is_current(b"p1", b"s23"));
+    }
+
+    #[test]
+    fn garbage_is_an_error_never_a_panic() {
+        for raw in [
+            &b""[..],
+            b"\xC1",
+            b"\xC1\x00",
+            b"\xC1\x00\x05ab",
+            b"\xC1\x00\x01a\x09b",
+            b"{\"a\":1}",
+            b"\xC2\x00\x00\x00{}",
+            b"\xC1\x10\x00\x00{}",
+        ] {
+            assert!(decode(&Bytes::copy_from_slice(raw)).is_err(), "{raw:?}");
+        }
+    }
+}

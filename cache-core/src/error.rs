@@ -1,0 +1,105 @@
+//! The errors of this crate.
+
+use std::time::Duration;
+
+/// What went wrong in a cache operation, or in building a [`crate::Cache`].
+///
+/// The attributes never surface these: a failing cache reads as a miss. They reach
+/// callers of [`crate::CacheBuilder::build`] and of the `try_*` operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// The Redis URL does not parse, or names a scheme this build does not support.
+    #[error("invalid Redis URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The namespace holds a character that would break the key layout.
+    #[error("invalid namespace {0:?}: use letters, digits and `_ . - : /`")]
+    InvalidNamespace(String),
+    /// The server refused the credentials (wrong password or user).
+    #[error("Redis at {url} refused the credentials: {source}")]
+    Auth {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// The driver's error.
+        source: redis::RedisError,
+    },
+    /// The TLS set-up is wrong (no TLS support built in, bad certificate, plain server).
+    #[error("TLS to Redis at {url} failed: {reason}")]
+    Tls {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Nothing answered at start-up (refused, unresolvable or silent).
+    #[error("Redis at {url} is unreachable: {reason}")]
+    Unreachable {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// What the connection attempt said.
+        reason: String,
+    },
+    /// A Redis call did not finish within its deadline.
+    #[error("Redis call timed out after {0:?}")]
+    Timeout(Duration),
+    /// Redis is being skipped: the breaker is open, the connection is not up yet, or an
+    /// invalidation of this prefix and scope is waiting to be retried.
+    #[error("Redis is unavailable (breaker open or not connected)")]
+    Unavailable,
+    /// Redis answered with an error, or the connection failed.
+    #[error("Redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A value could not be serialized or deserialized.
+    #[error("serialization error: {0}")]
+    Serde(#[from] serde_json::Error),
+    /// An entry written by this library could not be read.
+    #[error("corrupt entry: {0}")]
+    Entry(#[from] crate::entry::EntryError),
+}
+
+/// A URL with its password hidden, for error messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    // scheme://user:password@host... -> scheme://user:***@host...
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let after = &url[scheme_end + 3..];
+    let Some(at) = after.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &after[..at];
+    let user = userinfo.split(':').next().unwrap_or("");
+    if userinfo.contains(':') || !user.is_empty() {
+        let shown_user = if userinfo.contains(':') { user } else { "" };
+        format!(
+            "{}{}:***@{}",
+            &url[..scheme_end + 3],
+            shown_user,
+            &after[at + 1..]
+        )
+    } else {
+        url.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            super::redact("redis://:secret@h:6379/0"),
+            "redis://:***@h:6379/0"
+        );
+        assert_eq!(
+            super::redact("rediss://default:tok@x.io:6379"),
+            "rediss://default:***@x.io:6379"
+        );
+        assert_eq!(super::redact("redis://token@h"), "redis://:***@h");
+        assert_eq!(super::redact("redis://h:6379"), "redis://h:6379");
+    }
+}

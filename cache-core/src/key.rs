@@ -1,0 +1,319 @@
+//! Key encoding: how a call's identity becomes a Redis key.
+//!
+//! # Format, version `c1`
+//!
+//! ```text
+//! entry              <ns>:c1:{<prefix>:<scope>}:<name>:<version>:<arg>:<arg>…
+//! scope generation   <ns>:c1:{<prefix>:<scope>}
+//! prefix generation  <ns>:c1:{<prefix>}
+//! ```
+//!
+//! - `<ns>:` is the cache's namespace ([`crate::CacheBuilder::namespace`]); it is left out,
+//!   with its colon, when the namespace is empty.
+//! - `c1` is the version of this format. A change to the layout or to the component
+//!   encoding bumps it, so that old and new entries never read each other.
+//! - `<prefix>` is the attribute's `prefix`, `<name>` the function's name (or `name = ...`),
+//!   `<version>` the attribute's `version` in decimal (0 by default), `<scope>` the value of
+//!   the `key = ...` argument, or `!` for a function without one, and each `<arg>` one
+//!   further key argument, in the order written.
+//! - The braces are a Redis Cluster hash tag: every key of one (prefix, scope), its entries
+//!   and its generation, lands in one slot, so a hit reads them with one `MGET`. The prefix
+//!   generation lives in its own slot (see [`crate::Cache`] for how a hit reads it).
+//!
+//! # Components
+//!
+//! Every component (prefix, name, scope, argument) is encoded so that the whole key can be
+//! split back into its components, which makes the encoding injective: two different
+//! argument tuples never give the same key.
+//!
+//! - A value that serializes (serde) to a JSON string is written as the string itself; any
+//!   other value is written as `~` followed by its JSON text (`~42`, `~true`,
+//!   `~{"page":1}`), so the string `"42"` and the number `42` differ.
+//! - The bytes `%`, `:`, `{`, `}`, `*`, `?`, `[`, `]`, `\`, `~`, `#`, `!`, space, ASCII
+//!   control characters and DEL are written as `%XX` (upper-case hex). Everything else,
+//!   including non-ASCII Unicode, stays as it is, so short keys read well in `redis-cli`.
+//!   No component therefore contains a separator, a brace or a glob character.
+//! - An encoded component longer than [`MAX_COMPONENT_LEN`] bytes is replaced by `#`
+//!   followed by 32 hex digits: the first 128 bits of the SHA-256 of the encoded component.
+//!   A key is therefore bounded in length by the number of its components.
+//! - `!` alone stands for "no scope". Since `~`, `#` and `!` are escaped inside
+//!   components, none of these markers can be produced by a value.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+/// The version of the key format, written into every key.
+pub const FORMAT: &str = "c1";
+
+/// The longest encoded component kept readable; longer ones are hashed.
+pub const MAX_COMPONENT_LEN: usize = 64;
+
+/// The scope component of a function that has no `key = ...` argument.
+pub(crate) const NO_SCOPE: &str = "!";
+
+/// Whether `byte` must be written as `%XX` inside a component.
+fn needs_escape(byte: u8) -> bool {
+    matches!(
+        byte,
+        b'%' | b':' | b'{' | b'}' | b'*' | b'?' | b'[' | b']' | b'\\' | b'~' | b'#' | b'!'
+    ) || byte <= b' '
+        || byte == 0x7f
+}
+
+/// Appends `raw` to `out`, escaped as described in the module docs.
+fn escape_into(out: &mut String, raw: &str) {
+    // Scan for the first byte to escape so the common case is one copy.
+    let mut start = 0;
+    for (i, byte) in raw.bytes().enumerate() {
+        if needs_escape(byte) {
+            out.push_str(&raw[start..i]);
+            let _ = write!(out, "%{byte:02X}");
+            start = i + 1;
+        }
+    }
+    out.push_str(&raw[start..]);
+}
+
+/// Replaces an over-long encoded component (the tail of `out` from `from`) by its hash.
+fn bound_len(out: &mut String, from: usize) {
+    if out.len() - from <= MAX_COMPONENT_LEN {
+        return;
+    }
+    let digest = Sha256::digest(&out.as_bytes()[from..]);
+    out.truncate(from);
+    out.push('#');
+    for byte in &digest[..16] {
+        let _ = write!(out, "{byte:02x}");
+    }
+}
+
+/// Appends the encoding of a plain string component (prefix, name) to `out`.
+pub(crate) fn push_str_component(out: &mut String, raw: &str) {
+    let from = out.len();
+    escape_into(out, raw);
+    bound_len(out, from);
+}
+
+/// Appends the encoding of a serializable value to `out`.
+///
+/// Serialization errors (a map with non-string keys, a failing custom `Serialize`) are
+/// encoded as a component that cannot collide with a value, `~!` plus the error hashed,
+/// and reported to the caller so the call can bypass the cache.
+pub(crate) fn push_value_component<T: Serialize + ?Sized>(
+    out: &mut String,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    let json = serde_json::to_string(value)?;
+    let from = out.len();
+    match as_plain_string(&json) {
+        Some(raw) => escape_into(out, raw),
+        None if json.starts_with('"') => {
+            // A string with JSON escapes in it: decode it to write the string itself.
+            let raw: String = serde_json::from_str(&json)?;
+            escape_into(out, &raw);
+        }
+        None => {
+            out.push('~');
+            escape_into(out, &json);
+        }
+    }
+    bound_len(out, from);
+    Ok(())
+}
+
+/// The content of a JSON string literal that holds no escape sequence.
+fn as_plain_string(json: &str) -> Option<&str> {
+    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
+}
+
+/// Encodes one value as a key component, as the attributes do for each key argument.
+///
+/// Exposed so that tools (and the key snapshot tests) can show what a value becomes.
+///
+/// ```
+/// assert_eq!(cache_core::key::component(&"acme").unwrap(), "acme");
+/// assert_eq!(cache_core::key::component(&"a:b").unwrap(), "a%3Ab");
+/// assert_eq!(cache_core::key::component(&42).unwrap(), "~42");
+/// ```
+pub fn component<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
+    let mut out = String::new();
+    push_value_component(&mut out, value)?;
+    Ok(out)
+}
+
+/// The key components of one call: its scope and its other key arguments, encoded.
+///
+/// Built by the code that `#[cached]` generates (through `__private`), one call each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyParts {
+    scope: Option<String>,
+    args: String,
+    invalid: bool,
+}
+
+impl KeyParts {
+    /// Starts an empty set of key parts (no scope, no arguments).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the scope (the `key = ...` argument).
+    pub fn scope<T: Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
+        let mut encoded = String::new();
+        self.invalid |= push_value_component(&mut encoded, value).is_err();
+        self.scope = Some(encoded);
+        self
+    }
+
+    /// Appends one more key argument.
+    pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
+        self.args.push(':');
+        self.invalid |= push_value_component(&mut self.args, value).is_err();
+        self
+    }
+
+    /// The encoded scope, `!` when there is none.
+    pub fn scope_component(&self) -> &str {
+        self.scope.as_deref().unwrap_or(NO_SCOPE)
+    }
+
+    /// The encoded scope, if one was set.
+    pub fn scope_component_if_set(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// Whether a value failed to serialize (the call then bypasses the cache).
+    pub fn is_invalid(&self) -> bool {
+        self.invalid
+    }
+
+    pub(crate) fn args(&self) -> &str {
+        &self.args
+    }
+}
+
+/// The three keys one cached call touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallKeys {
+    /// The generation of the whole prefix (`invalidate_all`).
+    pub prefix_generation: String,
+    /// The generation of the (prefix, scope) pair (`invalidate`).
+    pub scope_generation: String,
+    /// The entry itself.
+    pub entry: String,
+}
+
+/// Writes `<ns>:c1:` (or `c1:` for an empty namespace).
+fn push_root(out: &mut String, namespace: &str) {
+    if !namespace.is_empty() {
+        out.push_str(namespace);
+        out.push(':');
+    }
+    out.push_str(FORMAT);
+    out.push(':');
+}
+
+/// The key of a prefix's generation.
+pub fn prefix_generation_key(namespace: &str, prefix: &str) -> String {
+    let mut out = String::with_capacity(namespace.len() + prefix.len() + 8);
+    push_root(&mut out, namespace);
+    out.push('{');
+    push_str_component(&mut out, prefix);
+    out.push('}');
+    out
+}
+
+/// The key of a (prefix, scope) generation, `scope` being an encoded component.
+pub fn scope_generation_key(namespace: &str, prefix: &str, scope: &str) -> String {
+    let mut out = String::with_capacity(namespace.len() + prefix.len() + scope.len() + 9);
+    push_root(&mut out, namespace);
+    out.push('{');
+    push_str_component(&mut out, prefix);
+    out.push(':');
+    out.push_str(scope);
+    out.push('}');
+    out
+}
+
+/// All keys of one call of a cached function.
+pub fn call_keys(
+    namespace: &str,
+    prefix: &str,
+    name: &str,
+    version: u32,
+    parts: &KeyParts,
+) -> CallKeys {
+    let scope_generation = scope_generation_key(namespace, prefix, parts.scope_component());
+    let mut entry =
+        String::with_capacity(scope_generation.len() + name.len() + parts.args().len() + 8);
+    entry.push_str(&scope_generation);
+    entry.push(':');
+    push_str_component(&mut entry, name);
+    let _ = write!(entry, ":{version}");
+    entry.push_str(parts.args());
+    CallKeys {
+        prefix_generation: prefix_generation_key(namespace, prefix),
+        scope_generation,
+        entry,
+    }
+}
+
+/// A key given by the user to `get`/`set`/`delete`/..., placed under the namespace.
+pub(crate) fn user_key(namespace: &str, key: &str) -> String {
+    if namespace.is_empty() {
+        return key.to_owned();
+    }
+    let mut out = String::with_capacity(namespace.len() + 1 + key.len());
+    out.push_str(namespace);
+    out.push(':');
+    out.push_str(key);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_stay_readable_and_separators_are_escaped() {
+        assert_eq!(component("tenant-42").unwrap(), "tenant-42");
+        assert_eq!(component("a:b{c}*").unwrap(), "a%3Ab%7Bc%7D%2A");
+        assert_eq!(component("été").unwrap(), "été");
+        assert_eq!(component("").unwrap(), "");
+        assert_eq!(component("quote\"d").unwrap(), "quote\"d");
+        assert_eq!(component("new\nline").unwrap(), "new%0Aline");
+    }
+
+    #[test]
+    fn non_strings_are_marked() {
+        assert_eq!(component(&42u32).unwrap(), "~42");
+        assert_eq!(component("42").unwrap(), "42");
+        assert_eq!(component(&Option::<u8>::None).unwrap(), "~null");
+        assert_eq!(component("~null").unwrap(), "%7Enull");
+    }
+
+    #[test]
+    fn long_components_are_hashed_and_bounded() {
+        let long = "x".repeat(200);
+        let encoded = component(&long).unwrap();
+        assert!(encoded.starts_with('#'));
+        assert_eq!(encoded.len(), 33);
+        assert_ne!(encoded, component(&"x".repeat(201)).unwrap());
+        // 64 bytes exactly stay readable.
+        assert_eq!(component(&"y".repeat(64)).unwrap(), "y".repeat(64));
+    }
+
+    #[test]
+    fn layout() {
+        let mut parts = KeyParts::new();
+        parts.scope("acme").arg(&7u8);
+        let keys = call_keys("app", "fmpa", "list", 0, &parts);
+        assert_eq!(keys.prefix_generation, "app:c1:{fmpa}");
+        assert_eq!(keys.scope_generation, "app:c1:{fmpa:acme}");
+        assert_eq!(keys.entry, "app:c1:{fmpa:acme}:list:0:~7");
+        let unscoped = call_keys("", "fmpa", "list", 2, &KeyParts::new());
+        assert_eq!(unscoped.entry, "c1:{fmpa:!}:list:2");
+    }
+}

@@ -1,0 +1,86 @@
+//! Cache-aside for async Rust, on Redis or in process memory.
+//!
+//! Two attributes turn a function into a cached read and another into the write that
+//! invalidates it; this crate is the runtime they call: keys, generations, fail-open,
+//! single-flight and statistics.
+//!
+//! ```no_run
+//! use cache_core::{Cache, cached, invalidates};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Page { items: Vec<String> }
+//!
+//! #[cached(prefix = "fmpa", ttl = "5m", key = tenant, page)]
+//! async fn list_fmpa(tenant: &str, page: u32) -> Result<Page, std::io::Error> {
+//!     Ok(Page { items: vec![format!("{tenant}:{page}")] })
+//! }
+//!
+//! #[invalidates("fmpa", key = tenant)]
+//! async fn create_fmpa(tenant: &str, title: String) -> Result<(), std::io::Error> {
+//!     Ok(())
+//! }
+//!
+//! # async fn demo() {
+//! cache_core::install(Cache::from_env().await);
+//! let page = list_fmpa("acme", 1).await;   // miss: runs the body, stores Ok
+//! let page = list_fmpa("acme", 1).await;   // hit: one round trip
+//! create_fmpa("acme", "new".into()).await; // Ok: invalidates acme's fmpa entries
+//! # }
+//! ```
+//!
+//! See [`Cache`] for the semantics, [`key`] for the key format and [`entry`] for the
+//! stored bytes.
+
+#![warn(missing_docs)]
+
+mod backend;
+mod breaker;
+mod builder;
+mod cache;
+pub mod entry;
+mod error;
+mod flight;
+mod generation;
+pub mod key;
+pub mod outcome;
+mod pending;
+pub mod prefix;
+mod stats;
+mod throttle;
+pub mod ttl;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use builder::CacheBuilder;
+pub use cache::Cache;
+pub use error::CacheError;
+pub use stats::{CacheStats, PrefixStats};
+
+/// Caches an async function's result; see the crate docs and the README.
+pub use cache_macros::cached;
+/// Invalidates cached entries after an async function succeeds.
+pub use cache_macros::invalidates;
+
+use arc_swap::ArcSwapOption;
+
+static INSTALLED: ArcSwapOption<cache::Inner> = ArcSwapOption::const_empty();
+
+/// Makes `cache` the process default that the attributes use; returns the one it
+/// replaces.
+pub fn install(cache: Cache) -> Option<Cache> {
+    INSTALLED
+        .swap(Some(cache.inner))
+        .map(|inner| Cache { inner })
+}
+
+/// The installed cache, if any.
+pub fn installed() -> Option<Cache> {
+    INSTALLED.load_full().map(|inner| Cache { inner })
+}
+
+/// Removes the installed cache; the attributes then run functions uncached.
+pub fn uninstall() -> Option<Cache> {
+    INSTALLED.swap(None).map(|inner| Cache { inner })
+}

@@ -1,0 +1,89 @@
+//! Invalidations that could not reach Redis, kept until a retry lands.
+//!
+//! While a generation key is pending, this process neither reads nor fills entries that
+//! depend on it: it serves those calls from the source. The set holds generation keys,
+//! which a read has already computed, so the check costs one atomic load when nothing
+//! is pending and a hash lookup otherwise.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// The generation keys whose invalidation is waiting for Redis.
+#[derive(Debug, Default)]
+pub struct Pending {
+    count: AtomicUsize,
+    keys: Mutex<HashSet<String>>,
+    retrying: AtomicBool,
+}
+
+impl Pending {
+    fn keys(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a failed invalidation of `generation_key`.
+    pub fn add(&self, generation_key: &str) {
+        let mut keys = self.keys();
+        keys.insert(generation_key.to_owned());
+        self.count.store(keys.len(), Ordering::Release);
+    }
+
+    /// Forgets `generation_key` (its invalidation landed).
+    pub fn remove(&self, generation_key: &str) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut keys = self.keys();
+        keys.remove(generation_key);
+        self.count.store(keys.len(), Ordering::Release);
+    }
+
+    /// Whether any of these generation keys has an invalidation pending.
+    pub fn blocks(&self, generation_keys: &[&str]) -> bool {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let keys = self.keys();
+        generation_keys.iter().any(|key| keys.contains(*key))
+    }
+
+    /// The pending keys, for a retry pass.
+    pub fn snapshot(&self) -> Vec<String> {
+        self.keys().iter().cloned().collect()
+    }
+
+    /// How many invalidations are pending.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Claims the right to run the retry task; false if one runs already.
+    pub fn start_retrying(&self) -> bool {
+        !self.retrying.swap(true, Ordering::AcqRel)
+    }
+
+    /// Releases the retry task's claim. Returns true when keys were added meanwhile and the
+    /// caller should keep going (it then holds the claim again).
+    pub fn stop_retrying(&self) -> bool {
+        self.retrying.store(false, Ordering::Release);
+        self.count() > 0 && self.start_retrying()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    #[test]
+    fn blocks_only_what_is_pending() {
+        let pending = Pending::default();
+        assert!(!pending.blocks(&["a", "b"]));
+        pending.add("b");
+        assert!(pending.blocks(&["a", "b"]));
+        assert!(!pending.blocks(&["a", "c"]));
+        pending.remove("b");
+        assert!(!pending.blocks(&["a", "b"]));
+        assert_eq!(pending.count(), 0);
+    }
+}

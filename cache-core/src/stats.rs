@@ -1,0 +1,231 @@
+//! Counters per prefix: hits, misses, loads, load time, errors, invalidations.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// The live counters of one prefix.
+#[derive(Debug, Default)]
+pub struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    loads: AtomicU64,
+    load_nanos: AtomicU64,
+    coalesced: AtomicU64,
+    bypasses: AtomicU64,
+    errors: AtomicU64,
+    decode_errors: AtomicU64,
+    invalidations: AtomicU64,
+    #[cfg(feature = "metrics")]
+    exported: Option<exported::Handles>,
+}
+
+/// A copy of the counters of one prefix (or of all), taken by [`crate::Cache::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PrefixStats {
+    /// Calls answered from the cache.
+    pub hits: u64,
+    /// Calls that read the cache and found nothing usable.
+    pub misses: u64,
+    /// Times the underlying function (or loader) ran.
+    pub loads: u64,
+    /// Total time spent in loads.
+    pub load_time: Duration,
+    /// Misses answered by another caller's load (single-flight).
+    pub coalesced: u64,
+    /// Calls that skipped the cache (breaker open, not connected, invalidation pending).
+    pub bypasses: u64,
+    /// Failed cache operations (Redis errors, timeouts, values that would not serialize).
+    pub errors: u64,
+    /// Entries found but not decodable (corrupt, other format, other type).
+    pub decode_errors: u64,
+    /// Invalidations requested.
+    pub invalidations: u64,
+}
+
+impl PrefixStats {
+    /// Hits over hits plus misses, 0.0 when nothing was read.
+    pub fn hit_rate(&self) -> f64 {
+        let reads = self.hits + self.misses;
+        if reads == 0 {
+            0.0
+        } else {
+            self.hits as f64 / reads as f64
+        }
+    }
+
+    fn add(&mut self, other: &PrefixStats) {
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.loads += other.loads;
+        self.load_time += other.load_time;
+        self.coalesced += other.coalesced;
+        self.bypasses += other.bypasses;
+        self.errors += other.errors;
+        self.decode_errors += other.decode_errors;
+        self.invalidations += other.invalidations;
+    }
+}
+
+/// The statistics of a cache: in total and per prefix.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// The sum over all prefixes.
+    pub total: PrefixStats,
+    /// Per prefix, sorted by name.
+    pub prefixes: BTreeMap<String, PrefixStats>,
+}
+
+impl CacheStats {
+    /// The counters of one prefix (all zero if it was never used).
+    pub fn prefix(&self, prefix: &str) -> PrefixStats {
+        self.prefixes.get(prefix).copied().unwrap_or_default()
+    }
+}
+
+macro_rules! bump {
+    ($($(#[$doc:meta])* $name:ident => $field:ident),* $(,)?) => {
+        impl Counters {
+            $($(#[$doc])* pub fn $name(&self) {
+                self.$field.fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "metrics")]
+                if let Some(handles) = &self.exported {
+                    handles.$field.increment(1);
+                }
+            })*
+        }
+    };
+}
+
+bump! {
+    /// Counts a hit.
+    hit => hits,
+    /// Counts a miss.
+    miss => misses,
+    /// Counts a miss answered by another caller's load.
+    coalesced => coalesced,
+    /// Counts a call that skipped the cache.
+    bypass => bypasses,
+    /// Counts a failed cache operation.
+    error => errors,
+    /// Counts an undecodable entry.
+    decode_error => decode_errors,
+    /// Counts an invalidation.
+    invalidation => invalidations,
+}
+
+impl Counters {
+    /// Counts one run of the function and its duration.
+    pub fn load(&self, took: Duration) {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.load_nanos.fetch_add(nanos, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(handles) = &self.exported {
+            handles.loads.increment(1);
+            handles.load_seconds.record(took.as_secs_f64());
+        }
+    }
+
+    fn snapshot(&self) -> PrefixStats {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        PrefixStats {
+            hits: get(&self.hits),
+            misses: get(&self.misses),
+            loads: get(&self.loads),
+            load_time: Duration::from_nanos(get(&self.load_nanos)),
+            coalesced: get(&self.coalesced),
+            bypasses: get(&self.bypasses),
+            errors: get(&self.errors),
+            decode_errors: get(&self.decode_errors),
+            invalidations: get(&self.invalidations),
+        }
+    }
+}
+
+/// The counters of every prefix of one cache.
+#[derive(Debug, Default)]
+pub struct Stats {
+    prefixes: RwLock<HashMap<String, Arc<Counters>>>,
+}
+
+impl Stats {
+    /// The counters of `prefix`, created on first use.
+    pub fn prefix(&self, prefix: &str) -> Arc<Counters> {
+        if let Some(counters) = self
+            .prefixes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(prefix)
+        {
+            return counters.clone();
+        }
+        let mut prefixes = self.prefixes.write().unwrap_or_else(|e| e.into_inner());
+        prefixes
+            .entry(prefix.to_owned())
+            .or_insert_with(|| Arc::new(Counters::for_prefix(prefix)))
+            .clone()
+    }
+
+    /// A copy of every counter.
+    pub fn snapshot(&self) -> CacheStats {
+        let prefixes = self.prefixes.read().unwrap_or_else(|e| e.into_inner());
+        let mut stats = CacheStats::default();
+        for (prefix, counters) in prefixes.iter() {
+            let snapshot = counters.snapshot();
+            stats.total.add(&snapshot);
+            stats.prefixes.insert(prefix.clone(), snapshot);
+        }
+        stats
+    }
+}
+
+impl Counters {
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn for_prefix(prefix: &str) -> Self {
+        Self {
+            #[cfg(feature = "metrics")]
+            exported: Some(exported::Handles::new(prefix)),
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+mod exported {
+    //! Handles into the `metrics` facade, registered once per prefix.
+
+    #[derive(Debug)]
+    pub struct Handles {
+        pub hits: metrics::Counter,
+        pub misses: metrics::Counter,
+        pub loads: metrics::Counter,
+        pub load_seconds: metrics::Histogram,
+        pub coalesced: metrics::Counter,
+        pub bypasses: metrics::Counter,
+        pub errors: metrics::Counter,
+        pub decode_errors: metrics::Counter,
+        pub invalidations: metrics::Counter,
+    }
+
+    impl Handles {
+        pub fn new(prefix: &str) -> Self {
+            let counter =
+                |name: &'static str| metrics::counter!(name, "prefix" => prefix.to_owned());
+            Self {
+                hits: counter("cache_hits_total"),
+                misses: counter("cache_misses_total"),
+                loads: counter("cache_loads_total"),
+                load_seconds: metrics::histogram!("cache_load_seconds", "prefix" => prefix.to_owned()),
+                coalesced: counter("cache_coalesced_total"),
+                bypasses: counter("cache_bypasses_total"),
+                errors: counter("cache_errors_total"),
+                decode_errors: counter("cache_decode_errors_total"),
+                invalidations: counter("cache_invalidations_total"),
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Key injectivity over adversarial values: no two distinct argument tuples share a key.
+
+use cache_core::__private::KeyParts;
+use cache_core::key::call_keys;
+use proptest::prelude::*;
+
+/// Strings made of separators, glob characters, braces, escapes, markers, unicode, and
+/// long runs (which get hashed).
+fn adversarial() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "", ":", "*", "?", "[", "]", "{", "}", "\\", "%", "%3A", "~", "#", "!", " ", "\n", "\"",
+        "a", "b", "é", "租户", "🦀", "c1", "~null", "#00", "0", "-1",
+    ]);
+    prop_oneof![
+        prop::collection::vec(pieces, 0..8).prop_map(|p| p.concat()),
+        "[a-c:%~#]{60,70}",
+        ".{0,100}",
+    ]
+}
+
+fn entry_key(scope: &Option<String>, args: &[String]) -> String {
+    let mut parts = KeyParts::new();
+    if let Some(scope) = scope {
+        parts.scope(scope);
+    }
+    for arg in args {
+        parts.arg(arg);
+    }
+    call_keys("ns", "fmpa", "list", 0, &parts).entry
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn distinct_inputs_give_distinct_keys(
+        a in (prop::option::of(adversarial()), prop::collection::vec(adversarial(), 0..3)),
+        b in (prop::option::of(adversarial()), prop::collection::vec(adversarial(), 0..3)),
+    ) {
+        let (ka, kb) = (entry_key(&a.0, &a.1), entry_key(&b.0, &b.1));
+        prop_assert_eq!(a == b, ka == kb, "{:?} -> {} / {:?} -> {}", a, ka, b, kb);
+    }
+
+    #[test]
+    fn keys_are_bounded_and_share_one_hash_tag_per_scope(scope in adversarial(), arg in adversarial()) {
+        let mut parts = KeyParts::new();
+        parts.scope(&scope).arg(&arg);
+        let keys = call_keys("ns", "fmpa", "list", 0, &parts);
+        prop_assert!(keys.entry.len() <= 200, "{}", keys.entry);
+        let tag = |key: &str| {
+            let open = key.find('{').unwrap();
+            let close = open + key[open..].find('}').unwrap();
+            key[open..=close].to_owned()
+        };
+        prop_assert_eq!(tag(&keys.entry), tag(&keys.scope_generation));
+        // No glob character escapes into a key outside the markers we write.
+        prop_assert!(!keys.entry.contains('*') && !keys.entry.contains('?'));
+    }
+
+    #[test]
+    fn one_scope_never_addresses_another(a in adversarial(), b in adversarial()) {
+        prop_assume!(a != b);
+        let key = |s: &str| {
+            let mut parts = KeyParts::new();
+            parts.scope(s);
+            call_keys("ns", "fmpa", "list", 0, &parts).scope_generation
+        };
+        prop_assert_ne!(key(&a), key(&b));
+    }
+}

@@ -1,0 +1,370 @@
+//! The cache-aside semantics, proved on a real Redis and on the memory store alike.
+
+mod common;
+
+use cache_core::__private::{self, KeyParts, OptionMode, ResultMode, Site};
+use cache_core::Cache;
+use common::{LIST, OTHER_LIST, Source, parts, read, read_at};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+on_both_backends!(
+    hit_after_miss,
+    ttl_expiry,
+    errors_are_never_cached,
+    option_policy,
+    invalidation_is_per_scope,
+    invalidate_all_covers_every_scope,
+    slow_reader_across_invalidation,
+    single_flight,
+    lost_generation_key,
+    corrupt_entry,
+    entry_of_another_type,
+    user_keys,
+    get_or_set,
+);
+
+async fn hit_after_miss(cache: Cache) {
+    let source = Source::default();
+    source.put("acme", "v1");
+    assert_eq!(read(&cache, &source, "acme").await, Ok("v1".into()));
+    assert_eq!(read(&cache, &source, "acme").await, Ok("v1".into()));
+    assert_eq!(source.loads(), 1, "the second read is a hit");
+    let stats = cache.stats().prefix("fmpa");
+    assert_eq!((stats.hits, stats.misses, stats.loads), (1, 1, 1));
+    assert_eq!(stats.hit_rate(), 0.5);
+}
+
+async fn ttl_expiry(cache: Cache) {
+    static SHORT: Site = Site::new("fmpa", "short", Duration::from_millis(300), 0);
+    let source = Source::default();
+    source.put("acme", "v1");
+    read_at(&SHORT, &cache, &source, "acme").await.unwrap();
+    read_at(&SHORT, &cache, &source, "acme").await.unwrap();
+    assert_eq!(source.loads(), 1);
+    // A real wait: the entry must outlive its TTL.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    read_at(&SHORT, &cache, &source, "acme").await.unwrap();
+    assert_eq!(source.loads(), 2, "an expired entry is a miss");
+}
+
+async fn errors_are_never_cached(cache: Cache) {
+    let calls = AtomicUsize::new(0);
+    let failing = || {
+        __private::cached::<ResultMode<Result<String, String>>, _>(
+            &LIST,
+            Some(cache.clone()),
+            parts("acme", 1),
+            async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<String, _>("db down".to_owned())
+            },
+        )
+    };
+    assert_eq!(failing().await, Err("db down".into()));
+    assert_eq!(failing().await, Err("db down".into()));
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "an Err is never stored");
+}
+
+async fn option_policy(cache: Cache) {
+    static NEG: Site = Site::new("user", "negative", Duration::from_secs(60), 0);
+    let calls = AtomicUsize::new(0);
+    let find = |site: &'static Site, found: Option<u32>| {
+        let cache = cache.clone();
+        let calls = &calls;
+        async move {
+            let mut parts = KeyParts::new();
+            parts.scope("u1");
+            if std::ptr::eq(site, &NEG) {
+                __private::cached::<OptionMode<Option<u32>, true>, _>(
+                    site,
+                    Some(cache),
+                    parts,
+                    async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        found
+                    },
+                )
+                .await
+            } else {
+                __private::cached::<OptionMode<Option<u32>, false>, _>(
+                    site,
+                    Some(cache),
+                    parts,
+                    async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        found
+                    },
+                )
+                .await
+            }
+        }
+    };
+    static POS: Site = Site::new("user", "positive", Duration::from_secs(60), 0);
+    assert_eq!(find(&POS, None).await, None);
+    assert_eq!(find(&POS, None).await, None);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "None is not cached by default"
+    );
+    assert_eq!(find(&POS, Some(7)).await, Some(7));
+    assert_eq!(find(&POS, Some(8)).await, Some(7), "Some is cached");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    assert_eq!(find(&NEG, None).await, None);
+    assert_eq!(find(&NEG, Some(9)).await, None, "cache_none caches None");
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+async fn invalidation_is_per_scope(cache: Cache) {
+    let source = Source::default();
+    source.put("acme", "a1");
+    source.put("globex", "g1");
+    read(&cache, &source, "acme").await.unwrap();
+    read(&cache, &source, "globex").await.unwrap();
+    read_at(&OTHER_LIST, &cache, &source, "acme").await.unwrap();
+    assert_eq!(source.loads(), 3);
+
+    source.put("acme", "a2");
+    cache.invalidate("fmpa", "acme").await;
+    assert_eq!(read(&cache, &source, "acme").await, Ok("a2".into()));
+    assert_eq!(
+        read_at(&OTHER_LIST, &cache, &source, "acme").await,
+        Ok("a2".into()),
+        "every function of the prefix is invalidated for that scope"
+    );
+    assert_eq!(read(&cache, &source, "globex").await, Ok("g1".into()));
+    assert_eq!(source.loads(), 5, "globex stayed cached");
+}
+
+async fn invalidate_all_covers_every_scope(cache: Cache) {
+    let source = Source::default();
+    for tenant in ["a", "b", "c"] {
+        source.put(tenant, "old");
+        read(&cache, &source, tenant).await.unwrap();
+    }
+    for tenant in ["a", "b", "c"] {
+        source.put(tenant, "new");
+    }
+    cache.invalidate_all("fmpa").await;
+    for tenant in ["a", "b", "c"] {
+        assert_eq!(read(&cache, &source, tenant).await, Ok("new".into()));
+    }
+    assert_eq!(source.loads(), 6);
+    assert_eq!(cache.stats().prefix("fmpa").invalidations, 1);
+}
+
+/// A reader reads the generations, then loads slowly; meanwhile a writer changes the
+/// source and invalidates. The reader's stale fill must never be served afterwards.
+async fn slow_reader_across_invalidation(cache: Cache) {
+    let source = Source::default();
+    source.put("acme", "old");
+    let (loading_tx, loading_rx) = oneshot::channel::<()>();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let slow = {
+        let cache = cache.clone();
+        let source = source.clone();
+        tokio::spawn(async move {
+            __private::cached::<ResultMode<Result<String, String>>, _>(
+                &LIST,
+                Some(cache),
+                parts("acme", 1),
+                async move {
+                    let value = source.read("acme");
+                    loading_tx.send(()).unwrap();
+                    release_rx.await.unwrap();
+                    Ok(value)
+                },
+            )
+            .await
+        })
+    };
+    loading_rx.await.unwrap(); // the slow reader has read "old" from the source
+    source.put("acme", "new");
+    cache.invalidate("fmpa", "acme").await;
+    release_tx.send(()).unwrap();
+    assert_eq!(
+        slow.await.unwrap(),
+        Ok("old".into()),
+        "the slow reader gets what it read"
+    );
+    // The slow reader's fill has landed (it stores before returning); it must be invisible.
+    assert_eq!(read(&cache, &source, "acme").await, Ok("new".into()));
+    assert_eq!(read(&cache, &source, "acme").await, Ok("new".into()));
+    assert_eq!(
+        source.loads(),
+        2,
+        "the fresh value is cached after the stale one"
+    );
+}
+
+async fn single_flight(cache: Cache) {
+    let loads = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let mut callers = Vec::new();
+    for _ in 0..100 {
+        let (cache, loads, release) = (cache.clone(), loads.clone(), release.clone());
+        callers.push(tokio::spawn(async move {
+            __private::cached::<ResultMode<Result<u64, String>>, _>(
+                &LIST,
+                Some(cache),
+                parts("stampede", 1),
+                async move {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    release.notified().await;
+                    Ok(42)
+                },
+            )
+            .await
+        }));
+    }
+    // Every caller counts its miss just before it joins the flight: wait for all 100.
+    while cache.stats().prefix("fmpa").misses < 100 {
+        tokio::task::yield_now().await;
+    }
+    release.notify_waiters();
+    release.notify_one();
+    for caller in callers {
+        assert_eq!(caller.await.unwrap(), Ok(42));
+    }
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        1,
+        "100 concurrent misses, one load"
+    );
+    assert_eq!(cache.stats().prefix("fmpa").coalesced, 99);
+    assert_eq!(cache.loads_in_flight(), 0, "no flight is left behind");
+}
+
+/// A generation key that disappears (evicted, deleted by an operator) must not revive
+/// entries filled under it: its replacement is a token never used before.
+async fn lost_generation_key(cache: Cache) {
+    let source = Source::default();
+    source.put("acme", "old");
+    read(&cache, &source, "acme").await.unwrap();
+    source.put("acme", "new");
+    // The entry stays; its scope generation and the prefix generation go.
+    assert!(
+        cache.delete("c1:{fmpa:acme}").await,
+        "scope generation key exists"
+    );
+    assert!(
+        cache.delete("c1:{fmpa}").await,
+        "prefix generation key exists"
+    );
+    assert!(
+        cache.exists("c1:{fmpa:acme}:list:0:~1").await,
+        "the old entry is still there"
+    );
+    // Another function of the scope recreates both generations first...
+    read_at(&OTHER_LIST, &cache, &source, "acme").await.unwrap();
+    assert_eq!(source.loads(), 2);
+    // ...and the old entry must not match them.
+    assert_eq!(read(&cache, &source, "acme").await, Ok("new".into()));
+    assert_eq!(read(&cache, &source, "acme").await, Ok("new".into()));
+    assert_eq!(source.loads(), 3);
+}
+
+async fn corrupt_entry(cache: Cache) {
+    let source = Source::default();
+    source.put("acme", "v1");
+    read(&cache, &source, "acme").await.unwrap();
+    // Overwrite the entry with something that is not an envelope.
+    cache
+        .set(
+            "c1:{fmpa:acme}:list:0:~1",
+            "garbage",
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(read(&cache, &source, "acme").await, Ok("v1".into()));
+    assert_eq!(cache.stats().prefix("fmpa").decode_errors, 1);
+    assert_eq!(read(&cache, &source, "acme").await, Ok("v1".into()));
+    assert_eq!(source.loads(), 2, "the next fill repaired the entry");
+}
+
+async fn entry_of_another_type(cache: Cache) {
+    let source = Source::default();
+    source.put("acme", "v1");
+    read(&cache, &source, "acme").await.unwrap();
+    // The same key read as another type (a struct changed shape without `version`).
+    let as_number = __private::cached::<ResultMode<Result<u64, String>>, _>(
+        &LIST,
+        Some(cache.clone()),
+        parts("acme", 1),
+        async { Ok(7) },
+    )
+    .await;
+    assert_eq!(as_number, Ok(7));
+    assert_eq!(cache.stats().prefix("fmpa").decode_errors, 1);
+}
+
+async fn user_keys(cache: Cache) {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Profile {
+        name: String,
+    }
+    let ttl = Duration::from_secs(60);
+    let profile = Profile { name: "Ada".into() };
+    assert_eq!(cache.get::<Profile>("user:1").await, None);
+    assert!(!cache.exists("user:1").await);
+    cache.set("user:1", &profile, ttl).await;
+    assert!(cache.exists("user:1").await);
+    assert_eq!(cache.get::<Profile>("user:1").await, Some(profile));
+    assert!(
+        cache.get::<u32>("user:1").await.is_none(),
+        "another type reads as a miss"
+    );
+    assert!(
+        cache.try_get::<u32>("user:1").await.is_err(),
+        "try_get says why"
+    );
+    assert!(cache.delete("user:1").await);
+    assert!(!cache.delete("user:1").await);
+    for i in 0..5 {
+        cache.set(&format!("fmpa:list:t{i}"), &i, ttl).await;
+    }
+    cache.set("formation:list:t1", &1, ttl).await;
+    assert_eq!(cache.delete_pattern("fmpa:list:*").await, 5);
+    assert!(
+        cache.exists("formation:list:t1").await,
+        "other patterns stay"
+    );
+    assert_eq!(cache.stats().prefix("user").hits, 1);
+}
+
+async fn get_or_set(cache: Cache) {
+    let ttl = Duration::from_secs(60);
+    let calls = AtomicUsize::new(0);
+    let load = || async {
+        calls.fetch_add(1, Ordering::SeqCst);
+        vec![1, 2, 3]
+    };
+    assert_eq!(cache.get_or_set("stats:t1", ttl, load).await, vec![1, 2, 3]);
+    assert_eq!(cache.get_or_set("stats:t1", ttl, load).await, vec![1, 2, 3]);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        cache.get::<Vec<i32>>("stats:t1").await,
+        Some(vec![1, 2, 3]),
+        "plain JSON"
+    );
+
+    let failing = cache
+        .get_or_try_set("stats:t2", ttl, || async { Err::<u8, _>("no") })
+        .await;
+    assert_eq!(failing, Err("no"));
+    assert!(!cache.exists("stats:t2").await, "errors are not stored");
+}
+
+#[tokio::test]
+async fn no_cache_means_the_function_runs() {
+    let out =
+        __private::cached::<ResultMode<Result<u8, ()>>, _>(&LIST, None, parts("x", 1), async {
+            Ok(5)
+        })
+        .await;
+    assert_eq!(out, Ok(5));
+}

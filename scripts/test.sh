@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a real Redis.
+#
+# Redis: $REDIS_URL if it answers, else 127.0.0.1:6379 if it answers, else a private
+# redis-server started here on a free port (and stopped on exit). The fault tests also
+# start their own redis-server processes, so the binary must exist: it is installed from
+# Debian's package when missing and this script may (root, or passwordless sudo).
+# Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'test.sh: %s\n' "$*" >&2; }
+
+# PING host port -> success when a Redis answers (+PONG, or NOAUTH: up, wants a password).
+redis_answers() {
+  local host=$1 port=$2 reply=""
+  exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || return 1
+  printf 'PING\r\n' >&3
+  IFS= read -r -t 2 reply <&3 || true
+  exec 3<&- 3>&-
+  [[ $reply == +PONG* || $reply == -NOAUTH* ]]
+}
+
+# host and port of a redis:// URL (defaults 127.0.0.1:6379).
+url_host_port() {
+  local rest=${1#*://}
+  rest=${rest##*@}
+  rest=${rest%%/*}
+  local host=${rest%%:*} port=6379
+  [[ $rest == *:* ]] && port=${rest##*:}
+  printf '%s %s\n' "${host:-127.0.0.1}" "$port"
+}
+
+ensure_redis_server_binary() {
+  command -v redis-server >/dev/null && return 0
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      say "redis-server is not installed and this script cannot install it (not root, no passwordless sudo)."
+      say "Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) and run again."
+      exit 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null; then
+    say "redis-server is not installed and there is no apt-get here: install Redis 7 and run again."
+    exit 1
+  fi
+  say "installing redis-server (Debian package)..."
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  command -v redis-server >/dev/null || { say "installing redis-server failed"; exit 1; }
+}
+
+ensure_redis_server_binary
+
+url=""
+if [[ -n ${REDIS_URL:-} ]]; then
+  read -r host port < <(url_host_port "$REDIS_URL")
+  if redis_answers "$host" "$port"; then url=$REDIS_URL; else
+    say "REDIS_URL=$REDIS_URL does not answer; looking for another Redis"
+  fi
+fi
+if [[ -z $url ]] && redis_answers 127.0.0.1 6379; then
+  url="redis://127.0.0.1:6379"
+fi
+if [[ -z $url ]]; then
+  port=""
+  for candidate in $(seq 16379 16479); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+  done
+  [[ -n $port ]] || { say "no free port for a private redis-server"; exit 1; }
+  dir=$(mktemp -d)
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+    --logfile "$dir/redis.log" --daemonize no &
+  redis_pid=$!
+  trap 'kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+  for _ in $(seq 1 100); do redis_answers 127.0.0.1 "$port" && break; sleep 0.05; done
+  redis_answers 127.0.0.1 "$port" || { say "the private redis-server did not start (log: $dir/redis.log)"; exit 1; }
+  url="redis://127.0.0.1:$port"
+  say "started a private redis-server at $url"
+fi
+
+export REDIS_URL=$url
+say "testing against $REDIS_URL"
+cargo test --workspace "$@"

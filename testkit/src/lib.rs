@@ -1,0 +1,243 @@
+//! Test support: the shared Redis of the test run, a namespace per test that is cleaned
+//! up even when the test fails, and private `redis-server` processes for tests that stop,
+//! freeze or restart Redis (never the shared one).
+
+use cache_core::Cache;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The Redis the test run uses: `REDIS_URL`, else the local default.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A namespace no other test (or test run) uses.
+pub fn unique_namespace(test: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "test-{test}-{}-{}-{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A cache on the shared Redis under a namespace of its own, whose keys are deleted when
+/// it is dropped (also when the test panics).
+pub struct ScopedCache {
+    /// The cache under test.
+    pub cache: Cache,
+    url: String,
+}
+
+impl std::ops::Deref for ScopedCache {
+    type Target = Cache;
+    fn deref(&self) -> &Cache {
+        &self.cache
+    }
+}
+
+/// The builder tests use: short generation TTL so that nothing outlives a failed clean-up
+/// by long, and a generous deadline so a loaded CI machine does not turn hits into misses.
+pub fn test_builder(url: &str, namespace: &str) -> cache_core::CacheBuilder {
+    Cache::builder()
+        .redis_url(url)
+        .namespace(namespace)
+        .op_timeout(Duration::from_secs(2))
+        .generation_ttl(Duration::from_secs(600))
+}
+
+/// A cache on the shared Redis, in a fresh namespace.
+pub async fn redis_cache(test: &str) -> ScopedCache {
+    let url = redis_url();
+    let namespace = unique_namespace(test);
+    let cache = test_builder(&url, &namespace)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("the tests need Redis at {url} (set REDIS_URL): {e}"));
+    ScopedCache { cache, url }
+}
+
+impl Drop for ScopedCache {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let namespace = self.cache.namespace().to_owned();
+        // Drop cannot await: clean up on a thread with its own runtime.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(cache) = Cache::builder()
+                    .redis_url(url)
+                    .namespace(namespace)
+                    .op_timeout(Duration::from_secs(5))
+                    .build()
+                    .await
+                {
+                    let _ = cache.try_delete_pattern("*").await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Sends `PING` over plain TCP; true on `+PONG` (or a NOAUTH error: the server is up).
+pub fn ping(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 16];
+    match stream.read(&mut reply) {
+        Ok(n) => reply[..n].starts_with(b"+PONG") || reply[..n].starts_with(b"-NOAUTH"),
+        Err(_) => false,
+    }
+}
+
+/// A port nothing listens on (at the time of asking).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A private `redis-server` on a free loopback port, killed when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    extra: Vec<String>,
+}
+
+impl RedisServer {
+    /// Starts a server with no persistence.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra arguments (e.g. `["--requirepass", "pw"]`).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(unique_namespace("redis-server"));
+        std::fs::create_dir_all(&dir).expect("create a directory for redis-server");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("these tests start their own redis-server and could not run it ({e}); install Redis (Debian: apt-get install redis-server) or run ./scripts/test.sh, which does")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ping(self.addr()) {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {} did not start",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10)); // polling a readiness condition
+        }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill {signal} failed");
+        }
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a frozen server (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Writes a snapshot (`SAVE`) that a restart on the same directory loads back: how a
+    /// test brings old data back, as a failover to a lagging replica would.
+    pub fn save(&self) {
+        let mut stream = TcpStream::connect(self.addr()).expect("connect to redis-server");
+        stream.write_all(b"SAVE\r\n").expect("send SAVE");
+        let mut reply = [0u8; 16];
+        let n = stream.read(&mut reply).expect("read SAVE reply");
+        assert!(
+            reply[..n].starts_with(b"+OK"),
+            "SAVE failed: {:?}",
+            &reply[..n]
+        );
+    }
+
+    /// Kills the server and starts it again on the same port and directory (empty,
+    /// unless [`RedisServer::save`] left a snapshot there).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Starts the server again after [`RedisServer::kill`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        self.spawn();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.thaw();
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,1 @@
+//! The workspace's tests live in `tests/tests/`; this library is empty.
