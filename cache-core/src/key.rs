@@ -28,7 +28,9 @@
 //!
 //! - A value that serializes (serde) to a JSON string is written as the string itself; any
 //!   other value is written as `~` followed by its JSON text (`~42`, `~true`,
-//!   `~{"page":1}`), so the string `"42"` and the number `42` differ.
+//!   `~{"page":1}`), so the string `"42"` and the number `42` differ. Two values with the
+//!   same JSON (a unit enum variant `Newest` and the string `"Newest"`) are one key: the
+//!   key identifies what the arguments serialize to.
 //! - The bytes `%`, `:`, `{`, `}`, `*`, `?`, `[`, `]`, `\`, `~`, `#`, `!`, space, ASCII
 //!   control characters and DEL are written as `%XX` (upper-case hex). Everything else,
 //!   including non-ASCII Unicode, stays as it is, so short keys read well in `redis-cli`.
@@ -47,7 +49,7 @@ use std::fmt::Write as _;
 pub const FORMAT: &str = "c1";
 
 /// The longest encoded component kept readable; longer ones are hashed.
-pub const MAX_COMPONENT_LEN: usize = 64;
+pub const MAX_COMPONENT_LEN: usize = 96;
 
 /// The scope component of a function that has no `key = ...` argument.
 pub(crate) const NO_SCOPE: &str = "!";
@@ -301,8 +303,9 @@ mod tests {
         assert!(encoded.starts_with('#'));
         assert_eq!(encoded.len(), 33);
         assert_ne!(encoded, component(&"x".repeat(201)).unwrap());
-        // 64 bytes exactly stay readable.
-        assert_eq!(component(&"y".repeat(64)).unwrap(), "y".repeat(64));
+        // MAX_COMPONENT_LEN bytes exactly stay readable.
+        let limit = "y".repeat(MAX_COMPONENT_LEN);
+        assert_eq!(component(&limit).unwrap(), limit);
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn adversarial() -> impl Strategy<Value = String> {
     ]);
     prop_oneof![
         prop::collection::vec(pieces, 0..8).prop_map(|p| p.concat()),
-        "[a-c:%~#]{60,70}",
+        "[a-c:%~#]{30,100}",
         ".{0,100}",
     ]
 }
@@ -46,7 +46,7 @@ proptest! {
         let mut parts = KeyParts::new();
         parts.scope(&scope).arg(&arg);
         let keys = call_keys("ns", "fmpa", "list", 0, &parts);
-        prop_assert!(keys.entry.len() <= 200, "{}", keys.entry);
+        prop_assert!(keys.entry.len() <= 300, "{}", keys.entry);
         let tag = |key: &str| {
             let open = key.find('{').unwrap();
             let close = open + key[open..].find('}').unwrap();

@@ -1,0 +1,238 @@
+//! Parsing of the attribute arguments into a model; checks that need the function live
+//! in `check.rs`.
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitBool, LitInt, LitStr, Path, Token};
+
+use crate::ttl;
+
+/// A cache prefix: a string literal, or a path to a `&'static str` constant.
+#[derive(Clone)]
+pub enum Prefix {
+    Lit(LitStr),
+    Path(Path),
+}
+
+/// A TTL: a duration string checked here, or a path to a `Duration` constant.
+pub enum Ttl {
+    Millis(u64, Span),
+    Path(Path),
+}
+
+/// A key argument: a parameter, or a field of one (`user.tenant_id`, `self.tenant`).
+pub struct KeyExpr {
+    /// The parameter it reads (`user` in `user.tenant_id`).
+    pub root: Ident,
+    pub expr: Expr,
+}
+
+/// `#[cached(...)]`.
+#[derive(Default)]
+pub struct CachedArgs {
+    pub prefix: Option<Prefix>,
+    pub ttl: Option<Ttl>,
+    pub scope: Option<KeyExpr>,
+    pub keys: Vec<KeyExpr>,
+    pub name: Option<LitStr>,
+    pub cache: Option<Expr>,
+    pub cache_none: Option<LitBool>,
+    pub result: Option<LitBool>,
+    pub version: Option<LitInt>,
+}
+
+/// `#[invalidates(...)]`.
+#[derive(Default)]
+pub struct InvalidatesArgs {
+    pub prefixes: Vec<Prefix>,
+    pub scope: Option<KeyExpr>,
+    pub cache: Option<Expr>,
+    pub result: Option<LitBool>,
+}
+
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, or bare parameter names for more key arguments";
+const INVALIDATES_OPTIONS: &str =
+    "prefixes (string literals or constant paths), `key`, `cache`, `result`";
+
+/// Sets an option once; a second time is an error on the second name.
+fn set_once<T>(slot: &mut Option<T>, name: &Ident, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            name.span(),
+            format!("duplicate option `{name}`: give it once"),
+        ));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// `name = <value>` where `name` is an identifier.
+fn is_option(input: ParseStream) -> bool {
+    input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==])
+}
+
+impl Parse for CachedArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = CachedArgs::default();
+        while !input.is_empty() {
+            if is_option(input) {
+                let name: Ident = input.parse()?;
+                input.parse::<Token![=]>()?;
+                match name.to_string().as_str() {
+                    "prefix" => set_once(&mut args.prefix, &name, input.parse::<PrefixArg>()?.0)?,
+                    "ttl" => set_once(&mut args.ttl, &name, input.parse()?)?,
+                    "key" => set_once(&mut args.scope, &name, input.parse()?)?,
+                    "name" => set_once(&mut args.name, &name, parse_name(input)?)?,
+                    "cache" => set_once(&mut args.cache, &name, input.parse()?)?,
+                    "cache_none" => {
+                        set_once(&mut args.cache_none, &name, parse_bool(input, &name)?)?
+                    }
+                    "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?)?,
+                    "version" => set_once(&mut args.version, &name, parse_version(input)?)?,
+                    _ => {
+                        return Err(syn::Error::new(
+                            name.span(),
+                            format!("unknown option `{name}`; expected {CACHED_OPTIONS}"),
+                        ));
+                    }
+                }
+            } else {
+                args.keys.push(input.parse()?);
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
+}
+
+impl Parse for InvalidatesArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = InvalidatesArgs::default();
+        while !input.is_empty() {
+            if is_option(input) {
+                let name: Ident = input.parse()?;
+                input.parse::<Token![=]>()?;
+                match name.to_string().as_str() {
+                    "key" => set_once(&mut args.scope, &name, input.parse()?)?,
+                    "cache" => set_once(&mut args.cache, &name, input.parse()?)?,
+                    "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?)?,
+                    "prefix" => args.prefixes.push(input.parse::<PrefixArg>()?.0),
+                    _ => {
+                        return Err(syn::Error::new(
+                            name.span(),
+                            format!("unknown option `{name}`; expected {INVALIDATES_OPTIONS}"),
+                        ));
+                    }
+                }
+            } else {
+                args.prefixes.push(input.parse::<PrefixArg>()?.0);
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
+}
+
+/// A prefix in argument position, with a message that says what is accepted.
+struct PrefixArg(Prefix);
+
+impl Parse for PrefixArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            if lit.value().is_empty() {
+                return Err(syn::Error::new(lit.span(), "the prefix must not be empty"));
+            }
+            return Ok(PrefixArg(Prefix::Lit(lit)));
+        }
+        let expr: Expr = input.parse()?;
+        match expr {
+            Expr::Path(path) if path.qself.is_none() => Ok(PrefixArg(Prefix::Path(path.path))),
+            other => Err(syn::Error::new(
+                other.span(),
+                "a prefix is a string literal (\"fmpa\") or a path to a `&'static str` constant (prefix::FMPA)",
+            )),
+        }
+    }
+}
+
+impl Parse for Ttl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            return match ttl::parse(&lit.value()) {
+                Ok(millis) => Ok(Ttl::Millis(millis, lit.span())),
+                Err(why) => Err(syn::Error::new(
+                    lit.span(),
+                    format!("invalid ttl {:?}: {why}", lit.value()),
+                )),
+            };
+        }
+        let expr: Expr = input.parse()?;
+        match expr {
+            Expr::Path(path) if path.qself.is_none() => Ok(Ttl::Path(path.path)),
+            other => Err(syn::Error::new(
+                other.span(),
+                "a ttl is a duration string (\"30s\", \"5m\", \"1h30m\") or a path to a `Duration` constant (cache_core::ttl::LIST_SHORT)",
+            )),
+        }
+    }
+}
+
+impl Parse for KeyExpr {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let expr: Expr = input.parse()?;
+        let root = key_root(&expr)?;
+        Ok(KeyExpr { root, expr })
+    }
+}
+
+/// The parameter a key expression reads: an identifier, or the base of a field chain.
+fn key_root(expr: &Expr) -> syn::Result<Ident> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() && path.path.get_ident().is_some() => {
+            Ok(path.path.segments[0].ident.clone())
+        }
+        Expr::Field(field) => key_root(&field.base),
+        Expr::Infer(infer) => Err(syn::Error::new(
+            infer.span(),
+            "`_` is not a parameter: name the parameter that enters the key",
+        )),
+        other => Err(syn::Error::new(
+            other.span(),
+            "a key argument is a parameter name (`tenant`) or a field of one (`user.tenant_id`)",
+        )),
+    }
+}
+
+fn parse_bool(input: ParseStream, name: &Ident) -> syn::Result<LitBool> {
+    input
+        .parse::<LitBool>()
+        .map_err(|e| syn::Error::new(e.span(), format!("`{name}` takes `true` or `false`")))
+}
+
+fn parse_name(input: ParseStream) -> syn::Result<LitStr> {
+    let lit = input
+        .parse::<LitStr>()
+        .map_err(|e| syn::Error::new(e.span(), "`name` takes a string literal: name = \"list\""))?;
+    if lit.value().is_empty() {
+        return Err(syn::Error::new(lit.span(), "`name` must not be empty"));
+    }
+    Ok(lit)
+}
+
+fn parse_version(input: ParseStream) -> syn::Result<LitInt> {
+    let lit = input
+        .parse::<LitInt>()
+        .map_err(|e| syn::Error::new(e.span(), "`version` takes an integer: version = 2"))?;
+    lit.base10_parse::<u32>()
+        .map_err(|_| syn::Error::new(lit.span(), "`version` must fit in a u32"))?;
+    Ok(lit)
+}

@@ -1,0 +1,175 @@
+//! Checks of the attribute against the function it is on.
+
+use crate::args::KeyExpr;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, LitBool, Pat, PathArguments, ReturnType, Signature, Type};
+
+/// What the function returns, which decides what is stored.
+pub enum Returns {
+    /// `Result<T, E>` or an alias of it: `Ok(T)` is stored. Holds `T` when visible.
+    Result(Option<Type>),
+    /// `Option<T>`: `Some(T)` is stored. Holds `T`.
+    Option(Type),
+    /// Any other type: stored as it is.
+    Value,
+}
+
+/// `fn` must be `async`.
+pub fn is_async(sig: &Signature, attribute: &str) -> syn::Result<()> {
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            sig.fn_token.span(),
+            format!(
+                "#[{attribute}] applies to `async fn`: make `{}` async",
+                sig.ident
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A key expression must read a plain parameter of the function (or `self`).
+pub fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
+    let root = &key.root;
+    if root == "self" {
+        return match sig.inputs.first() {
+            Some(FnArg::Receiver(_)) => Ok(()),
+            _ => Err(syn::Error::new(
+                root.span(),
+                format!(
+                    "`self` is not a parameter of `{}`: it is not a method",
+                    sig.ident
+                ),
+            )),
+        };
+    }
+    for input in &sig.inputs {
+        let FnArg::Typed(typed) = input else { continue };
+        match &*typed.pat {
+            Pat::Ident(ident) if ident.ident == *root => return Ok(()),
+            Pat::Ident(_) => {}
+            pattern if binds(pattern, root) => {
+                return Err(syn::Error::new(
+                    root.span(),
+                    format!(
+                        "`{root}` is bound by a destructuring pattern; a key argument must be a plain `name: Type` parameter"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let params: Vec<String> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(ident) => Some(format!("`{}`", ident.ident)),
+                _ => None,
+            },
+            FnArg::Receiver(_) => Some("`self`".to_owned()),
+        })
+        .collect();
+    let hint = if params.is_empty() {
+        "it has none".to_owned()
+    } else {
+        format!("its parameters are {}", params.join(", "))
+    };
+    Err(syn::Error::new(
+        root.span(),
+        format!("`{root}` is not a parameter of `{}`; {hint}", sig.ident),
+    ))
+}
+
+/// Whether a destructuring pattern binds `name` somewhere inside.
+fn binds(pattern: &Pat, name: &syn::Ident) -> bool {
+    match pattern {
+        Pat::Ident(ident) => ident.ident == *name,
+        Pat::Tuple(tuple) => tuple.elems.iter().any(|p| binds(p, name)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().any(|p| binds(p, name)),
+        Pat::Struct(s) => s.fields.iter().any(|f| binds(&f.pat, name)),
+        Pat::Reference(r) => binds(&r.pat, name),
+        Pat::Slice(s) => s.elems.iter().any(|p| binds(p, name)),
+        Pat::Type(t) => binds(&t.pat, name),
+        Pat::Paren(p) => binds(&p.pat, name),
+        _ => false,
+    }
+}
+
+/// What `#[cached]` will store, from the return type (and `result = true`).
+pub fn returns(sig: &Signature, result: Option<&LitBool>) -> syn::Result<Returns> {
+    let ty = match &sig.output {
+        ReturnType::Default => {
+            return Err(syn::Error::new(
+                sig.ident.span(),
+                format!(
+                    "#[cached] needs a value to cache: `{}` returns `()`",
+                    sig.ident
+                ),
+            ));
+        }
+        ReturnType::Type(_, ty) => &**ty,
+    };
+    match ty {
+        Type::ImplTrait(_) => {
+            return Err(syn::Error::new_spanned(
+                ty,
+                "#[cached] cannot store an `impl Trait`: return a concrete serde type",
+            ));
+        }
+        Type::Tuple(tuple) if tuple.elems.is_empty() => {
+            return Err(syn::Error::new_spanned(
+                ty,
+                "#[cached] needs a value to cache, not `()`",
+            ));
+        }
+        _ => {}
+    }
+    let forced = result.map(|lit| lit.value);
+    let last = match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
+    };
+    let first_arg = last.and_then(|segment| match &segment.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(ty) => Some(ty.clone()),
+            _ => None,
+        }),
+        _ => None,
+    });
+    let name = last.map(|segment| segment.ident.to_string());
+    if forced.unwrap_or_else(|| name.as_deref().is_some_and(is_result_name)) {
+        return Ok(Returns::Result(first_arg));
+    }
+    match name {
+        Some(name) if name == "Option" => match first_arg {
+            Some(inner) => Ok(Returns::Option(inner)),
+            None => Ok(Returns::Value),
+        },
+        _ => Ok(Returns::Value),
+    }
+}
+
+/// `Result`, and aliases named like one (`sqlx::Result`, `IoResult`, `DbResult`).
+fn is_result_name(name: &str) -> bool {
+    name.ends_with("Result")
+}
+
+/// Whether `#[invalidates]` should treat the output as a `Result` (an `Err` invalidates
+/// nothing).
+pub fn returns_result(sig: &Signature, result: Option<&LitBool>) -> bool {
+    if let Some(lit) = result {
+        return lit.value;
+    }
+    match &sig.output {
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| is_result_name(&segment.ident.to_string())),
+            _ => false,
+        },
+        ReturnType::Default => false,
+    }
+}

@@ -1,0 +1,116 @@
+//! `#[cached]`: the function's body becomes the load of a cache-aside read.
+
+use super::{cache_handle, fallback, key_parts, parse_fn};
+use crate::args::{CachedArgs, Ttl};
+use crate::check::{self, Returns};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ItemFn, LitStr, ReturnType};
+
+/// Expands `#[cached(attr)] item`.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let func = match parse_fn(item, "cached") {
+        Ok(func) => func,
+        Err(tokens) => return tokens,
+    };
+    match syn::parse2::<CachedArgs>(attr).and_then(|args| generate(args, &func)) {
+        Ok(tokens) => tokens,
+        Err(error) => fallback(&func, error),
+    }
+}
+
+fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
+    let sig = &func.sig;
+    let prefix = args.prefix.as_ref().ok_or_else(|| {
+        syn::Error::new(
+            Span::call_site(),
+            "missing `prefix`: the namespace that #[invalidates] targets, e.g. #[cached(prefix = \"fmpa\", ttl = \"5m\")]",
+        )
+    })?;
+    let ttl = args.ttl.as_ref().ok_or_else(|| {
+        syn::Error::new(
+            Span::call_site(),
+            "missing `ttl`: how long entries live, e.g. ttl = \"5m\" or ttl = cache_core::ttl::LIST_SHORT",
+        )
+    })?;
+    check::is_async(sig, "cached")?;
+    for key in args.scope.iter().chain(&args.keys) {
+        check::key_reads_a_parameter(key, sig)?;
+    }
+    let returns = check::returns(sig, args.result.as_ref())?;
+    let cache_none = args.cache_none.as_ref().is_some_and(|lit| lit.value);
+    if let Some(lit) = &args.cache_none
+        && !matches!(returns, Returns::Option(_))
+    {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`cache_none` applies to functions returning `Option<T>`",
+        ));
+    }
+    let ReturnType::Type(_, ret) = &sig.output else {
+        unreachable!("check::returns rejects a missing return type")
+    };
+
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
+    let ttl = match ttl {
+        Ttl::Millis(millis, span) => {
+            quote_spanned!(*span=> ::core::time::Duration::from_millis(#millis))
+        }
+        Ttl::Path(path) => quote!(#path),
+    };
+    let version = match &args.version {
+        Some(lit) => lit.base10_parse::<u32>()?,
+        None => 0,
+    };
+    let (mode, stored) = match &returns {
+        Returns::Result(ok) => (
+            quote!(::cache_core::__private::ResultMode<#ret>),
+            ok.clone(),
+        ),
+        Returns::Option(inner) => (
+            quote!(::cache_core::__private::OptionMode<#ret, #cache_none>),
+            Some(inner.clone()),
+        ),
+        Returns::Value => (
+            quote!(::cache_core::__private::ValueMode<#ret>),
+            Some((**ret).clone()),
+        ),
+    };
+    // Spanned at the stored type: a type that is not serde is reported there, by the
+    // assertion and by the bounds of the call alike.
+    let block = &func.block;
+    let stored_span = stored.as_ref().map_or_else(|| ret.span(), |ty| ty.span());
+    let assert_stored = stored.map(|ty| {
+        quote_spanned! {stored_span=> ::cache_core::__private::assert_cacheable::<#ty>(); }
+    });
+    let call = quote_spanned! {stored_span=>
+        ::cache_core::__private::cached::<#mode, _>(
+            &__CACHE_SITE,
+            __cache_handle,
+            __cache_parts,
+            async move {
+                let __cache_ret: #ret = #block;
+                __cache_ret
+            },
+        )
+        .await
+    };
+    let parts = key_parts(args.scope.as_ref(), &args.keys);
+    let handle = cache_handle(args.cache.as_ref());
+    let (attrs, vis) = (&func.attrs, &func.vis);
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #assert_stored
+            static __CACHE_SITE: ::cache_core::__private::Site =
+                ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version);
+            #parts
+            #handle
+            #call
+        }
+    })
+}

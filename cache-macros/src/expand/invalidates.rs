@@ -1,0 +1,70 @@
+//! `#[invalidates]`: run the function, then, if it succeeded, invalidate.
+
+use super::{cache_handle, fallback, key_parts, parse_fn};
+use crate::args::InvalidatesArgs;
+use crate::check;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::{ItemFn, ReturnType, Type};
+
+/// Expands `#[invalidates(attr)] item`.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let func = match parse_fn(item, "invalidates") {
+        Ok(func) => func,
+        Err(tokens) => return tokens,
+    };
+    match syn::parse2::<InvalidatesArgs>(attr).and_then(|args| generate(args, &func)) {
+        Ok(tokens) => tokens,
+        Err(error) => fallback(&func, error),
+    }
+}
+
+fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
+    let sig = &func.sig;
+    if args.prefixes.is_empty() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "missing prefix: name what to invalidate, e.g. #[invalidates(\"fmpa\", key = tenant)]",
+        ));
+    }
+    check::is_async(sig, "invalidates")?;
+    if let Some(key) = &args.scope {
+        check::key_reads_a_parameter(key, sig)?;
+    }
+    let succeeded = if check::returns_result(sig, args.result.as_ref()) {
+        quote!(::core::result::Result::is_ok(&__cache_out))
+    } else {
+        quote!(true)
+    };
+    // Pin the body's type so that `?` and `return` inside it infer as in the original.
+    let body = match &sig.output {
+        ReturnType::Type(_, ty) if !matches!(**ty, Type::ImplTrait(_)) => {
+            let block = &func.block;
+            quote! { async move { let __cache_ret: #ty = #block; __cache_ret }.await }
+        }
+        ReturnType::Type(..) => {
+            let block = &func.block;
+            quote! { async move #block.await }
+        }
+        ReturnType::Default => {
+            let block = &func.block;
+            quote! { async move { let __cache_ret: () = #block; __cache_ret }.await }
+        }
+    };
+    let prefixes = &args.prefixes;
+    let parts = key_parts(args.scope.as_ref(), &[]);
+    let handle = cache_handle(args.cache.as_ref());
+    let (attrs, vis) = (&func.attrs, &func.vis);
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #parts
+            #handle
+            let __cache_out = #body;
+            if #succeeded {
+                ::cache_core::__private::invalidate(__cache_handle, &[#(#prefixes),*], &__cache_parts).await;
+            }
+            __cache_out
+        }
+    })
+}

@@ -1,0 +1,71 @@
+//! Code generation. The generated code reaches the runtime only through
+//! `::cache_core::__private`.
+
+pub mod cached;
+pub mod invalidates;
+
+use crate::args::{KeyExpr, Prefix};
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+use syn::{Expr, ItemFn};
+
+/// Parses the item as a function, or explains that the attribute needs one.
+pub fn parse_fn(item: TokenStream, attribute: &str) -> Result<ItemFn, TokenStream> {
+    syn::parse2::<ItemFn>(item.clone()).map_err(|_| {
+        let error = syn::Error::new_spanned(
+            &item,
+            format!("#[{attribute}] applies to async functions and methods with a body"),
+        )
+        .to_compile_error();
+        quote! { #error #item }
+    })
+}
+
+/// On a configuration error: the function unchanged plus the error, so one mistake does
+/// not cascade into errors at every call site.
+pub fn fallback(func: &ItemFn, error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    quote! { #func #error }
+}
+
+impl ToTokens for Prefix {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Prefix::Lit(lit) => lit.to_tokens(tokens),
+            Prefix::Path(path) => path.to_tokens(tokens),
+        }
+    }
+}
+
+/// `let __cache_parts = ...;`: the key parts, encoded before the body runs (it may
+/// consume the arguments).
+pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr]) -> TokenStream {
+    let scope = scope.map(|key| {
+        let expr = &key.expr;
+        quote! { __cache_parts.scope(&#expr); }
+    });
+    let keys = keys.iter().map(|key| {
+        let expr = &key.expr;
+        quote! { __cache_parts.arg(&#expr); }
+    });
+    quote! {
+        let __cache_parts = {
+            #[allow(unused_mut)]
+            let mut __cache_parts = ::cache_core::__private::KeyParts::new();
+            #scope
+            #(#keys)*
+            __cache_parts
+        };
+    }
+}
+
+/// `let __cache_handle = ...;`: the explicit cache, or the installed one.
+pub fn cache_handle(cache: Option<&Expr>) -> TokenStream {
+    match cache {
+        Some(expr) => quote! { let __cache_handle = ::cache_core::__private::explicit(&(#expr)); },
+        None => quote! { let __cache_handle = ::cache_core::__private::installed(); },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,323 @@
+//! The attributes end to end on a real Redis: an annotated repository over a fake pool.
+
+use cache_core::{Cache, cached, invalidates};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+mod prefix {
+    pub const FMPA: &str = "fmpa";
+    pub const STATS: &str = "stats";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fmpa {
+    pub id: u64,
+    pub tenant: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Filters {
+    pub status: String,
+    pub page: u32,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct DbError(String);
+
+/// A pool-like handle on rows, counting its queries.
+#[derive(Default)]
+pub struct Pool {
+    rows: Mutex<Vec<Fmpa>>,
+    queries: AtomicUsize,
+    fail_next: Mutex<bool>,
+}
+
+impl Pool {
+    fn query(&self) -> Result<Vec<Fmpa>, DbError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        if std::mem::take(&mut *self.fail_next.lock().unwrap()) {
+            return Err(DbError("connection reset".into()));
+        }
+        Ok(self.rows.lock().unwrap().clone())
+    }
+
+    fn queries(&self) -> usize {
+        self.queries.load(Ordering::SeqCst)
+    }
+}
+
+pub struct NewFmpa {
+    pub tenant: String,
+    pub title: String,
+}
+
+/// The repository: reads cached, writes invalidating, on an explicit cache.
+pub struct Repo {
+    pool: Pool,
+    cache: Cache,
+}
+
+impl Repo {
+    #[cached(prefix = prefix::FMPA, ttl = "5m", key = tenant, filters, cache = self.cache)]
+    pub async fn list(&self, tenant: &str, filters: &Filters) -> Result<Vec<Fmpa>, DbError> {
+        let rows = self.pool.query()?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.tenant == tenant && !filters.status.is_empty())
+            .collect())
+    }
+
+    #[cached(prefix = prefix::FMPA, name = "item", ttl = cache_core::ttl::LIST_SHORT, key = tenant, id, cache = self.cache)]
+    pub async fn get(&self, tenant: &str, id: u64) -> Option<Fmpa> {
+        let rows = self.pool.query().ok()?;
+        rows.into_iter()
+            .find(|row| row.tenant == tenant && row.id == id)
+    }
+
+    #[cached(prefix = "stats", ttl = "15m", key = tenant, cache = self.cache)]
+    pub async fn count(&self, tenant: &str) -> Result<usize, DbError> {
+        Ok(self
+            .pool
+            .query()?
+            .iter()
+            .filter(|row| row.tenant == tenant)
+            .count())
+    }
+
+    #[invalidates(prefix::FMPA, prefix::STATS, key = new.tenant, cache = self.cache)]
+    pub async fn create(&mut self, new: NewFmpa) -> Result<Fmpa, DbError> {
+        let mut rows = self.pool.rows.lock().unwrap();
+        let row = Fmpa {
+            id: rows.len() as u64 + 1,
+            tenant: new.tenant,
+            title: new.title,
+        };
+        rows.push(row.clone());
+        Ok(row)
+    }
+
+    #[invalidates("fmpa", key = tenant, cache = self.cache)]
+    pub async fn failing_write(&self, tenant: &str) -> Result<(), DbError> {
+        let _ = tenant;
+        Err(DbError("constraint violated".into()))
+    }
+}
+
+async fn repo(test: &str) -> (testkit::ScopedCache, Repo) {
+    let scoped = testkit::redis_cache(test).await;
+    let repo = Repo {
+        pool: Pool::default(),
+        cache: scoped.cache.clone(),
+    };
+    (scoped, repo)
+}
+
+fn active(page: u32) -> Filters {
+    Filters {
+        status: "ACTIVE".into(),
+        page,
+    }
+}
+
+fn new(tenant: &str, title: &str) -> NewFmpa {
+    NewFmpa {
+        tenant: tenant.into(),
+        title: title.into(),
+    }
+}
+
+#[tokio::test]
+async fn hit_after_miss_with_one_load() {
+    let (_scoped, mut repo) = repo("hit-after-miss").await;
+    repo.create(new("acme", "first")).await.unwrap();
+    let first = repo.list("acme", &active(1)).await.unwrap();
+    let second = repo.list("acme", &active(1)).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.len(), 1);
+    assert_eq!(repo.pool.queries(), 1, "the second call is a hit");
+    repo.list("acme", &active(2)).await.unwrap();
+    assert_eq!(
+        repo.pool.queries(),
+        2,
+        "other key arguments are other entries"
+    );
+}
+
+#[tokio::test]
+async fn invalidates_per_tenant_and_both_prefixes() {
+    let (_scoped, mut repo) = repo("per-tenant").await;
+    repo.create(new("acme", "a")).await.unwrap();
+    repo.create(new("globex", "g")).await.unwrap();
+    assert_eq!(repo.list("acme", &active(1)).await.unwrap().len(), 1);
+    assert_eq!(repo.list("globex", &active(1)).await.unwrap().len(), 1);
+    assert_eq!(repo.count("acme").await, Ok(1));
+    assert_eq!(repo.get("acme", 1).await.map(|f| f.title), Some("a".into()));
+    assert_eq!(repo.pool.queries(), 4);
+
+    repo.create(new("acme", "a2")).await.unwrap();
+    assert_eq!(
+        repo.list("acme", &active(1)).await.unwrap().len(),
+        2,
+        "no stale list"
+    );
+    assert_eq!(
+        repo.count("acme").await,
+        Ok(2),
+        "the second prefix was invalidated too"
+    );
+    assert_eq!(repo.pool.queries(), 6);
+    assert_eq!(repo.get("acme", 1).await.map(|f| f.title), Some("a".into()));
+    assert_eq!(
+        repo.pool.queries(),
+        7,
+        "the item function shares the prefix: reloaded"
+    );
+    assert_eq!(repo.list("globex", &active(1)).await.unwrap().len(), 1);
+    assert_eq!(repo.pool.queries(), 7, "the other tenant stayed cached");
+}
+
+#[tokio::test]
+async fn errors_are_not_cached_and_failed_writes_invalidate_nothing() {
+    let (_scoped, mut repo) = repo("errors").await;
+    repo.create(new("acme", "a")).await.unwrap();
+    *repo.pool.fail_next.lock().unwrap() = true;
+    assert_eq!(
+        repo.list("acme", &active(1)).await,
+        Err(DbError("connection reset".into()))
+    );
+    assert_eq!(repo.list("acme", &active(1)).await.unwrap().len(), 1);
+    assert_eq!(repo.pool.queries(), 2, "the error was not cached");
+
+    assert!(repo.failing_write("acme").await.is_err());
+    repo.list("acme", &active(1)).await.unwrap();
+    assert_eq!(repo.pool.queries(), 2, "an Err invalidated nothing");
+    assert_eq!(
+        repo.cache.stats().prefix("fmpa").invalidations,
+        1,
+        "only create's"
+    );
+}
+
+#[tokio::test]
+async fn option_results_and_missing_rows() {
+    let (_scoped, mut repo) = repo("option").await;
+    assert_eq!(repo.get("acme", 1).await, None);
+    assert_eq!(repo.get("acme", 1).await, None);
+    assert_eq!(
+        repo.pool.queries(),
+        2,
+        "None is not cached without cache_none"
+    );
+    repo.create(new("acme", "a")).await.unwrap();
+    assert!(repo.get("acme", 1).await.is_some());
+    assert!(repo.get("acme", 1).await.is_some());
+    assert_eq!(repo.pool.queries(), 3);
+}
+
+// ----- free functions on the installed cache ------------------------------------------
+
+static SOURCE: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+static LOADS: AtomicUsize = AtomicUsize::new(0);
+
+fn source_get(tenant: &str) -> u32 {
+    LOADS.fetch_add(1, Ordering::SeqCst);
+    SOURCE
+        .lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|m| m.get(tenant).copied())
+        .unwrap_or(0)
+}
+
+#[cached(prefix = "counter", ttl = "1m", key = tenant)]
+async fn counter(tenant: String) -> u32 {
+    source_get(&tenant)
+}
+
+#[invalidates("counter", key = tenant)]
+async fn bump(tenant: &str) {
+    let mut source = SOURCE.lock().unwrap();
+    *source
+        .get_or_insert_with(HashMap::new)
+        .entry(tenant.to_owned())
+        .or_default() += 1;
+}
+
+#[cached(prefix = "counter", ttl = "1m")]
+async fn all_counters() -> Vec<u32> {
+    LOADS.fetch_add(1, Ordering::SeqCst);
+    let source = SOURCE.lock().unwrap();
+    let mut values: Vec<u32> = source.iter().flat_map(|m| m.values().copied()).collect();
+    values.sort();
+    values
+}
+
+#[invalidates("counter")]
+async fn reset_all() -> Result<(), String> {
+    *SOURCE.lock().unwrap() = None;
+    Ok(())
+}
+
+/// The only test of this binary that installs a cache (and the only one using these
+/// free functions), so tests running in parallel do not race on the process default.
+#[tokio::test]
+async fn free_functions_on_the_installed_cache() {
+    assert_eq!(
+        counter("solo".into()).await,
+        0,
+        "with nothing installed the function runs"
+    );
+    let scoped = testkit::redis_cache("installed").await;
+    cache_core::install(scoped.cache.clone());
+    let loads = || LOADS.load(Ordering::SeqCst);
+    let before = loads();
+
+    bump("acme").await;
+    assert_eq!(counter("acme".into()).await, 1);
+    assert_eq!(counter("acme".into()).await, 1);
+    assert_eq!(loads() - before, 1);
+    bump("acme").await;
+    assert_eq!(
+        counter("acme".into()).await,
+        2,
+        "a plain return value always invalidates"
+    );
+
+    assert_eq!(all_counters().await, vec![2]);
+    bump("globex").await;
+    assert_eq!(
+        all_counters().await,
+        vec![2],
+        "scoped invalidation leaves unscoped entries"
+    );
+    reset_all().await.unwrap();
+    assert_eq!(
+        all_counters().await,
+        Vec::<u32>::new(),
+        "prefix-wide invalidation"
+    );
+    assert_eq!(counter("acme".into()).await, 0);
+    cache_core::uninstall();
+}
+
+#[tokio::test]
+async fn explicit_cache_can_be_an_arc_or_a_reference() {
+    let scoped = testkit::redis_cache("explicit").await;
+    let shared = Arc::new(scoped.cache.clone());
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(prefix = "arc", ttl = "1m", key = id, cache = shared)]
+    async fn by_arc(shared: &Arc<Cache>, id: u32) -> u32 {
+        let _ = shared;
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        id * 2
+    }
+
+    assert_eq!(by_arc(&shared, 21).await, 42);
+    assert_eq!(by_arc(&shared, 21).await, 42);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+    assert_eq!(scoped.cache.stats().prefix("arc").hits, 1);
+}

@@ -1,0 +1,6 @@
+use cache_core::cached;
+
+#[cached(prefix = "fmpa", ttl = "5m")]
+struct NotAFunction;
+
+fn main() {}

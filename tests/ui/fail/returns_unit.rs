@@ -1,0 +1,6 @@
+use cache_core::cached;
+
+#[cached(prefix = "fmpa", ttl = "5m")]
+async fn list() {}
+
+fn main() {}
