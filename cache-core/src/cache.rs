@@ -37,9 +37,11 @@ use std::time::{Duration, Instant};
 ///   [`Cache::invalidate_all`] replace a generation (one `SET`, whatever the number of
 ///   entries), which turns every entry filled under the old one into a miss.
 /// - **Hit = one round trip.** A hit reads the prefix generation, the scope generation
-///   and the entry with one `MGET`. In Redis Cluster the prefix generation sits in
-///   another slot than the scope's keys; the cluster client reads the two slots in
-///   parallel, so a hit stays at one round trip of latency.
+///   and the entry with one `MGET`, and checks them client-side (no Lua). The scope
+///   generation and the entries of one (prefix, scope) share a Redis Cluster hash tag;
+///   the prefix generation has its own slot, so on a cluster the two slots are to be
+///   read in parallel (one round trip of latency): the key layout is ready for it, the
+///   cluster backend itself is not built yet.
 #[derive(Clone)]
 pub struct Cache {
     pub(crate) inner: Arc<Inner>,
@@ -97,7 +99,10 @@ impl Cache {
         if let Ok(namespace) = std::env::var("CACHE_NAMESPACE") {
             builder = builder.namespace(namespace);
         }
-        let Ok(url) = std::env::var("REDIS_URL") else {
+        let Some(url) = std::env::var("REDIS_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
             return memory_fallback(builder).await;
         };
         match builder.clone().redis_url(url).lazy().build().await {
@@ -158,6 +163,12 @@ impl Cache {
             }
             Ok(None) => {
                 counters.miss();
+                None
+            }
+            Err(CacheError::Serde(error)) => {
+                counters.decode_error();
+                counters.miss();
+                tracing::debug!(key, %error, "cached value of another type; reading as a miss");
                 None
             }
             Err(error) => {
