@@ -14,7 +14,7 @@ say() { printf 'test.sh: %s\n' "$*" >&2; }
 # PING host port -> success when a Redis answers (+PONG, or NOAUTH: up, wants a password).
 redis_answers() {
   local host=$1 port=$2 reply=""
-  exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || return 1
+  { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
   printf 'PING\r\n' >&3
   IFS= read -r -t 2 reply <&3 || true
   exec 3<&- 3>&-
@@ -66,7 +66,7 @@ fi
 if [[ -z $url ]]; then
   port=""
   for candidate in $(seq 16379 16479); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+    if ! { (exec 3<>"/dev/tcp/127.0.0.1/$candidate"); } 2>/dev/null; then port=$candidate; break; fi
   done
   [[ -n $port ]] || { say "no free port for a private redis-server"; exit 1; }
   dir=$(mktemp -d)

@@ -14,7 +14,7 @@ mod ttl;
 
 /// Caches an async function's result in the cache-aside way.
 ///
-/// ```ignore
+/// ```text
 /// #[cached(prefix = "fmpa", ttl = "5m", key = tenant, filters)]
 /// async fn list_fmpa(db: &PgPool, tenant: &str, filters: &FmpaFilters)
 ///     -> Result<FmpaPage, sqlx::Error> { ... }
@@ -45,7 +45,7 @@ pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Invalidates cached entries after an async function succeeds.
 ///
-/// ```ignore
+/// ```text
 /// #[invalidates("fmpa", key = tenant)]          // this tenant's fmpa entries
 /// #[invalidates("fmpa", "stats", key = tenant)] // several prefixes
 /// #[invalidates("fmpa")]                        // every tenant's fmpa entries
