@@ -68,54 +68,51 @@ async fn errors_are_never_cached(cache: Cache) {
     assert_eq!(calls.load(Ordering::SeqCst), 2, "an Err is never stored");
 }
 
+async fn find<const CACHE_NONE: bool>(
+    site: &'static Site,
+    cache: &Cache,
+    calls: &AtomicUsize,
+    found: Option<u32>,
+) -> Option<u32> {
+    let mut parts = KeyParts::new();
+    parts.scope("u1");
+    __private::cached::<OptionMode<Option<u32>, CACHE_NONE>, _>(
+        site,
+        Some(cache.clone()),
+        parts,
+        async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            found
+        },
+    )
+    .await
+}
+
 async fn option_policy(cache: Cache) {
+    static POS: Site = Site::new("user", "positive", Duration::from_secs(60), 0);
     static NEG: Site = Site::new("user", "negative", Duration::from_secs(60), 0);
     let calls = AtomicUsize::new(0);
-    let find = |site: &'static Site, found: Option<u32>| {
-        let cache = cache.clone();
-        let calls = &calls;
-        async move {
-            let mut parts = KeyParts::new();
-            parts.scope("u1");
-            if std::ptr::eq(site, &NEG) {
-                __private::cached::<OptionMode<Option<u32>, true>, _>(
-                    site,
-                    Some(cache),
-                    parts,
-                    async {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        found
-                    },
-                )
-                .await
-            } else {
-                __private::cached::<OptionMode<Option<u32>, false>, _>(
-                    site,
-                    Some(cache),
-                    parts,
-                    async {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        found
-                    },
-                )
-                .await
-            }
-        }
-    };
-    static POS: Site = Site::new("user", "positive", Duration::from_secs(60), 0);
-    assert_eq!(find(&POS, None).await, None);
-    assert_eq!(find(&POS, None).await, None);
+    assert_eq!(find::<false>(&POS, &cache, &calls, None).await, None);
+    assert_eq!(find::<false>(&POS, &cache, &calls, None).await, None);
     assert_eq!(
         calls.load(Ordering::SeqCst),
         2,
         "None is not cached by default"
     );
-    assert_eq!(find(&POS, Some(7)).await, Some(7));
-    assert_eq!(find(&POS, Some(8)).await, Some(7), "Some is cached");
+    assert_eq!(find::<false>(&POS, &cache, &calls, Some(7)).await, Some(7));
+    assert_eq!(
+        find::<false>(&POS, &cache, &calls, Some(8)).await,
+        Some(7),
+        "Some is cached"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 
-    assert_eq!(find(&NEG, None).await, None);
-    assert_eq!(find(&NEG, Some(9)).await, None, "cache_none caches None");
+    assert_eq!(find::<true>(&NEG, &cache, &calls, None).await, None);
+    assert_eq!(
+        find::<true>(&NEG, &cache, &calls, Some(9)).await,
+        None,
+        "cache_none caches None"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
 

@@ -72,39 +72,62 @@ fn is_option(input: ParseStream) -> bool {
     input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==])
 }
 
+/// One item of an attribute's argument list.
+enum Item {
+    /// `name = <value>`: the name is parsed, the value is left for the caller.
+    Option(Ident),
+    /// Anything else (a key argument, a positional prefix).
+    Bare,
+}
+
+/// Walks a comma-separated argument list, handing each item to `each`.
+fn parse_items(
+    input: ParseStream,
+    mut each: impl FnMut(Item, ParseStream) -> syn::Result<()>,
+) -> syn::Result<()> {
+    while !input.is_empty() {
+        if is_option(input) {
+            let name: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            each(Item::Option(name), input)?;
+        } else {
+            each(Item::Bare, input)?;
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+fn unknown_option(name: &Ident, expected: &str) -> syn::Error {
+    syn::Error::new(
+        name.span(),
+        format!("unknown option `{name}`; expected {expected}"),
+    )
+}
+
 impl Parse for CachedArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = CachedArgs::default();
-        while !input.is_empty() {
-            if is_option(input) {
-                let name: Ident = input.parse()?;
-                input.parse::<Token![=]>()?;
-                match name.to_string().as_str() {
-                    "prefix" => set_once(&mut args.prefix, &name, input.parse::<PrefixArg>()?.0)?,
-                    "ttl" => set_once(&mut args.ttl, &name, input.parse()?)?,
-                    "key" => set_once(&mut args.scope, &name, input.parse()?)?,
-                    "name" => set_once(&mut args.name, &name, parse_name(input)?)?,
-                    "cache" => set_once(&mut args.cache, &name, input.parse()?)?,
-                    "cache_none" => {
-                        set_once(&mut args.cache_none, &name, parse_bool(input, &name)?)?
-                    }
-                    "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?)?,
-                    "version" => set_once(&mut args.version, &name, parse_version(input)?)?,
-                    _ => {
-                        return Err(syn::Error::new(
-                            name.span(),
-                            format!("unknown option `{name}`; expected {CACHED_OPTIONS}"),
-                        ));
-                    }
-                }
-            } else {
+        parse_items(input, |item, input| {
+            let Item::Option(name) = item else {
                 args.keys.push(input.parse()?);
+                return Ok(());
+            };
+            match name.to_string().as_str() {
+                "prefix" => set_once(&mut args.prefix, &name, input.parse::<PrefixArg>()?.0),
+                "ttl" => set_once(&mut args.ttl, &name, input.parse()?),
+                "key" => set_once(&mut args.scope, &name, input.parse()?),
+                "name" => set_once(&mut args.name, &name, parse_name(input)?),
+                "cache" => set_once(&mut args.cache, &name, input.parse()?),
+                "cache_none" => set_once(&mut args.cache_none, &name, parse_bool(input, &name)?),
+                "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?),
+                "version" => set_once(&mut args.version, &name, parse_version(input)?),
+                _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
-        }
+        })?;
         Ok(args)
     }
 }
@@ -112,30 +135,22 @@ impl Parse for CachedArgs {
 impl Parse for InvalidatesArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = InvalidatesArgs::default();
-        while !input.is_empty() {
-            if is_option(input) {
-                let name: Ident = input.parse()?;
-                input.parse::<Token![=]>()?;
-                match name.to_string().as_str() {
-                    "key" => set_once(&mut args.scope, &name, input.parse()?)?,
-                    "cache" => set_once(&mut args.cache, &name, input.parse()?)?,
-                    "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?)?,
-                    "prefix" => args.prefixes.push(input.parse::<PrefixArg>()?.0),
-                    _ => {
-                        return Err(syn::Error::new(
-                            name.span(),
-                            format!("unknown option `{name}`; expected {INVALIDATES_OPTIONS}"),
-                        ));
-                    }
-                }
-            } else {
+        parse_items(input, |item, input| {
+            let Item::Option(name) = item else {
                 args.prefixes.push(input.parse::<PrefixArg>()?.0);
+                return Ok(());
+            };
+            match name.to_string().as_str() {
+                "key" => set_once(&mut args.scope, &name, input.parse()?),
+                "cache" => set_once(&mut args.cache, &name, input.parse()?),
+                "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?),
+                "prefix" => {
+                    args.prefixes.push(input.parse::<PrefixArg>()?.0);
+                    Ok(())
+                }
+                _ => Err(unknown_option(&name, INVALIDATES_OPTIONS)),
             }
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
-        }
+        })?;
         Ok(args)
     }
 }

@@ -1,6 +1,6 @@
 //! `#[cached]`: the function's body becomes the load of a cache-aside read.
 
-use super::{cache_handle, fallback, key_parts, parse_fn};
+use super::{cache_handle, expand_fn, key_parts};
 use crate::args::{CachedArgs, Ttl};
 use crate::check::{self, Returns};
 use proc_macro2::{Span, TokenStream};
@@ -10,14 +10,7 @@ use syn::{ItemFn, LitStr, ReturnType};
 
 /// Expands `#[cached(attr)] item`.
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match parse_fn(item, "cached") {
-        Ok(func) => func,
-        Err(tokens) => return tokens,
-    };
-    match syn::parse2::<CachedArgs>(attr).and_then(|args| generate(args, &func)) {
-        Ok(tokens) => tokens,
-        Err(error) => fallback(&func, error),
-    }
+    expand_fn::<CachedArgs>("cached", attr, item, generate)
 }
 
 fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {

@@ -1,6 +1,6 @@
 //! `#[invalidates]`: run the function, then, if it succeeded, invalidate.
 
-use super::{cache_handle, fallback, key_parts, parse_fn};
+use super::{cache_handle, expand_fn, key_parts};
 use crate::args::InvalidatesArgs;
 use crate::check;
 use proc_macro2::{Span, TokenStream};
@@ -9,14 +9,7 @@ use syn::{ItemFn, ReturnType, Type};
 
 /// Expands `#[invalidates(attr)] item`.
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match parse_fn(item, "invalidates") {
-        Ok(func) => func,
-        Err(tokens) => return tokens,
-    };
-    match syn::parse2::<InvalidatesArgs>(attr).and_then(|args| generate(args, &func)) {
-        Ok(tokens) => tokens,
-        Err(error) => fallback(&func, error),
-    }
+    expand_fn::<InvalidatesArgs>("invalidates", attr, item, generate)
 }
 
 fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {

@@ -7,25 +7,36 @@ pub mod invalidates;
 use crate::args::{KeyExpr, Prefix};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
+use syn::parse::Parse;
 use syn::{Expr, ItemFn};
 
-/// Parses the item as a function, or explains that the attribute needs one.
-pub fn parse_fn(item: TokenStream, attribute: &str) -> Result<ItemFn, TokenStream> {
-    syn::parse2::<ItemFn>(item.clone()).map_err(|_| {
-        let error = syn::Error::new_spanned(
-            &item,
-            format!("#[{attribute}] applies to async functions and methods with a body"),
-        )
-        .to_compile_error();
-        quote! { #error #item }
-    })
-}
-
-/// On a configuration error: the function unchanged plus the error, so one mistake does
-/// not cascade into errors at every call site.
-pub fn fallback(func: &ItemFn, error: syn::Error) -> TokenStream {
-    let error = error.to_compile_error();
-    quote! { #func #error }
+/// Parse, check, emit: the item must be a function; on a configuration error the
+/// function is emitted unchanged beside the error, so one mistake does not cascade into
+/// errors at every call site.
+fn expand_fn<A: Parse>(
+    attribute: &str,
+    attr: TokenStream,
+    item: TokenStream,
+    generate: impl FnOnce(A, &ItemFn) -> syn::Result<TokenStream>,
+) -> TokenStream {
+    let func = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let error = syn::Error::new_spanned(
+                &item,
+                format!("#[{attribute}] applies to async functions and methods with a body"),
+            )
+            .to_compile_error();
+            return quote! { #error #item };
+        }
+    };
+    match syn::parse2::<A>(attr).and_then(|args| generate(args, &func)) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote! { #func #error }
+        }
+    }
 }
 
 impl ToTokens for Prefix {
