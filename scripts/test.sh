@@ -82,4 +82,22 @@ fi
 
 export REDIS_URL=$url
 say "testing against $REDIS_URL"
-cargo test --workspace "$@"
+
+# PostgreSQL, for the app's end-to-end test on it: $DATABASE_URL, else the local server
+# if it answers. Without one that test is not run (and this says so); with
+# REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL is an error.
+skip=()
+if [[ -z ${DATABASE_URL:-} ]] && { (exec 3<>/dev/tcp/127.0.0.1/5432); } 2>/dev/null; then
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+fi
+if [[ -n ${DATABASE_URL:-} ]]; then
+  say "PostgreSQL for the app's e2e test: ${DATABASE_URL%%\?*}"
+elif [[ ${REQUIRE_POSTGRES:-0} == 1 ]]; then
+  say "REQUIRE_POSTGRES=1 but no PostgreSQL answers at 127.0.0.1:5432 and DATABASE_URL is unset"
+  exit 1
+else
+  say "NOT RUN: e2e_postgres_on_redis (no PostgreSQL at 127.0.0.1:5432; set DATABASE_URL=postgres://... to run it)"
+  skip=(-- --skip e2e_postgres_on_redis)
+fi
+
+cargo test --workspace "$@" "${skip[@]}"

@@ -1,0 +1,99 @@
+//! The seed's multi-tenant API, for real: axum over sqlx (SQLite or PostgreSQL), with
+//! every read `#[cached]` and every write `#[invalidates]` in [`repo::Repo`].
+//!
+//! `cargo run -p fmpa-app` starts it with no set-up (an embedded SQLite file, seeded on
+//! first run, and the in-process cache); `DATABASE_URL=postgres://...` and
+//! `REDIS_URL=redis://...` switch to PostgreSQL and Redis.
+
+pub mod db;
+pub mod model;
+pub mod repo;
+pub mod routes;
+
+use cache_core::Cache;
+use db::{Db, SeedScale};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use tokio::task::JoinHandle;
+
+/// Where the app listens and what it serves from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub seed: SeedScale,
+}
+
+impl Config {
+    /// `BIND` (default 127.0.0.1:3000), `DATABASE_URL` (default an SQLite file
+    /// `fmpa-app.db` in the working directory), `SEED_SCALE` (`realistic`, the default, or
+    /// `small`).
+    pub fn from_env() -> Result<Config, String> {
+        let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+        let bind = bind
+            .parse()
+            .map_err(|e| format!("BIND={bind} is not an address: {e}"))?;
+        let database_url = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| "sqlite://fmpa-app.db?mode=rwc".to_owned());
+        let seed = match std::env::var("SEED_SCALE").as_deref() {
+            Ok("small") => SeedScale::SMALL,
+            Ok("realistic") | Err(_) => SeedScale::REALISTIC,
+            Ok(other) => return Err(format!("SEED_SCALE={other}: use `realistic` or `small`")),
+        };
+        Ok(Config {
+            bind,
+            database_url,
+            seed,
+        })
+    }
+}
+
+/// A running app.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub repo: repo::Repo,
+    pub seeded: bool,
+    pub server: JoinHandle<std::io::Result<()>>,
+}
+
+/// The process's Prometheus recorder (the `metrics` facade has one per process).
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed already (embedding programs, tests):
+            // then /metrics shows what this one saw.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Connects, prepares the database and starts serving on `config.bind`.
+pub async fn start(
+    config: &Config,
+    cache: Cache,
+) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    let db = Db::connect(&config.database_url).await?;
+    let seeded = db.prepare(config.seed).await?;
+    let repo = repo::Repo::new(db, cache);
+    let state = routes::AppState {
+        repo: repo.clone(),
+        metrics: prometheus(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    let addr = listener.local_addr()?;
+    let app = routes::router(state);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Running {
+        addr,
+        repo,
+        seeded,
+        server,
+    })
+}

@@ -1,0 +1,339 @@
+//! The HTTP API. Handlers validate, call the repository and shape responses; caching is
+//! entirely in the repository's attributes.
+
+use crate::model::{Filters, ListQuery, SessionInput};
+use crate::repo::Repo;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub repo: Repo,
+    pub metrics: PrometheusHandle,
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/fmpa", get(list_fmpa).post(create_fmpa))
+        .route(
+            "/api/fmpa/{id}",
+            get(get_fmpa).put(update_fmpa).delete(delete_fmpa),
+        )
+        .route(
+            "/api/formations",
+            get(list_formations).post(create_formation),
+        )
+        .route(
+            "/api/formations/{id}",
+            get(get_formation)
+                .put(update_formation)
+                .delete(delete_formation),
+        )
+        .route("/api/personnel/files", get(list_personnel_files))
+        .route("/api/conversations", get(list_conversations))
+        .route("/api/notifications", get(list_notifications))
+        .route("/api/tta/entries", get(list_tta_entries))
+        .route("/api/chat/channels", get(list_chat_channels))
+        .route("/api/users/{id}/profile", get(profile))
+        .route("/api/dashboard/stats", get(dashboard))
+        .route("/api/cache/stats", get(cache_stats))
+        .route("/api/admin/cache", get(cache_mode).put(set_cache_mode))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .with_state(state)
+}
+
+/// A JSON error response: `{"error": "..."}` with a 4xx or 5xx status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not found")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> ApiError {
+        tracing::error!(%error, "database error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> ApiError {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        ApiError::new(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// A row id from the path, rejected as a JSON 400 when it is not a number.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<i64>::from_request_parts(parts, state).await?;
+        Ok(Id(id))
+    }
+}
+
+/// The tenant of the request, from the `X-Tenant-Id` header (in the seed, from the
+/// session).
+pub struct Tenant(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get("x-tenant-id")
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing X-Tenant-Id header"))?;
+        let tenant = value
+            .to_str()
+            .ok()
+            .filter(|t| !t.is_empty() && t.len() <= 64)
+            .ok_or_else(|| {
+                ApiError::bad_request("X-Tenant-Id must be 1 to 64 visible characters")
+            })?;
+        Ok(Tenant(tenant.to_owned()))
+    }
+}
+
+fn filters(query: Result<Query<ListQuery>, QueryRejection>) -> Result<Filters, ApiError> {
+    let Query(query) = query?;
+    Filters::try_from(query).map_err(ApiError::bad_request)
+}
+
+fn input(body: Result<Json<SessionInput>, JsonRejection>) -> Result<SessionInput, ApiError> {
+    let Json(input) = body?;
+    match input.problem() {
+        Some(problem) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, problem)),
+        None => Ok(input),
+    }
+}
+
+macro_rules! list_handlers {
+    ($($handler:ident),* $(,)?) => {
+        $(async fn $handler(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            query: Result<Query<ListQuery>, QueryRejection>,
+        ) -> Result<Response, ApiError> {
+            let filters = filters(query)?;
+            Ok(Json(state.repo.$handler(&tenant, &filters).await?).into_response())
+        })*
+    };
+}
+
+list_handlers!(
+    list_fmpa,
+    list_formations,
+    list_personnel_files,
+    list_conversations,
+    list_notifications,
+    list_tta_entries,
+    list_chat_channels,
+);
+
+/// The four handlers of one session table (fmpa, formations).
+macro_rules! session_handlers {
+    ($get:ident, $create:ident, $update:ident, $delete:ident) => {
+        async fn $get(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Id(id): Id,
+        ) -> Result<Response, ApiError> {
+            let found = state.repo.$get(&tenant, id).await?;
+            Ok(Json(found.ok_or_else(ApiError::not_found)?).into_response())
+        }
+
+        async fn $create(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            body: Result<Json<SessionInput>, JsonRejection>,
+        ) -> Result<Response, ApiError> {
+            let input = input(body)?;
+            let created = state.repo.$create(&tenant, &input).await?;
+            Ok((StatusCode::CREATED, Json(created)).into_response())
+        }
+
+        async fn $update(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Id(id): Id,
+            body: Result<Json<SessionInput>, JsonRejection>,
+        ) -> Result<Response, ApiError> {
+            let input = input(body)?;
+            let updated = state.repo.$update(&tenant, id, &input).await?;
+            Ok(Json(updated.ok_or_else(ApiError::not_found)?).into_response())
+        }
+
+        async fn $delete(
+            State(state): State<AppState>,
+            Tenant(tenant): Tenant,
+            Id(id): Id,
+        ) -> Result<Response, ApiError> {
+            if state.repo.$delete(&tenant, id).await? {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(ApiError::not_found())
+            }
+        }
+    };
+}
+
+session_handlers!(get_fmpa, create_fmpa, update_fmpa, delete_fmpa);
+session_handlers!(
+    get_formation,
+    create_formation,
+    update_formation,
+    delete_formation
+);
+
+async fn profile(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    let found = state.repo.profile(&tenant, id).await?;
+    Ok(Json(found.ok_or_else(ApiError::not_found)?).into_response())
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.repo.dashboard(&tenant).await?).into_response())
+}
+
+/// Hit rate per prefix, as the seed's monitoring asks.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CacheReport {
+    pub backend: String,
+    pub reads_cached: bool,
+    pub total: PrefixReport,
+    pub prefixes: BTreeMap<String, PrefixReport>,
+}
+
+/// The counters of one prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrefixReport {
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_rate: f64,
+    pub loads: u64,
+    pub mean_load_ms: f64,
+    pub coalesced: u64,
+    pub errors: u64,
+    pub invalidations: u64,
+}
+
+impl From<cache_core::PrefixStats> for PrefixReport {
+    fn from(stats: cache_core::PrefixStats) -> PrefixReport {
+        PrefixReport {
+            hits: stats.hits,
+            misses: stats.misses,
+            hit_rate: stats.hit_rate(),
+            loads: stats.loads,
+            mean_load_ms: if stats.loads == 0 {
+                0.0
+            } else {
+                stats.load_time.as_secs_f64() * 1000.0 / stats.loads as f64
+            },
+            coalesced: stats.coalesced,
+            errors: stats.errors + stats.decode_errors,
+            invalidations: stats.invalidations,
+        }
+    }
+}
+
+async fn cache_stats(State(state): State<AppState>) -> ApiResult<CacheReport> {
+    let cache = state.repo.cache();
+    let stats = cache.stats();
+    Ok(Json(CacheReport {
+        backend: if cache.is_redis() { "redis" } else { "memory" }.to_owned(),
+        reads_cached: state.repo.cache_reads(),
+        total: stats.total.into(),
+        prefixes: stats
+            .prefixes
+            .into_iter()
+            .map(|(prefix, stats)| (prefix, stats.into()))
+            .collect(),
+    }))
+}
+
+/// Demo control for the load generator's baseline: `{"reads_cached": false}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CacheMode {
+    pub reads_cached: bool,
+}
+
+async fn cache_mode(State(state): State<AppState>) -> ApiResult<CacheMode> {
+    Ok(Json(CacheMode {
+        reads_cached: state.repo.cache_reads(),
+    }))
+}
+
+async fn set_cache_mode(
+    State(state): State<AppState>,
+    body: Result<Json<CacheMode>, JsonRejection>,
+) -> ApiResult<CacheMode> {
+    let Json(mode) = body?;
+    state.repo.set_cache_reads(mode.reads_cached);
+    Ok(Json(mode))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

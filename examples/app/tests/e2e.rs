@@ -1,0 +1,433 @@
+//! The app end to end, on Redis: every route, hits on second reads, no stale data after
+//! any write, tenants isolated, errors as JSON and never cached. Once on an SQLite file,
+//! once on PostgreSQL (`DATABASE_URL`, a server the test creates its own database on).
+
+use fmpa_app::db::{Db, SeedScale};
+use fmpa_app::routes::CacheReport;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+struct App {
+    base: String,
+    client: Client,
+    db: Db,
+    _scoped: testkit::ScopedCache,
+}
+
+async fn start(database_url: &str, test: &str) -> App {
+    let scoped = testkit::redis_cache(test).await;
+    let config = fmpa_app::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_owned(),
+        seed: SeedScale::SMALL,
+    };
+    let running = fmpa_app::start(&config, scoped.cache.clone())
+        .await
+        .expect("the app starts");
+    assert!(running.seeded, "a fresh database is seeded");
+    App {
+        base: format!("http://{}", running.addr),
+        client: Client::new(),
+        db: running.repo.db().clone(),
+        _scoped: scoped,
+    }
+}
+
+impl App {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        tenant: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(tenant) = tenant {
+            request = request.header("x-tenant-id", tenant);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    async fn get(&self, tenant: &str, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, Some(tenant), path, None)
+            .await
+    }
+
+    async fn stats(&self) -> CacheReport {
+        let (status, body) = self
+            .call(reqwest::Method::GET, None, "/api/cache/stats", None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        serde_json::from_value(body).expect("cache report")
+    }
+
+    async fn hits(&self, prefix: &str) -> u64 {
+        self.stats()
+            .await
+            .prefixes
+            .get(prefix)
+            .map_or(0, |p| p.hits)
+    }
+
+    /// GETs `path` twice: both 200 and equal, the second a hit of `prefix`.
+    async fn read_twice(&self, tenant: &str, path: &str, prefix: &str) -> Value {
+        let (status, first) = self.get(tenant, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {first}");
+        let hits = self.hits(prefix).await;
+        let (status, second) = self.get(tenant, path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(first, second, "{path}: the hit returns what the miss did");
+        assert_eq!(
+            self.hits(prefix).await,
+            hits + 1,
+            "{path}: the second read is a hit"
+        );
+        first
+    }
+}
+
+fn session(title: &str) -> Value {
+    json!({"title": title, "status": "ACTIVE", "location": "Caserne 3", "starts_at": 1_770_000_000, "seats": 10})
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|row| row["id"].as_i64().expect("id"))
+        .collect()
+}
+
+async fn exercise(app: &App) {
+    let (a, b) = ("tenant-1", "tenant-2");
+    // Every list route: a hit on the second read, only the tenant's rows.
+    for (path, prefix) in [
+        ("/api/fmpa?status=ACTIVE", "fmpa"),
+        ("/api/formations?page=2&limit=5", "formation"),
+        ("/api/personnel/files", "personnel"),
+        ("/api/conversations?status=OPEN", "conversation"),
+        ("/api/notifications?limit=50", "notification"),
+        ("/api/tta/entries", "tta"),
+        ("/api/chat/channels", "chat"),
+    ] {
+        let page = app.read_twice(a, path, prefix).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "{path} has rows");
+        assert!(
+            items.iter().all(|row| row["tenant_id"] == a),
+            "{path}: only {a}'s rows"
+        );
+        assert!(page["pagination"]["total"].as_i64().unwrap() > 0);
+    }
+    let first_fmpa = ids(&app.get(a, "/api/fmpa").await.1)[0];
+    app.read_twice(a, &format!("/api/fmpa/{first_fmpa}"), "fmpa")
+        .await;
+    let first_formation = ids(&app.get(a, "/api/formations").await.1)[0];
+    app.read_twice(
+        a,
+        &format!("/api/formations/{first_formation}"),
+        "formation",
+    )
+    .await;
+    let profile = app.read_twice(a, "/api/users/1/profile", "user").await;
+    assert_eq!(profile["tenant_id"], a);
+    let dashboard = app.read_twice(a, "/api/dashboard/stats", "stats").await;
+
+    // Tenants never see each other's data.
+    assert_eq!(
+        app.get(b, &format!("/api/fmpa/{first_fmpa}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(b, "/api/users/1/profile").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!ids(&app.get(b, "/api/fmpa").await.1).contains(&first_fmpa));
+
+    // Writes: every later read reflects them, on both session tables.
+    for (table, prefix) in [("fmpa", "fmpa"), ("formations", "formation")] {
+        let list = format!("/api/{table}?limit=100");
+        app.read_twice(a, &list, prefix).await;
+        let other_tenant_list = app.read_twice(b, &list, prefix).await;
+
+        let (status, created) = app
+            .call(
+                reqwest::Method::POST,
+                Some(a),
+                &format!("/api/{table}"),
+                Some(session("Created")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        assert_eq!(created["tenant_id"], a);
+        assert!(
+            ids(&app.get(a, &list).await.1).contains(&id),
+            "POST shows in the list"
+        );
+        assert_eq!(
+            app.get(a, &format!("/api/{table}/{id}")).await.1["title"],
+            "Created"
+        );
+
+        let hits = app.hits(prefix).await;
+        assert_eq!(
+            app.get(b, &list).await.1,
+            other_tenant_list,
+            "the other tenant is untouched"
+        );
+        assert_eq!(
+            app.hits(prefix).await,
+            hits + 1,
+            "and still served from the cache"
+        );
+
+        let (status, _) = app
+            .call(
+                reqwest::Method::PUT,
+                Some(a),
+                &format!("/api/{table}/{id}"),
+                Some(session("Renamed")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            app.get(a, &format!("/api/{table}/{id}")).await.1["title"],
+            "Renamed",
+            "PUT shows on the item"
+        );
+        let page = app.get(a, &list).await.1;
+        let row = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap();
+        assert_eq!(row["title"], "Renamed", "PUT shows in the list");
+
+        // Another tenant cannot change or delete it.
+        let (status, _) = app
+            .call(
+                reqwest::Method::PUT,
+                Some(b),
+                &format!("/api/{table}/{id}"),
+                Some(session("Hijack")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            app.call(
+                reqwest::Method::DELETE,
+                Some(b),
+                &format!("/api/{table}/{id}"),
+                None
+            )
+            .await
+            .0,
+            StatusCode::NOT_FOUND
+        );
+
+        let (status, _) = app
+            .call(
+                reqwest::Method::DELETE,
+                Some(a),
+                &format!("/api/{table}/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.get(a, &format!("/api/{table}/{id}")).await.0,
+            StatusCode::NOT_FOUND,
+            "DELETE shows on the item"
+        );
+        assert!(
+            !ids(&app.get(a, &list).await.1).contains(&id),
+            "DELETE shows in the list"
+        );
+    }
+    // The dashboard aggregate was invalidated by the writes and recomputed.
+    let after = app.get(a, "/api/dashboard/stats").await.1;
+    assert_eq!(
+        after, dashboard,
+        "created then deleted: the same counts, freshly computed"
+    );
+    let (_, created) = app
+        .call(
+            reqwest::Method::POST,
+            Some(a),
+            "/api/fmpa",
+            Some(session("Counted")),
+        )
+        .await;
+    let counted = app.get(a, "/api/dashboard/stats").await.1;
+    assert_ne!(counted, after, "a write changes the dashboard at once");
+    app.call(
+        reqwest::Method::DELETE,
+        Some(a),
+        &format!("/api/fmpa/{}", created["id"]),
+        None,
+    )
+    .await;
+
+    // Bad requests are 4xx JSON errors.
+    for (method, tenant, path, body, expected) in [
+        (
+            reqwest::Method::GET,
+            None,
+            "/api/fmpa",
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            reqwest::Method::GET,
+            Some(a),
+            "/api/fmpa?page=0",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::GET,
+            Some(a),
+            "/api/fmpa?limit=1000",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::GET,
+            Some(a),
+            "/api/fmpa?page=two",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::GET,
+            Some(a),
+            "/api/fmpa/abc",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::GET,
+            Some(a),
+            "/api/fmpa/999999999",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            reqwest::Method::POST,
+            Some(a),
+            "/api/fmpa",
+            Some(json!({"title": ""})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            reqwest::Method::POST,
+            Some(a),
+            "/api/fmpa",
+            Some(
+                json!({"title": "x", "status": "NOPE", "location": "", "starts_at": 0, "seats": 1}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            reqwest::Method::GET,
+            Some(a),
+            "/api/nothing",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, body) = app.call(method, tenant, path, body).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: JSON error, got {body}");
+    }
+
+    // A database error is a 5xx and is never cached.
+    let path = "/api/chat/channels?page=3";
+    sqlx::query("ALTER TABLE chat_channels RENAME TO chat_channels_away")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (status, body) = app.get(a, path).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["error"], "database error");
+    sqlx::query("ALTER TABLE chat_channels_away RENAME TO chat_channels")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let hits = app.hits("chat").await;
+    assert_eq!(app.get(a, path).await.0, StatusCode::OK);
+    assert_eq!(
+        app.hits("chat").await,
+        hits,
+        "the error was not cached: this read was a miss"
+    );
+
+    // Monitoring.
+    let report = app.stats().await;
+    assert_eq!(report.backend, "redis");
+    assert!(report.total.hit_rate > 0.0);
+    let (status, metrics) = app.call(reqwest::Method::GET, None, "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .contains("cache_hits_total"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_sqlite_on_redis() {
+    let dir = std::env::temp_dir().join(testkit::unique_namespace("fmpa-e2e"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
+    let app = start(&url, "e2e-sqlite").await;
+    exercise(&app).await;
+    app.db.pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On PostgreSQL: `DATABASE_URL` names a server and a database to connect to; the test
+/// creates a database of its own there and drops it afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_postgres_on_redis() {
+    let admin_url = std::env::var("DATABASE_URL")
+        .expect("e2e_postgres_on_redis needs DATABASE_URL=postgres://...; ./scripts/test.sh sets it when PostgreSQL answers");
+    let name = testkit::unique_namespace("fmpa_e2e").replace('-', "_");
+    let admin = Db::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin.pool)
+        .await
+        .expect("create a test database");
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url.as_str(), String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    let url = format!("{server}/{name}{query}");
+    let app = start(&url, "e2e-postgres").await;
+    exercise(&app).await;
+    app.db.pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin.pool)
+        .await
+        .expect("drop the test database");
+}
