@@ -5,6 +5,7 @@ use crate::breaker::Breaker;
 use crate::cache::{Cache, Inner};
 use crate::error::{CacheError, redact};
 use crate::throttle::Throttle;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Configures a [`Cache`]; start with [`Cache::builder`].
@@ -142,7 +143,9 @@ impl CacheBuilder {
     }
 
     fn finish(self, backend: Backend) -> Cache {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Cache::from_inner(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             backend,
             namespace: self.namespace,
             generation_ttl: self.generation_ttl,

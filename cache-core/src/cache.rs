@@ -58,9 +58,11 @@ impl std::fmt::Debug for Cache {
 
 /// Where a call's answer came from.
 enum Read {
-    /// The entry was current: the stored value, and the generations it was read under.
+    /// The entry was current: the stored bytes (the value from `payload_at` on) and the
+    /// generations it was read under.
     Hit {
-        payload: Bytes,
+        raw: Bytes,
+        payload_at: usize,
         prefix: Bytes,
         scope: Bytes,
     },
@@ -71,6 +73,8 @@ enum Read {
 }
 
 pub(crate) struct Inner {
+    /// Unique per cache built in this process (never reused, unlike an address).
+    pub(crate) id: u64,
     pub(crate) backend: Backend,
     pub(crate) namespace: String,
     pub(crate) generation_ttl: Duration,
@@ -359,6 +363,10 @@ fn user_prefix(key: &str) -> &str {
 /// What a cached read needs to know about its call site.
 pub(crate) trait CallSite {
     fn prefix(&self) -> &str;
+    /// The prefix's counters in `inner`.
+    fn counters(&self, inner: &Inner) -> Arc<Counters> {
+        inner.stats.prefix(self.prefix())
+    }
     fn ttl(&self) -> Duration;
     fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys;
 }
@@ -366,6 +374,18 @@ pub(crate) trait CallSite {
 impl CallSite for crate::__private::Site {
     fn prefix(&self) -> &str {
         self.prefix
+    }
+    /// Remembers the counters of the last cache used at this site, which is the only one
+    /// in most programs: the hit path then skips the map lookup.
+    fn counters(&self, inner: &Inner) -> Arc<Counters> {
+        if let Some((id, counters)) = self.counters.get()
+            && *id == inner.id
+        {
+            return counters.clone();
+        }
+        let counters = inner.stats.prefix(self.prefix);
+        let _ = self.counters.set((inner.id, counters.clone()));
+        counters
     }
     fn ttl(&self) -> Duration {
         self.ttl
@@ -390,11 +410,7 @@ impl CallSite for UserSite<'_> {
         self.ttl
     }
     fn keys(&self, namespace: &str, _: &KeyParts) -> CallKeys {
-        CallKeys {
-            prefix_generation: String::new(),
-            scope_generation: String::new(),
-            entry: key::user_key(namespace, self.key),
-        }
+        CallKeys::plain(key::user_key(namespace, self.key))
     }
 }
 
@@ -456,7 +472,7 @@ impl Inner {
         M: Mode,
         F: Future<Output = M::Output>,
     {
-        let counters = self.stats.prefix(site.prefix());
+        let counters = site.counters(self);
         if parts.is_invalid() {
             self.count_failure(&counters, "key", &CacheError::Unavailable);
             return Self::load(&counters, fut).await;
@@ -464,20 +480,21 @@ impl Inner {
         let keys = site.keys(&self.namespace, parts);
         let (prefix_generation, scope_generation) = match self.read(&keys, &counters).await {
             Read::Hit {
-                payload,
+                raw,
+                payload_at,
                 prefix,
                 scope,
             } => {
-                match serde_json::from_slice::<M::Stored>(&payload) {
+                match serde_json::from_slice::<M::Stored>(&raw[payload_at..]) {
                     Ok(value) => {
                         counters.hit();
-                        tracing::debug!(key = %keys.entry, "cache hit");
+                        tracing::debug!(key = keys.entry(), "cache hit");
                         return M::restore(value);
                     }
                     Err(error) => {
                         // Written by another shape of the type: a miss, overwritten below.
                         counters.decode_error();
-                        tracing::debug!(key = %keys.entry, %error, "cache entry of another type; reloading");
+                        tracing::debug!(key = keys.entry(), %error, "cache entry of another type; reloading");
                         (prefix, scope)
                     }
                 }
@@ -486,12 +503,12 @@ impl Inner {
             Read::Bypass => return Self::load(&counters, fut).await,
         };
         counters.miss();
-        tracing::debug!(key = %keys.entry, "cache miss");
+        tracing::debug!(key = keys.entry(), "cache miss");
 
         let mut flight_key = Vec::with_capacity(
-            keys.entry.len() + prefix_generation.len() + scope_generation.len() + 2,
+            keys.entry().len() + prefix_generation.len() + scope_generation.len() + 2,
         );
-        flight_key.extend_from_slice(keys.entry.as_bytes());
+        flight_key.extend_from_slice(keys.entry().as_bytes());
         for generation in [&prefix_generation, &scope_generation] {
             flight_key.push(0);
             flight_key.extend_from_slice(generation);
@@ -511,7 +528,7 @@ impl Inner {
                     leader.publish(None);
                     return out;
                 };
-                let (value, payload_at) = if keys.prefix_generation.is_empty() {
+                let (value, payload_at) = if keys.prefix_generation().is_empty() {
                     (Bytes::from(json), 0)
                 } else {
                     let envelope = entry::encode(&prefix_generation, &scope_generation, &json);
@@ -520,7 +537,7 @@ impl Inner {
                 };
                 leader.publish(Some(value.slice(payload_at..)));
                 if let Err(error) = self
-                    .guarded(self.backend.set(&keys.entry, value, site.ttl()))
+                    .guarded(self.backend.set(keys.entry(), value, site.ttl()))
                     .await
                 {
                     self.count_failure(&counters, "fill", &error);
@@ -541,11 +558,12 @@ impl Inner {
 
     /// The read of a cached call: one `MGET` of both generations and the entry.
     async fn read(&self, keys: &CallKeys, counters: &Counters) -> Read {
-        if keys.prefix_generation.is_empty() {
+        if keys.prefix_generation().is_empty() {
             // A user key of get_or_set: plain JSON, no generations.
-            return match self.guarded(self.backend.get(&keys.entry)).await {
-                Ok(Some(payload)) => Read::Hit {
-                    payload,
+            return match self.guarded(self.backend.get(keys.entry())).await {
+                Ok(Some(raw)) => Read::Hit {
+                    raw,
+                    payload_at: 0,
                     prefix: Bytes::new(),
                     scope: Bytes::new(),
                 },
@@ -561,16 +579,16 @@ impl Inner {
         }
         if self
             .pending
-            .blocks(&[&keys.prefix_generation, &keys.scope_generation])
+            .blocks(&[keys.prefix_generation(), keys.scope_generation()])
         {
             counters.bypass();
             return Read::Bypass;
         }
         let read = self
             .guarded(self.backend.mget(&[
-                &keys.prefix_generation,
-                &keys.scope_generation,
-                &keys.entry,
+                keys.prefix_generation(),
+                keys.scope_generation(),
+                keys.entry(),
             ]))
             .await;
         let mut values = match read {
@@ -589,25 +607,32 @@ impl Inner {
             values.next().flatten(),
             values.next().flatten(),
         );
-        if let (Some(prefix), Some(scope), Some(raw)) = (&prefix, &scope, &raw) {
-            match entry::decode(raw) {
+        let current = match (&prefix, &scope, &raw) {
+            (Some(prefix), Some(scope), Some(raw)) => match entry::decode(raw) {
                 Ok(entry) if entry.is_current(prefix, scope) => {
-                    return Read::Hit {
-                        payload: entry.payload,
-                        prefix: entry.prefix_generation,
-                        scope: entry.scope_generation,
-                    };
+                    Some(raw.len() - entry.payload.len())
                 }
-                Ok(_) => {} // filled under an older generation: invalidated
+                Ok(_) => None, // filled under an older generation: invalidated
                 Err(error) => {
                     counters.decode_error();
-                    tracing::debug!(key = %keys.entry, %error, "corrupt cache entry; reloading");
+                    tracing::debug!(key = keys.entry(), %error, "corrupt cache entry; reloading");
+                    None
                 }
-            }
-        }
-        match self.resolve_generations(keys, prefix, scope).await {
-            Some((prefix, scope)) => Read::Miss { prefix, scope },
-            None => Read::Bypass,
+            },
+            _ => None,
+        };
+        // Moved, not cloned: a clone of a `Bytes` made from a `Vec` allocates.
+        match (current, raw, prefix, scope) {
+            (Some(payload_at), Some(raw), Some(prefix), Some(scope)) => Read::Hit {
+                raw,
+                payload_at,
+                prefix,
+                scope,
+            },
+            (_, _, prefix, scope) => match self.resolve_generations(keys, prefix, scope).await {
+                Some((prefix, scope)) => Read::Miss { prefix, scope },
+                None => Read::Bypass,
+            },
         }
     }
 
@@ -620,16 +645,16 @@ impl Inner {
         prefix: Option<Bytes>,
         scope: Option<Bytes>,
     ) -> Option<(Bytes, Bytes)> {
-        if keys.prefix_generation.is_empty() {
+        if keys.prefix_generation().is_empty() {
             return Some((Bytes::new(), Bytes::new()));
         }
         let prefix = match prefix {
             Some(generation) => generation,
-            None => self.create_generation(&keys.prefix_generation).await?,
+            None => self.create_generation(keys.prefix_generation()).await?,
         };
         let scope = match scope {
             Some(generation) => generation,
-            None => self.create_generation(&keys.scope_generation).await?,
+            None => self.create_generation(keys.scope_generation()).await?,
         };
         Some((prefix, scope))
     }

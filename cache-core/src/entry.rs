@@ -13,8 +13,6 @@
 //! An entry whose header does not parse, has another format byte or unknown flags, or
 //! whose payload does not decode, is a miss: it is counted and overwritten by the next fill.
 
-use bytes::Bytes;
-
 /// The first byte of every entry.
 pub const FORMAT: u8 = 0xC1;
 
@@ -34,18 +32,19 @@ pub enum EntryError {
     UnknownFlags(u8),
 }
 
-/// A decoded envelope: the generations it was filled under and its payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+/// A decoded envelope, borrowing the stored bytes: the generations it was filled under
+/// and its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
     /// The prefix generation current when the fill began.
-    pub prefix_generation: Bytes,
+    pub prefix_generation: &'a [u8],
     /// The scope generation current when the fill began.
-    pub scope_generation: Bytes,
+    pub scope_generation: &'a [u8],
     /// The serialized value.
-    pub payload: Bytes,
+    pub payload: &'a [u8],
 }
 
-impl Entry {
+impl Entry<'_> {
     /// Whether this entry was filled under these generations.
     pub fn is_current(&self, prefix_generation: &[u8], scope_generation: &[u8]) -> bool {
         self.prefix_generation == prefix_generation && self.scope_generation == scope_generation
@@ -71,33 +70,30 @@ pub fn encode(prefix_generation: &[u8], scope_generation: &[u8], payload: &[u8])
 }
 
 /// Reads an envelope without copying its parts.
-pub fn decode(raw: &Bytes) -> Result<Entry, EntryError> {
-    let bytes = raw.as_ref();
+pub fn decode(bytes: &[u8]) -> Result<Entry<'_>, EntryError> {
     let (&format, rest) = bytes.split_first().ok_or(EntryError::Truncated)?;
     if format != FORMAT {
         return Err(EntryError::UnknownFormat(format));
     }
-    let (&flags, _) = rest.split_first().ok_or(EntryError::Truncated)?;
+    let (&flags, mut rest) = rest.split_first().ok_or(EntryError::Truncated)?;
     if flags != CODEC_JSON {
         return Err(EntryError::UnknownFlags(flags));
     }
-    let mut at = 2;
-    let mut field = || -> Result<Bytes, EntryError> {
-        let len = *bytes.get(at).ok_or(EntryError::Truncated)? as usize;
-        let start = at + 1;
-        let end = start + len;
-        if end > bytes.len() {
+    let mut field = || -> Result<&[u8], EntryError> {
+        let (&len, after) = rest.split_first().ok_or(EntryError::Truncated)?;
+        if after.len() < len as usize {
             return Err(EntryError::Truncated);
         }
-        at = end;
-        Ok(raw.slice(start..end))
+        let (value, after) = after.split_at(len as usize);
+        rest = after;
+        Ok(value)
     };
     let prefix_generation = field()?;
     let scope_generation = field()?;
     Ok(Entry {
         prefix_generation,
         scope_generation,
-        payload: raw.slice(at..),
+        payload: rest,
     })
 }
 
@@ -107,11 +103,11 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let raw = Bytes::from(encode(b"p1", b"s22", b"{\"a\":1}"));
+        let raw = encode(b"p1", b"s22", b"{\"a\":1}");
         let entry = decode(&raw).unwrap();
-        assert_eq!(&entry.prefix_generation[..], b"p1");
-        assert_eq!(&entry.scope_generation[..], b"s22");
-        assert_eq!(&entry.payload[..], b"{\"a\":1}");
+        assert_eq!(entry.prefix_generation, b"p1");
+        assert_eq!(entry.scope_generation, b"s22");
+        assert_eq!(entry.payload, b"{\"a\":1}");
         assert!(entry.is_current(b"p1", b"s22"));
         assert!(!entry.is_current(b"p1", b"s23"));
     }
@@ -128,7 +124,7 @@ mod tests {
             b"\xC2\x00\x00\x00{}",
             b"\xC1\x10\x00\x00{}",
         ] {
-            assert!(decode(&Bytes::copy_from_slice(raw)).is_err(), "{raw:?}");
+            assert!(decode(raw).is_err(), "{raw:?}");
         }
     }
 }

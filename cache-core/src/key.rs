@@ -99,29 +99,175 @@ pub(crate) fn push_str_component(out: &mut String, raw: &str) {
 
 /// Appends the encoding of a serializable value to `out`.
 ///
-/// Serialization errors (a map with non-string keys, a failing custom `Serialize`) are
-/// encoded as a component that cannot collide with a value, `~!` plus the error hashed,
-/// and reported to the caller so the call can bypass the cache.
+/// Strings (and newtypes, `Some`s and unit variants around them, which serialize as JSON
+/// strings) are written directly; anything else goes through serde_json. Serialization
+/// errors (a map with non-string keys, a failing custom `Serialize`) are reported to the
+/// caller, which then bypasses the cache.
 pub(crate) fn push_value_component<T: Serialize + ?Sized>(
     out: &mut String,
     value: &T,
 ) -> Result<(), serde_json::Error> {
-    let json = serde_json::to_string(value)?;
     let from = out.len();
-    match as_plain_string(&json) {
-        Some(raw) => escape_into(out, raw),
-        None if json.starts_with('"') => {
-            // A string with JSON escapes in it: decode it to write the string itself.
-            let raw: String = serde_json::from_str(&json)?;
-            escape_into(out, &raw);
-        }
-        None => {
-            out.push('~');
-            escape_into(out, &json);
+    if value.serialize(StrOnly(out)).is_err() {
+        out.truncate(from);
+        let json = serde_json::to_string(value)?;
+        match as_plain_string(&json) {
+            Some(raw) => escape_into(out, raw),
+            None if json.starts_with('"') => {
+                // A string with JSON escapes in it: decode it to write the string itself.
+                let raw: String = serde_json::from_str(&json)?;
+                escape_into(out, &raw);
+            }
+            None => {
+                out.push('~');
+                escape_into(out, &json);
+            }
         }
     }
     bound_len(out, from);
     Ok(())
+}
+
+/// A serializer that accepts exactly what serde_json writes as a JSON string, writing the
+/// string escaped into the key, and refuses everything else (the caller then uses JSON).
+/// It saves the hit path a JSON round trip for the usual `&str` / `String` scope.
+struct StrOnly<'a>(&'a mut String);
+
+/// "Not a string": the value takes the JSON path.
+#[derive(Debug)]
+struct NotStr;
+
+impl std::fmt::Display for NotStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a string")
+    }
+}
+
+impl std::error::Error for NotStr {}
+
+impl serde::ser::Error for NotStr {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        NotStr
+    }
+}
+
+macro_rules! refuse {
+    ($($method:ident($($arg:ty),*)),* $(,)?) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<(), NotStr> {
+            Err(NotStr)
+        })*
+    };
+}
+
+impl serde::Serializer for StrOnly<'_> {
+    type Ok = ();
+    type Error = NotStr;
+    type SerializeSeq = serde::ser::Impossible<(), NotStr>;
+    type SerializeTuple = serde::ser::Impossible<(), NotStr>;
+    type SerializeTupleStruct = serde::ser::Impossible<(), NotStr>;
+    type SerializeTupleVariant = serde::ser::Impossible<(), NotStr>;
+    type SerializeMap = serde::ser::Impossible<(), NotStr>;
+    type SerializeStruct = serde::ser::Impossible<(), NotStr>;
+    type SerializeStructVariant = serde::ser::Impossible<(), NotStr>;
+
+    fn serialize_str(self, v: &str) -> Result<(), NotStr> {
+        escape_into(self.0, v);
+        Ok(())
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), NotStr> {
+        escape_into(self.0, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), NotStr> {
+        escape_into(self.0, variant);
+        Ok(())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), NotStr> {
+        value.serialize(self)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), NotStr> {
+        value.serialize(self)
+    }
+
+    refuse!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_bytes(&[u8]),
+        serialize_none(),
+        serialize_unit(),
+        serialize_unit_struct(&'static str),
+    );
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), NotStr> {
+        Err(NotStr)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotStr> {
+        Err(NotStr)
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotStr> {
+        Err(NotStr)
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, NotStr> {
+        Err(NotStr)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, NotStr> {
+        Err(NotStr)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotStr> {
+        Err(NotStr)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, NotStr> {
+        Err(NotStr)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, NotStr> {
+        Err(NotStr)
+    }
 }
 
 /// The content of a JSON string literal that holds no escape sequence.
@@ -163,7 +309,7 @@ impl KeyParts {
 
     /// Sets the scope (the `key = ...` argument).
     pub fn scope<T: Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
-        let mut encoded = String::new();
+        let mut encoded = String::with_capacity(24);
         self.invalid |= push_value_component(&mut encoded, value).is_err();
         self.scope = Some(encoded);
         self
@@ -196,15 +342,40 @@ impl KeyParts {
     }
 }
 
-/// The three keys one cached call touches.
+/// The three keys one cached call touches, in one buffer (one allocation per call).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallKeys {
-    /// The generation of the whole prefix (`invalidate_all`).
-    pub prefix_generation: String,
-    /// The generation of the (prefix, scope) pair (`invalidate`).
-    pub scope_generation: String,
+    /// `<entry><prefix generation>`; the scope generation is a prefix of the entry.
+    buf: String,
+    scope_end: usize,
+    entry_end: usize,
+}
+
+impl CallKeys {
     /// The entry itself.
-    pub entry: String,
+    pub fn entry(&self) -> &str {
+        &self.buf[..self.entry_end]
+    }
+
+    /// The generation of the (prefix, scope) pair (`invalidate`).
+    pub fn scope_generation(&self) -> &str {
+        &self.buf[..self.scope_end]
+    }
+
+    /// The generation of the whole prefix (`invalidate_all`).
+    pub fn prefix_generation(&self) -> &str {
+        &self.buf[self.entry_end..]
+    }
+
+    /// A plain user key, without generations (both generation keys are empty).
+    pub(crate) fn plain(entry: String) -> CallKeys {
+        let entry_end = entry.len();
+        CallKeys {
+            buf: entry,
+            scope_end: 0,
+            entry_end,
+        }
+    }
 }
 
 /// Writes `<ns>:c1:` (or `c1:` for an empty namespace).
@@ -247,18 +418,30 @@ pub fn call_keys(
     version: u32,
     parts: &KeyParts,
 ) -> CallKeys {
-    let scope_generation = scope_generation_key(namespace, prefix, parts.scope_component());
-    let mut entry =
-        String::with_capacity(scope_generation.len() + name.len() + parts.args().len() + 8);
-    entry.push_str(&scope_generation);
-    entry.push(':');
-    push_str_component(&mut entry, name);
-    let _ = write!(entry, ":{version}");
-    entry.push_str(parts.args());
+    let scope = parts.scope_component();
+    let mut buf = String::with_capacity(
+        2 * (namespace.len() + prefix.len()) + scope.len() + name.len() + parts.args().len() + 24,
+    );
+    push_root(&mut buf, namespace);
+    buf.push('{');
+    push_str_component(&mut buf, prefix);
+    buf.push(':');
+    buf.push_str(scope);
+    buf.push('}');
+    let scope_end = buf.len();
+    buf.push(':');
+    push_str_component(&mut buf, name);
+    let _ = write!(buf, ":{version}");
+    buf.push_str(parts.args());
+    let entry_end = buf.len();
+    push_root(&mut buf, namespace);
+    buf.push('{');
+    push_str_component(&mut buf, prefix);
+    buf.push('}');
     CallKeys {
-        prefix_generation: prefix_generation_key(namespace, prefix),
-        scope_generation,
-        entry,
+        buf,
+        scope_end,
+        entry_end,
     }
 }
 
@@ -289,6 +472,22 @@ mod tests {
     }
 
     #[test]
+    fn strings_take_the_direct_path_and_agree_with_json() {
+        #[derive(Serialize)]
+        struct TenantId(String);
+        #[derive(Serialize)]
+        enum Sort {
+            Newest,
+        }
+        assert_eq!(component(&TenantId("a:b".into())).unwrap(), "a%3Ab");
+        assert_eq!(component(&Some("x")).unwrap(), "x");
+        assert_eq!(component(&Sort::Newest).unwrap(), "Newest");
+        assert_eq!(component(&'é').unwrap(), "é");
+        // The same bytes as the JSON route gives for strings with escapes.
+        assert_eq!(component("tab\there").unwrap(), "tab%09here");
+    }
+
+    #[test]
     fn non_strings_are_marked() {
         assert_eq!(component(&42u32).unwrap(), "~42");
         assert_eq!(component("42").unwrap(), "42");
@@ -313,10 +512,18 @@ mod tests {
         let mut parts = KeyParts::new();
         parts.scope("acme").arg(&7u8);
         let keys = call_keys("app", "fmpa", "list", 0, &parts);
-        assert_eq!(keys.prefix_generation, "app:c1:{fmpa}");
-        assert_eq!(keys.scope_generation, "app:c1:{fmpa:acme}");
-        assert_eq!(keys.entry, "app:c1:{fmpa:acme}:list:0:~7");
+        assert_eq!(keys.prefix_generation(), "app:c1:{fmpa}");
+        assert_eq!(
+            keys.prefix_generation(),
+            prefix_generation_key("app", "fmpa")
+        );
+        assert_eq!(keys.scope_generation(), "app:c1:{fmpa:acme}");
+        assert_eq!(
+            keys.scope_generation(),
+            scope_generation_key("app", "fmpa", "acme")
+        );
+        assert_eq!(keys.entry(), "app:c1:{fmpa:acme}:list:0:~7");
         let unscoped = call_keys("", "fmpa", "list", 2, &KeyParts::new());
-        assert_eq!(unscoped.entry, "c1:{fmpa:!}:list:2");
+        assert_eq!(unscoped.entry(), "c1:{fmpa:!}:list:2");
     }
 }

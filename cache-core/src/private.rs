@@ -3,9 +3,10 @@
 
 use crate::Cache;
 use crate::outcome;
+use crate::stats::Counters;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use crate::key::KeyParts;
@@ -18,6 +19,8 @@ pub struct Site {
     pub(crate) name: &'static str,
     pub(crate) ttl: Duration,
     pub(crate) version: u32,
+    /// The counters of the first cache used here, by cache id.
+    pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
 }
 
 impl Site {
@@ -33,6 +36,7 @@ impl Site {
             name,
             ttl,
             version,
+            counters: OnceLock::new(),
         }
     }
 }

@@ -24,7 +24,9 @@ fn row(table: &mut String, label: &str, namespace: &str, parts: &KeyParts) {
     writeln!(
         table,
         "{label}\n    entry  {}\n    scope  {}\n    prefix {}",
-        keys.entry, keys.scope_generation, keys.prefix_generation
+        keys.entry(),
+        keys.scope_generation(),
+        keys.prefix_generation()
     )
     .unwrap();
 }
@@ -109,10 +111,18 @@ fn key_format() {
 fn prefix_name_and_version_segments() {
     let parts = scoped("acme");
     let table = [
-        call_keys("app", "fmpa", "list", 0, &parts).entry,
-        call_keys("app", "fmpa", "list", 3, &parts).entry,
-        call_keys("app", "fmpa:weird", "na:me", 0, &parts).entry,
-        call_keys("app", "formation", "list", 0, &parts).entry,
+        call_keys("app", "fmpa", "list", 0, &parts)
+            .entry()
+            .to_owned(),
+        call_keys("app", "fmpa", "list", 3, &parts)
+            .entry()
+            .to_owned(),
+        call_keys("app", "fmpa:weird", "na:me", 0, &parts)
+            .entry()
+            .to_owned(),
+        call_keys("app", "formation", "list", 0, &parts)
+            .entry()
+            .to_owned(),
     ]
     .join("\n");
     insta::assert_snapshot!(table);

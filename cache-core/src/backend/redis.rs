@@ -38,7 +38,10 @@ impl RedisBackend {
         let url = redact(&config.url);
         let client =
             redis::Client::open(config.url.as_str()).map_err(|e| classify(&url, &config.url, e))?;
+        // The deadline of each call is ours (`run`), which also covers waiting for a lazy
+        // connection; the driver's own response timer would be a second timer per call.
         let manager_config = ConnectionManagerConfig::new()
+            .set_response_timeout(None)
             .set_connection_timeout(Some(config.connect_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
