@@ -71,6 +71,14 @@ async fn main() {
         .await
         .expect("cache");
     cache_core::install(cache.clone());
+    let packed = Cache::builder()
+        .redis_url(redis_url())
+        .namespace("bench")
+        .codec(cache_core::Codec::MessagePack)
+        .build()
+        .await
+        .expect("cache");
+    let _ = PACKED.set(packed);
     if let Some(seconds) = std::env::args()
         .skip_while(|a| a != "--profile-hits")
         .nth(1)
@@ -81,7 +89,14 @@ async fn main() {
         let variant = if std::env::args().any(|a| a == "--baseline") {
             let json = serde_json::to_vec(&row(1)).expect("json");
             let mut c = conn.clone();
-            let _: () = redis::cmd("SET").arg("bench-raw:small").arg(json).arg("EX").arg(600).query_async(&mut c).await.expect("SET");
+            let _: () = redis::cmd("SET")
+                .arg("bench-raw:small")
+                .arg(json)
+                .arg("EX")
+                .arg(600)
+                .query_async(&mut c)
+                .await
+                .expect("SET");
             let c = Arc::new(conn.clone());
             call(move || {
                 let c = c.clone();
@@ -149,13 +164,36 @@ async fn hits(conn: &ConnectionManager, plan: &Plan) {
     ours_list("t1").await.expect("ours");
     peer_small("t1".into()).await.expect("peer");
     peer_list("t1".into()).await.expect("peer");
+    ours_small_msgpack("t1").await.expect("ours");
+    ours_list_msgpack("t1").await.expect("ours");
 
     for (label, size, key) in [
         ("small", small_json.len(), "bench-raw:small"),
         ("list", list_json.len(), "bench-raw:list"),
     ] {
-        let (c1, c2) = (Arc::new(conn.clone()), Arc::new(conn.clone()));
+        let (c1, c2, c3) = (
+            Arc::new(conn.clone()),
+            Arc::new(conn.clone()),
+            Arc::new(conn.clone()),
+        );
+        let name = if key.ends_with("small") {
+            "ours_small"
+        } else {
+            "ours_list"
+        };
+        let keys = Arc::new([
+            "bench:c1:{bench}".to_owned(),
+            "bench:c1:{bench:t1}".to_owned(),
+            format!("bench:c1:{{bench:t1}}:{name}:0"),
+        ]);
         let variants: Vec<Call> = vec![
+            call(move || {
+                let (c, keys) = (c3.clone(), keys.clone());
+                async move {
+                    let values = raw_mget(&c, &keys).await.expect("MGET");
+                    assert!(values.iter().all(Option::is_some), "our three keys exist");
+                }
+            }),
             call(move || {
                 let c = c1.clone();
                 async move {
@@ -186,18 +224,41 @@ async fn hits(conn: &ConnectionManager, plan: &Plan) {
                     peer_list("t1".into()).await.expect("peer");
                 }
             }),
+            call(move || async move {
+                if key.ends_with("small") {
+                    ours_small_msgpack("t1").await.expect("ours");
+                } else {
+                    ours_list_msgpack("t1").await.expect("ours");
+                }
+            }),
         ];
         let seq = sequential(&variants, plan.rounds).await;
         let tput = throughput(&variants, 64, plan.window, plan.blocks).await;
-        let (floor, a, ours, peer) = (seq[0], seq[1], seq[2], seq[3]);
+        let tput_mget = tput[0];
+        let (mget, floor, a, ours, peer, packed) = (seq[0], seq[1], seq[2], seq[3], seq[4], seq[5]);
+        let tput = &tput[1..];
         println!("### {label} value ({size} B of JSON)\n");
         println!("| variant | p50 µs | p99 µs | p50 / A | p99 / A | 64 tasks: calls/s | / A |");
         println!("|---|---|---|---|---|---|---|");
         for (name, s, t) in [
             ("floor: raw GET, no decode", floor, tput[0]),
+            (
+                "floor of our layout: raw MGET of the 3 keys, no decode",
+                mget,
+                tput_mget,
+            ),
             ("A: GET + serde_json (seed)", a, tput[1]),
             ("ours: #[cached] hit (one MGET)", ours, tput[2]),
-            ("peer: cached crate #[concurrent_cached]", peer, tput[3]),
+            (
+                "peer: cached crate #[concurrent_cached] (MessagePack)",
+                peer,
+                tput[3],
+            ),
+            (
+                "ours, `msgpack` feature: Codec::MessagePack",
+                packed,
+                tput[4],
+            ),
         ] {
             println!(
                 "| {name} | {} | {} | {} | {} | {:.0} | {:.2} |",

@@ -72,6 +72,21 @@ pub async fn ours_list(tenant: &str) -> Result<Page, BenchError> {
     Ok(page())
 }
 
+/// The cache of the MessagePack variants (the same Redis, `Codec::MessagePack`).
+pub static PACKED: OnceLock<cache_core::Cache> = OnceLock::new();
+
+#[cached(prefix = "bench", name = "small_mp", ttl = "10m", key = tenant, cache = PACKED.get())]
+pub async fn ours_small_msgpack(tenant: &str) -> Result<Row, BenchError> {
+    let _ = tenant;
+    Ok(row(1))
+}
+
+#[cached(prefix = "bench", name = "list_mp", ttl = "10m", key = tenant, cache = PACKED.get())]
+pub async fn ours_list_msgpack(tenant: &str) -> Result<Page, BenchError> {
+    let _ = tenant;
+    Ok(page())
+}
+
 /// A miss every call: `n` is new each time. The loader is trivial.
 #[cached(prefix = "bench", ttl = "1m", key = tenant, n)]
 pub async fn ours_miss(tenant: &str, n: u64) -> Result<Row, BenchError> {
@@ -103,6 +118,19 @@ pub async fn raw_get(conn: &ConnectionManager, key: &str) -> Option<Vec<u8>> {
         .query_async(&mut conn)
         .await
         .ok()?
+}
+
+/// The floor of our design: a raw `MGET` of the three keys a hit reads, not decoded.
+pub async fn raw_mget(
+    conn: &ConnectionManager,
+    keys: &[String; 3],
+) -> Option<Vec<Option<Vec<u8>>>> {
+    let mut conn = conn.clone();
+    redis::cmd("MGET")
+        .arg(&keys[..])
+        .query_async(&mut conn)
+        .await
+        .ok()
 }
 
 /// The seed's miss: `GET`, load, `SET EX`.

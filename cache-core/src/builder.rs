@@ -3,6 +3,7 @@
 use crate::backend::{Backend, MemoryBackend, RedisBackend, RedisConfig};
 use crate::breaker::Breaker;
 use crate::cache::{Cache, Inner};
+use crate::codec::Codec;
 use crate::error::{CacheError, redact};
 use crate::throttle::Throttle;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ pub struct CacheBuilder {
     generation_ttl: Duration,
     breaker_threshold: u32,
     breaker_open_for: Duration,
+    codec: Codec,
 }
 
 impl Default for CacheBuilder {
@@ -50,6 +52,7 @@ impl Default for CacheBuilder {
             generation_ttl: Duration::from_secs(7 * 24 * 60 * 60),
             breaker_threshold: 5,
             breaker_open_for: Duration::from_millis(500),
+            codec: Codec::Json,
         }
     }
 }
@@ -116,6 +119,13 @@ impl CacheBuilder {
         self
     }
 
+    /// How the attributes serialize cached values (default JSON; MessagePack with the
+    /// `msgpack` feature). Entries written with the other codec are still read.
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
     /// Builds the cache, connecting to Redis unless [`CacheBuilder::lazy`].
     ///
     /// Fails only on what a person must fix: a malformed URL, a bad namespace, bad TLS
@@ -149,6 +159,7 @@ impl CacheBuilder {
             backend,
             namespace: self.namespace,
             generation_ttl: self.generation_ttl,
+            codec: self.codec,
             breaker: Breaker::new(self.breaker_threshold, self.breaker_open_for),
             flights: Default::default(),
             pending: Default::default(),

@@ -3,6 +3,7 @@
 use crate::backend::Backend;
 use crate::breaker::{Breaker, Permit};
 use crate::builder::CacheBuilder;
+use crate::codec::Codec;
 use crate::entry;
 use crate::error::CacheError;
 use crate::flight::{Flights, Role};
@@ -63,6 +64,7 @@ enum Read {
     Hit {
         raw: Bytes,
         payload_at: usize,
+        codec: Codec,
         prefix: Bytes,
         scope: Bytes,
     },
@@ -78,6 +80,7 @@ pub(crate) struct Inner {
     pub(crate) backend: Backend,
     pub(crate) namespace: String,
     pub(crate) generation_ttl: Duration,
+    pub(crate) codec: Codec,
     pub(crate) breaker: Breaker,
     pub(crate) flights: Flights,
     pub(crate) pending: Pending,
@@ -482,10 +485,11 @@ impl Inner {
             Read::Hit {
                 raw,
                 payload_at,
+                codec,
                 prefix,
                 scope,
             } => {
-                match serde_json::from_slice::<M::Stored>(&raw[payload_at..]) {
+                match codec.decode::<M::Stored>(&raw[payload_at..]) {
                     Ok(value) => {
                         counters.hit();
                         tracing::debug!(key = keys.entry(), "cache hit");
@@ -513,26 +517,33 @@ impl Inner {
             flight_key.push(0);
             flight_key.extend_from_slice(generation);
         }
+        // User keys of get_or_set hold plain JSON; the attributes' entries use the codec.
+        let codec = if keys.prefix_generation().is_empty() {
+            Codec::Json
+        } else {
+            self.codec
+        };
         match self.flights.join(flight_key) {
             Role::Leader(leader) => {
                 let out = Self::load(&counters, fut).await;
-                let stored = match M::stored(&out).map(serde_json::to_vec) {
-                    Some(Ok(json)) => Some(json),
+                let stored = match M::stored(&out).map(|value| codec.encode(value)) {
+                    Some(Ok(payload)) => Some(payload),
                     Some(Err(error)) => {
                         self.count_failure(&counters, "encode", &CacheError::from(error));
                         None
                     }
                     None => None,
                 };
-                let Some(json) = stored else {
+                let Some(payload) = stored else {
                     leader.publish(None);
                     return out;
                 };
                 let (value, payload_at) = if keys.prefix_generation().is_empty() {
-                    (Bytes::from(json), 0)
+                    (Bytes::from(payload), 0)
                 } else {
-                    let envelope = entry::encode(&prefix_generation, &scope_generation, &json);
-                    let at = envelope.len() - json.len();
+                    let envelope =
+                        entry::encode(codec, &prefix_generation, &scope_generation, &payload);
+                    let at = envelope.len() - payload.len();
                     (Bytes::from(envelope), at)
                 };
                 leader.publish(Some(value.slice(payload_at..)));
@@ -546,7 +557,7 @@ impl Inner {
             }
             Role::Follower(follower) => {
                 if let Some(payload) = follower.wait().await
-                    && let Ok(value) = serde_json::from_slice::<M::Stored>(&payload)
+                    && let Ok(value) = codec.decode::<M::Stored>(&payload)
                 {
                     counters.coalesced();
                     return M::restore(value);
@@ -564,6 +575,7 @@ impl Inner {
                 Ok(Some(raw)) => Read::Hit {
                     raw,
                     payload_at: 0,
+                    codec: Codec::Json,
                     prefix: Bytes::new(),
                     scope: Bytes::new(),
                 },
@@ -610,7 +622,7 @@ impl Inner {
         let current = match (&prefix, &scope, &raw) {
             (Some(prefix), Some(scope), Some(raw)) => match entry::decode(raw) {
                 Ok(entry) if entry.is_current(prefix, scope) => {
-                    Some(raw.len() - entry.payload.len())
+                    Some((raw.len() - entry.payload.len(), entry.codec))
                 }
                 Ok(_) => None, // filled under an older generation: invalidated
                 Err(error) => {
@@ -623,9 +635,10 @@ impl Inner {
         };
         // Moved, not cloned: a clone of a `Bytes` made from a `Vec` allocates.
         match (current, raw, prefix, scope) {
-            (Some(payload_at), Some(raw), Some(prefix), Some(scope)) => Read::Hit {
+            (Some((payload_at, codec)), Some(raw), Some(prefix), Some(scope)) => Read::Hit {
                 raw,
                 payload_at,
+                codec,
                 prefix,
                 scope,
             },

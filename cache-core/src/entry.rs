@@ -3,8 +3,8 @@
 //! ```text
 //! byte 0      0xC1: the envelope format, version 1 (never the first byte of UTF-8 text,
 //!             so plain JSON written by another client is told apart at once)
-//! byte 1      flags: the low four bits name the codec (0 = JSON); the others are reserved
-//!             and must be zero
+//! byte 1      flags: the low four bits name the codec (0 = JSON, 1 = MessagePack, see
+//!             [`crate::codec`]); the others are reserved and must be zero
 //! byte 2      n, the length of the prefix generation, then n bytes
 //! next byte   m, the length of the scope generation, then m bytes
 //! the rest    the payload
@@ -16,7 +16,7 @@
 /// The first byte of every entry.
 pub const FORMAT: u8 = 0xC1;
 
-const CODEC_JSON: u8 = 0;
+use crate::codec::Codec;
 
 /// Why an entry was not usable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +36,8 @@ pub enum EntryError {
 /// and its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
+    /// The codec of the payload.
+    pub codec: Codec,
     /// The prefix generation current when the fill began.
     pub prefix_generation: &'a [u8],
     /// The scope generation current when the fill began.
@@ -55,12 +57,17 @@ impl Entry<'_> {
 ///
 /// Generations are tokens of this crate (under 255 bytes); a longer one is cut, which
 /// can only make the entry a miss, never a false hit.
-pub fn encode(prefix_generation: &[u8], scope_generation: &[u8], payload: &[u8]) -> Vec<u8> {
+pub fn encode(
+    codec: Codec,
+    prefix_generation: &[u8],
+    scope_generation: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     let p = &prefix_generation[..prefix_generation.len().min(255)];
     let s = &scope_generation[..scope_generation.len().min(255)];
     let mut out = Vec::with_capacity(4 + p.len() + s.len() + payload.len());
     out.push(FORMAT);
-    out.push(CODEC_JSON);
+    out.push(codec.id());
     out.push(p.len() as u8);
     out.extend_from_slice(p);
     out.push(s.len() as u8);
@@ -76,9 +83,7 @@ pub fn decode(bytes: &[u8]) -> Result<Entry<'_>, EntryError> {
         return Err(EntryError::UnknownFormat(format));
     }
     let (&flags, mut rest) = rest.split_first().ok_or(EntryError::Truncated)?;
-    if flags != CODEC_JSON {
-        return Err(EntryError::UnknownFlags(flags));
-    }
+    let codec = Codec::from_id(flags).ok_or(EntryError::UnknownFlags(flags))?;
     let mut field = || -> Result<&[u8], EntryError> {
         let (&len, after) = rest.split_first().ok_or(EntryError::Truncated)?;
         if after.len() < len as usize {
@@ -91,6 +96,7 @@ pub fn decode(bytes: &[u8]) -> Result<Entry<'_>, EntryError> {
     let prefix_generation = field()?;
     let scope_generation = field()?;
     Ok(Entry {
+        codec,
         prefix_generation,
         scope_generation,
         payload: rest,
@@ -103,8 +109,9 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let raw = encode(b"p1", b"s22", b"{\"a\":1}");
+        let raw = encode(Codec::Json, b"p1", b"s22", b"{\"a\":1}");
         let entry = decode(&raw).unwrap();
+        assert_eq!(entry.codec, Codec::Json);
         assert_eq!(entry.prefix_generation, b"p1");
         assert_eq!(entry.scope_generation, b"s22");
         assert_eq!(entry.payload, b"{\"a\":1}");

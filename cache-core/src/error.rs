@@ -57,6 +57,9 @@ pub enum CacheError {
     /// A value could not be serialized or deserialized.
     #[error("serialization error: {0}")]
     Serde(#[from] serde_json::Error),
+    /// A cached value would not encode or decode with the configured codec.
+    #[error("codec error: {0}")]
+    Codec(#[from] crate::codec::CodecError),
     /// An entry written by this library could not be read.
     #[error("corrupt entry: {0}")]
     Entry(#[from] crate::entry::EntryError),

@@ -37,6 +37,7 @@ mod backend;
 mod breaker;
 mod builder;
 mod cache;
+pub mod codec;
 pub mod entry;
 mod error;
 mod flight;
@@ -55,6 +56,7 @@ pub mod __private;
 
 pub use builder::CacheBuilder;
 pub use cache::Cache;
+pub use codec::Codec;
 pub use error::CacheError;
 pub use stats::{CacheStats, PrefixStats};
 

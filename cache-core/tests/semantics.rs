@@ -365,3 +365,38 @@ async fn no_cache_means_the_function_runs() {
         .await;
     assert_eq!(out, Ok(5));
 }
+
+/// Entries record their codec: after switching codecs, old entries are still hits, and
+/// a process on the other codec reads the new ones.
+#[cfg(feature = "msgpack")]
+#[tokio::test]
+async fn codecs_read_each_others_entries() {
+    let json = testkit::redis_cache("codecs").await;
+    let packed = testkit::test_builder(&testkit::redis_url(), json.namespace())
+        .codec(cache_core::Codec::MessagePack)
+        .build()
+        .await
+        .unwrap();
+    let source = Source::default();
+    source.put("acme", "v1");
+    read(&json, &source, "acme").await.unwrap();
+    assert_eq!(read(&packed, &source, "acme").await, Ok("v1".into()));
+    assert_eq!(
+        source.loads(),
+        1,
+        "a JSON entry is a hit for a MessagePack cache"
+    );
+    source.put("acme", "v2");
+    packed.invalidate("fmpa", "acme").await;
+    assert_eq!(read(&packed, &source, "acme").await, Ok("v2".into()));
+    assert_eq!(read(&json, &source, "acme").await, Ok("v2".into()));
+    assert_eq!(
+        source.loads(),
+        2,
+        "a MessagePack entry is a hit for a JSON cache"
+    );
+    assert_eq!(
+        json.stats().prefix("fmpa").decode_errors + packed.stats().prefix("fmpa").decode_errors,
+        0
+    );
+}
