@@ -100,4 +100,14 @@ else
   skip=(-- --skip e2e_postgres_on_redis)
 fi
 
-cargo test --workspace "$@" "${skip[@]}"
+# Run, then close with one plain line of totals over every test binary.
+log=$(mktemp)
+set +e
+cargo test --workspace "$@" "${skip[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+rm -f "$log"
+echo "tests: $passed passed, $failed failed"
+exit "$status"
