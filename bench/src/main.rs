@@ -437,53 +437,34 @@ async fn slow_load(run: u64) -> Result<Row, BenchError> {
 async fn stampede(conn: &ConnectionManager) {
     println!("## 5. Stampede: 1,000 concurrent calls on one cold key, 50 ms loader\n");
     let run = std::process::id() as u64 * 1000 + 7;
-    let started = Instant::now();
-    let callers: Vec<_> = (0..1000)
-        .map(|_| {
-            tokio::spawn(async move {
-                let t = Instant::now();
-                slow_load(run).await.expect("load");
-                t.elapsed()
-            })
-        })
-        .collect();
-    let mut slowest = Duration::ZERO;
-    for caller in callers {
-        slowest = slowest.max(caller.await.expect("caller"));
-    }
-    let ours_wall = started.elapsed();
+    let (slowest, ours_wall) = storm(move || async move {
+        slow_load(run).await.expect("load");
+    })
+    .await;
     let ours_loads = STAMPEDE_LOADS.load(Ordering::SeqCst);
 
     // The hand-written cache-aside has no single-flight: every caller that misses loads.
     let hand_loads = Arc::new(AtomicUsize::new(0));
-    let key = format!("bench-raw:stampede:{run}");
-    let started = Instant::now();
-    let callers: Vec<_> = (0..1000)
-        .map(|_| {
-            let (conn, loads, key) = (conn.clone(), hand_loads.clone(), key.clone());
-            tokio::spawn(async move {
-                let t = Instant::now();
-                if hand_get::<Row>(&conn, &key).await.is_none() {
-                    loads.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let mut c = conn.clone();
-                    let _: Result<(), _> = redis::cmd("SET")
-                        .arg(&key)
-                        .arg(serde_json::to_vec(&row(1)).unwrap_or_default())
-                        .arg("EX")
-                        .arg(60)
-                        .query_async(&mut c)
-                        .await;
-                }
-                t.elapsed()
-            })
-        })
-        .collect();
-    let mut hand_slowest = Duration::ZERO;
-    for caller in callers {
-        hand_slowest = hand_slowest.max(caller.await.expect("caller"));
-    }
-    let hand_wall = started.elapsed();
+    let key = Arc::new(format!("bench-raw:stampede:{run}"));
+    let (conn, loads) = (conn.clone(), hand_loads.clone());
+    let (hand_slowest, hand_wall) = storm(move || {
+        let (conn, loads, key) = (conn.clone(), loads.clone(), key.clone());
+        async move {
+            if hand_get::<Row>(&conn, &key).await.is_none() {
+                loads.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await; // the same 50 ms loader
+                let mut c = conn.clone();
+                let _: Result<(), _> = redis::cmd("SET")
+                    .arg(&*key)
+                    .arg(serde_json::to_vec(&row(1)).unwrap_or_default())
+                    .arg("EX")
+                    .arg(60)
+                    .query_async(&mut c)
+                    .await;
+            }
+        }
+    })
+    .await;
     println!("| variant | loads executed | slowest caller (ms) | all done (ms) |");
     println!("|---|---|---|---|");
     println!(
@@ -498,6 +479,30 @@ async fn stampede(conn: &ConnectionManager) {
         hand_wall.as_secs_f64() * 1e3
     );
     println!();
+}
+
+/// Runs 1,000 concurrent callers; returns the slowest caller's time and the total.
+async fn storm<F, Fut>(caller: F) -> (Duration, Duration)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let started = Instant::now();
+    let handles: Vec<_> = (0..1000)
+        .map(|_| {
+            let call = caller();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                call.await;
+                t.elapsed()
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for handle in handles {
+        slowest = slowest.max(handle.await.expect("caller"));
+    }
+    (slowest, started.elapsed())
 }
 
 async fn memory(conn: &ConnectionManager, cache: &Cache) {

@@ -162,18 +162,24 @@ pub fn redis_url() -> &'static str {
     })
 }
 
+/// The peer's cache: the `cached` crate's `AsyncRedisCache` on its connection manager.
+pub async fn peer_cache<V>(prefix: &str, ttl: Duration) -> cached::AsyncRedisCache<String, V>
+where
+    V: Serialize + serde::de::DeserializeOwned + Send + Sync,
+{
+    cached::AsyncRedisCache::builder(prefix)
+        .ttl(ttl)
+        .connection_string(redis_url())
+        .connection_manager(true)
+        .build()
+        .await
+        .expect("the cached crate's Redis cache")
+}
+
 #[cached::macros::concurrent_cached(
     map_error = r##"|e| BenchError(format!("{e:?}"))"##,
     ty = "cached::AsyncRedisCache<String, Row>",
-    create = r##" {
-        cached::AsyncRedisCache::builder("bench_peer_small")
-            .ttl(Duration::from_secs(600))
-            .connection_string(redis_url())
-            .connection_manager(true)
-            .build()
-            .await
-            .expect("the cached crate's Redis cache")
-    } "##
+    create = r##"{ peer_cache("bench_peer_small", Duration::from_secs(600)).await }"##
 )]
 pub async fn peer_small(tenant: String) -> Result<Row, BenchError> {
     let _ = tenant;
@@ -183,15 +189,7 @@ pub async fn peer_small(tenant: String) -> Result<Row, BenchError> {
 #[cached::macros::concurrent_cached(
     map_error = r##"|e| BenchError(format!("{e:?}"))"##,
     ty = "cached::AsyncRedisCache<String, Page>",
-    create = r##" {
-        cached::AsyncRedisCache::builder("bench_peer_list")
-            .ttl(Duration::from_secs(600))
-            .connection_string(redis_url())
-            .connection_manager(true)
-            .build()
-            .await
-            .expect("the cached crate's Redis cache")
-    } "##
+    create = r##"{ peer_cache("bench_peer_list", Duration::from_secs(600)).await }"##
 )]
 pub async fn peer_list(tenant: String) -> Result<Page, BenchError> {
     let _ = tenant;
@@ -201,15 +199,7 @@ pub async fn peer_list(tenant: String) -> Result<Page, BenchError> {
 #[cached::macros::concurrent_cached(
     map_error = r##"|e| BenchError(format!("{e:?}"))"##,
     ty = "cached::AsyncRedisCache<String, Row>",
-    create = r##" {
-        cached::AsyncRedisCache::builder("bench_peer_miss")
-            .ttl(Duration::from_secs(60))
-            .connection_string(redis_url())
-            .connection_manager(true)
-            .build()
-            .await
-            .expect("the cached crate's Redis cache")
-    } "##
+    create = r##"{ peer_cache("bench_peer_miss", Duration::from_secs(60)).await }"##
 )]
 pub async fn peer_miss(key: String) -> Result<Row, BenchError> {
     Ok(row(key.len() as u64))
