@@ -231,3 +231,54 @@ async fn delete_pattern_over_ten_thousand_keys() {
     assert!(!scoped.cache.exists("bulk:42").await);
     assert!(scoped.cache.exists("keep:1").await);
 }
+
+/// Through a proxy that delays past the deadline, blackholes, resets connections or cuts
+/// replies in the middle: 8 concurrent callers always get the source's value, no call
+/// waits much past the deadline, and caching comes back when the proxy passes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_network_fault_is_a_bounded_miss() {
+    use testkit::{Fault, Proxy};
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.addr()).await;
+    let cache = cache_on(&proxy.url(), false).await;
+    let source = Source::default();
+    source.put("acme", "v");
+    until_hit(&cache, &source, "acme", Duration::from_secs(2)).await;
+    for fault in [
+        Fault::Delay(DEADLINE * 3),
+        Fault::Blackhole,
+        Fault::CutMidReply,
+        Fault::Reset,
+    ] {
+        proxy.set(fault);
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, source) = (cache.clone(), source.clone());
+                tokio::spawn(async move {
+                    let mut slowest = Duration::ZERO;
+                    for _ in 0..10 {
+                        let started = Instant::now();
+                        assert_eq!(read(&cache, &source, "acme").await, Ok("v".into()));
+                        slowest = slowest.max(started.elapsed());
+                    }
+                    slowest
+                })
+            })
+            .collect();
+        for caller in callers {
+            // A hung caller fails the test instead of hanging it.
+            let slowest = tokio::time::timeout(Duration::from_secs(10), caller)
+                .await
+                .unwrap_or_else(|_| panic!("{fault:?}: a caller hung"))
+                .expect("no caller panicked");
+            assert!(slowest < DEADLINE * 4, "{fault:?}: a call took {slowest:?}");
+        }
+        assert!(
+            cache.stats().prefix("fmpa").errors + cache.stats().prefix("fmpa").bypasses > 0,
+            "{fault:?} was seen"
+        );
+        proxy.set(Fault::Pass);
+        eprintln!("recovering from {fault:?}");
+        until_hit(&cache, &source, "acme", Duration::from_secs(5)).await;
+    }
+}

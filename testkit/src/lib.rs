@@ -1,6 +1,10 @@
 //! Test support: the shared Redis of the test run, a namespace per test that is cleaned
-//! up even when the test fails, and private `redis-server` processes for tests that stop,
-//! freeze or restart Redis (never the shared one).
+//! up even when the test fails, private `redis-server` processes for tests that stop,
+//! freeze or restart Redis (never the shared one), and a fault-injecting proxy.
+
+mod proxy;
+
+pub use proxy::{Fault, Proxy};
 
 use cache_core::Cache;
 use std::io::{Read, Write};
