@@ -480,6 +480,11 @@ impl Inner {
             self.count_failure(&counters, "key", &CacheError::Unavailable);
             return Self::load(&counters, fut).await;
         }
+        if self.backend.is_remote() && self.breaker.is_open() {
+            // Redis is being skipped: not even the keys are built.
+            counters.bypass();
+            return Self::load(&counters, fut).await;
+        }
         let keys = site.keys(&self.namespace, parts);
         let (prefix_generation, scope_generation) = match self.read(&keys, &counters).await {
             Read::Hit {
