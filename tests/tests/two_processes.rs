@@ -138,17 +138,17 @@ async fn no_stale_read_across_processes() {
                 tokio::time::sleep(Duration::from_micros(next(3000))).await; // a random moment inside the query
             }
         }
-        let written = tokio::task::spawn_blocking({
-            let mut peer_write = move || {
-                let v = peer.write(&tenant);
-                (peer, tenant, v)
-            };
-            move || peer_write()
+        // The peer talks over blocking pipes: ask it from a blocking thread.
+        let (returned_peer, version) = tokio::task::spawn_blocking({
+            let tenant = tenant.clone();
+            move || {
+                let version = peer.write(&tenant);
+                (peer, version)
+            }
         })
         .await
         .unwrap();
-        peer = written.0;
-        let (tenant, version) = (written.1, written.2);
+        peer = returned_peer;
         let slow_result = reader.await.unwrap();
         assert!(
             slow_result <= version,
