@@ -85,6 +85,13 @@ async fn build_names_what_to_fix() {
     let right = format!("redis://:right@127.0.0.1:{}", server.addr().port());
     assert!(Cache::builder().redis_url(&right).build().await.is_ok());
 
+    // This build has no TLS: a rediss:// URL is a TLS error that says so.
+    let tls = Cache::builder()
+        .redis_url(format!("rediss://127.0.0.1:{}", server.addr().port()))
+        .build()
+        .await;
+    assert!(matches!(tls, Err(CacheError::Tls { .. })), "{tls:?}");
+
     let bad_namespace = Cache::builder().memory().namespace("a{b}").build().await;
     assert!(matches!(
         bad_namespace,
@@ -280,5 +287,61 @@ async fn every_network_fault_is_a_bounded_miss() {
         proxy.set(Fault::Pass);
         eprintln!("recovering from {fault:?}");
         until_hit(&cache, &source, "acme", Duration::from_secs(5)).await;
+    }
+}
+
+/// Randomised: in each round some tenants are written and invalidated while Redis is
+/// down, then Redis comes back from a snapshot that still holds every old entry and
+/// generation. No read after recovery may return data older than a write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_invalidations_randomised() {
+    let mut server = RedisServer::start();
+    let cache = cache_on(&server.url(), false).await;
+    let source = Source::default();
+    let tenants = ["a", "b", "c", "d"];
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    for round in 0..8 {
+        for t in tenants {
+            source.put(t, &format!("{t}{round}"));
+            cache.try_invalidate("fmpa", t).await.expect("Redis is up");
+            until_hit(&cache, &source, t, Duration::from_secs(5)).await;
+        }
+        server.save();
+        server.kill();
+        for t in tenants {
+            if next(2) == 0 {
+                source.put(t, &format!("{t}{round}-new"));
+                assert!(
+                    cache.try_invalidate("fmpa", t).await.is_err(),
+                    "Redis is down"
+                );
+            }
+        }
+        server.restart(); // back with the old entries and generations
+        for t in tenants {
+            let expected = source_value(&source, t);
+            assert_eq!(
+                read(&cache, &source, t).await,
+                Ok(expected.clone()),
+                "round {round}, {t}: stale right after recovery"
+            );
+        }
+        let started = Instant::now();
+        while cache.pending_invalidations() > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "round {round}: retries never landed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
+        }
+        for t in tenants {
+            until_hit(&cache, &source, t, Duration::from_secs(5)).await;
+        }
     }
 }
