@@ -523,7 +523,7 @@ impl Inner {
             flight_key.extend_from_slice(generation);
         }
         // User keys of get_or_set hold plain JSON; the attributes' entries use the codec.
-        let codec = if keys.prefix_generation().is_empty() {
+        let codec = if keys.is_plain() {
             Codec::Json
         } else {
             self.codec
@@ -543,7 +543,7 @@ impl Inner {
                     leader.publish(None);
                     return out;
                 };
-                let (value, payload_at) = if keys.prefix_generation().is_empty() {
+                let (value, payload_at) = if keys.is_plain() {
                     (Bytes::from(payload), 0)
                 } else {
                     let envelope =
@@ -574,7 +574,7 @@ impl Inner {
 
     /// The read of a cached call: one `MGET` of both generations and the entry.
     async fn read(&self, keys: &CallKeys, counters: &Counters) -> Read {
-        if keys.prefix_generation().is_empty() {
+        if keys.is_plain() {
             // A user key of get_or_set: plain JSON, no generations.
             return match self.guarded(self.backend.get(keys.entry())).await {
                 Ok(Some(raw)) => Read::Hit {
@@ -663,7 +663,7 @@ impl Inner {
         prefix: Option<Bytes>,
         scope: Option<Bytes>,
     ) -> Option<(Bytes, Bytes)> {
-        if keys.prefix_generation().is_empty() {
+        if keys.is_plain() {
             return Some((Bytes::new(), Bytes::new()));
         }
         let prefix = match prefix {

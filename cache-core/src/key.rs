@@ -367,6 +367,12 @@ impl CallKeys {
         &self.buf[self.entry_end..]
     }
 
+    /// Whether these are the keys of a plain user key (`get_or_set`): no generations,
+    /// plain JSON.
+    pub fn is_plain(&self) -> bool {
+        self.entry_end == self.buf.len()
+    }
+
     /// A plain user key, without generations (both generation keys are empty).
     pub(crate) fn plain(entry: String) -> CallKeys {
         let entry_end = entry.len();
