@@ -19,7 +19,10 @@ async fn from_env_starts_whatever_the_environment() {
     // A malformed URL: the in-process store, and a working cache.
     set_redis_url("redis//not-a-url");
     let cache = Cache::from_env().await;
-    assert!(!cache.is_redis(), "a malformed REDIS_URL falls back to memory");
+    assert!(
+        !cache.is_redis(),
+        "a malformed REDIS_URL falls back to memory"
+    );
     let source = Source::default();
     source.put("acme", "v");
     read(&cache, &source, "acme").await.unwrap();
@@ -33,7 +36,10 @@ async fn from_env_starts_whatever_the_environment() {
     let started = Instant::now();
     let cache = Cache::from_env().await;
     assert!(cache.is_redis());
-    assert!(started.elapsed() < Duration::from_secs(1), "from_env does not wait for Redis");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "from_env does not wait for Redis"
+    );
     let source = Source::default();
     source.put("acme", "v");
     assert_eq!(read(&cache, &source, "acme").await, Ok("v".into()));
@@ -45,7 +51,10 @@ async fn from_env_starts_whatever_the_environment() {
         if cache.stats().prefix("fmpa").hits > hits {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "never began caching");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never began caching"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await; // pacing between attempts
     }
 }
