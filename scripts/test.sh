@@ -52,6 +52,14 @@ ensure_redis_server_binary() {
 }
 
 ensure_redis_server_binary
+# The TLS tests make their certificates with the openssl command.
+if ! command -v openssl >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing openssl (Debian package) for the TLS tests..."
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  fi
+  command -v openssl >/dev/null || { say "the TLS tests need the openssl command: install it and run again"; exit 1; }
+fi
 
 url=""
 if [[ -n ${REDIS_URL:-} ]]; then

@@ -1,6 +1,6 @@
 //! [`CacheBuilder`]: how a [`Cache`] is configured.
 
-use crate::backend::{Backend, MemoryBackend, RedisBackend, RedisConfig};
+use crate::backend::{Backend, MemoryBackend, RedisBackend, RedisConfig, TlsFiles};
 use crate::breaker::Breaker;
 use crate::cache::{Cache, Inner};
 use crate::codec::Codec;
@@ -38,6 +38,7 @@ pub struct CacheBuilder {
     breaker_threshold: u32,
     breaker_open_for: Duration,
     codec: Codec,
+    tls: TlsFiles,
 }
 
 impl Default for CacheBuilder {
@@ -53,6 +54,7 @@ impl Default for CacheBuilder {
             breaker_threshold: 5,
             breaker_open_for: Duration::from_millis(500),
             codec: Codec::Json,
+            tls: TlsFiles::default(),
         }
     }
 }
@@ -119,6 +121,24 @@ impl CacheBuilder {
         self
     }
 
+    /// For `rediss://`: trust the CA in this PEM file (a private CA, a self-signed
+    /// server) instead of the system's root certificates.
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.ca = Some(path.into());
+        self
+    }
+
+    /// For `rediss://` servers that ask for a client certificate: the certificate and its
+    /// key, PEM files.
+    pub fn tls_client_cert(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls.client = Some((cert.into(), key.into()));
+        self
+    }
+
     /// How the attributes serialize cached values (default JSON; MessagePack with the
     /// `msgpack` feature). Entries written with the other codec are still read.
     pub fn codec(mut self, codec: Codec) -> Self {
@@ -140,6 +160,7 @@ impl CacheBuilder {
             op_timeout: self.op_timeout,
             connect_timeout: self.connect_timeout,
             lazy: self.lazy,
+            tls: self.tls.clone(),
         };
         let backend = RedisBackend::connect(&config).await?;
         tracing::info!(url = %redact(&config.url), namespace = %self.namespace, lazy = self.lazy, "cache: using Redis");

@@ -98,6 +98,9 @@ impl Cache {
     ///
     /// - `REDIS_URL` (`redis://` or `rediss://`): Redis, connected lazily: the program
     ///   starts even if Redis is down and begins caching once it answers.
+    /// - `REDIS_TLS_CA_FILE`, and `REDIS_TLS_CERT_FILE` with `REDIS_TLS_KEY_FILE`: PEM
+    ///   files for a private CA and a client certificate (see
+    ///   [`CacheBuilder::tls_ca_file`], [`CacheBuilder::tls_client_cert`]).
     /// - `CACHE_NAMESPACE`: the namespace (default: none).
     /// - Without `REDIS_URL`, or if it does not parse: the in-process memory store
     ///   (a malformed URL is logged at `error`).
@@ -105,6 +108,15 @@ impl Cache {
         let mut builder = Cache::builder();
         if let Ok(namespace) = std::env::var("CACHE_NAMESPACE") {
             builder = builder.namespace(namespace);
+        }
+        if let Ok(ca) = std::env::var("REDIS_TLS_CA_FILE") {
+            builder = builder.tls_ca_file(ca);
+        }
+        if let (Ok(cert), Ok(key)) = (
+            std::env::var("REDIS_TLS_CERT_FILE"),
+            std::env::var("REDIS_TLS_KEY_FILE"),
+        ) {
+            builder = builder.tls_client_cert(cert, key);
         }
         let Some(url) = std::env::var("REDIS_URL")
             .ok()

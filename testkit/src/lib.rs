@@ -125,6 +125,109 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    tls: bool,
+}
+
+/// PEM files made for one test with the `openssl` command: a CA, a server certificate
+/// for `127.0.0.1` and `localhost` signed by it, and a client certificate.
+pub struct TlsFiles {
+    dir: PathBuf,
+    /// The CA certificate.
+    pub ca: PathBuf,
+    /// The server's certificate and key.
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    /// A client certificate and key signed by the CA.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Generates a fresh CA and certificates in a directory of their own.
+    pub fn generate() -> TlsFiles {
+        let dir = std::env::temp_dir().join(unique_namespace("tls"));
+        std::fs::create_dir_all(&dir).expect("create a directory for certificates");
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .unwrap_or_else(|e| panic!("the TLS tests need the `openssl` command ({e}); Debian: apt-get install openssl"));
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=cache-core test CA",
+        ]);
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .expect("write server.ext");
+        std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")
+            .expect("write client.ext");
+        for (name, subject) in [
+            ("server", "/CN=localhost"),
+            ("client", "/CN=cache-core test client"),
+        ] {
+            let (key, csr, crt, ext) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.crt"),
+                format!("{name}.ext"),
+            );
+            openssl(&[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                subject,
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ]);
+        }
+        TlsFiles {
+            ca: dir.join("ca.crt"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.crt"),
+            client_key: dir.join("client.key"),
+            dir,
+        }
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl RedisServer {
@@ -142,14 +245,50 @@ impl RedisServer {
             port: free_port(),
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            tls: false,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts a server that speaks only TLS, with `files`' server certificate; with
+    /// `client_certs`, it requires a client certificate signed by the CA.
+    pub fn start_tls(files: &TlsFiles, client_certs: bool) -> Self {
+        let port = free_port();
+        let path = |p: &PathBuf| p.display().to_string();
+        let extra = [
+            "--tls-port".to_owned(),
+            port.to_string(),
+            "--tls-cert-file".to_owned(),
+            path(&files.server_cert),
+            "--tls-key-file".to_owned(),
+            path(&files.server_key),
+            "--tls-ca-cert-file".to_owned(),
+            path(&files.ca),
+            "--tls-auth-clients".to_owned(),
+            if client_certs { "yes" } else { "no" }.to_owned(),
+        ];
+        let dir = std::env::temp_dir().join(unique_namespace("redis-server"));
+        std::fs::create_dir_all(&dir).expect("create a directory for redis-server");
+        let mut server = Self {
+            child: None,
+            port,
+            dir,
+            extra: extra.to_vec(),
+            tls: true,
         };
         server.spawn();
         server
     }
 
     fn spawn(&mut self) {
+        let port = if self.tls {
+            "0".to_owned()
+        } else {
+            self.port.to_string()
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--port", &port, "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
@@ -162,7 +301,15 @@ impl RedisServer {
             });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !ping(self.addr()) {
+        // A TLS server cannot be PINGed in plain text: a TCP accept means it is up.
+        let ready = |addr| {
+            if self.tls {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            } else {
+                ping(addr)
+            }
+        };
+        while !ready(self.addr()) {
             assert!(
                 Instant::now() < deadline,
                 "redis-server on port {} did not start",
@@ -177,9 +324,10 @@ impl RedisServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     fn signal(&self, signal: &str) {
