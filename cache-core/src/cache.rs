@@ -719,7 +719,8 @@ impl Inner {
             }
             Err(error) => {
                 self.count_failure(&counters, "invalidate", &error);
-                self.pending.add(key);
+                self.pending
+                    .add(key, || key::prefix_generation_key(&self.namespace, prefix));
                 self.spawn_retry();
                 Err(error)
             }

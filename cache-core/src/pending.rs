@@ -4,17 +4,31 @@
 //! depend on it: it serves those calls from the source. The set holds generation keys,
 //! which a read has already computed, so the check costs one atomic load when nothing
 //! is pending and a hash lookup otherwise.
+//!
+//! The set is bounded: past [`LIMIT`] keys, a failed scope invalidation is kept as an
+//! invalidation of its whole prefix instead (coarser, never weaker), so a long outage
+//! with many tenants written cannot grow it without bound.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+/// How many distinct generation keys are kept before scopes fold into their prefix.
+pub const LIMIT: usize = 10_000;
+
 /// The generation keys whose invalidation is waiting for Redis.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Pending {
     count: AtomicUsize,
     keys: Mutex<HashSet<String>>,
     retrying: AtomicBool,
+    limit: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self::with_limit(LIMIT)
+    }
 }
 
 impl Pending {
@@ -22,10 +36,25 @@ impl Pending {
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a failed invalidation of `generation_key`.
-    pub fn add(&self, generation_key: &str) {
+    /// A set that folds scopes into prefixes past `limit` keys.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            keys: Mutex::default(),
+            retrying: AtomicBool::new(false),
+            limit,
+        }
+    }
+
+    /// Records a failed invalidation of `generation_key`; past the limit, of
+    /// `prefix_key` (the generation of its whole prefix) instead.
+    pub fn add(&self, generation_key: &str, prefix_key: impl FnOnce() -> String) {
         let mut keys = self.keys();
-        keys.insert(generation_key.to_owned());
+        if keys.len() >= self.limit && !keys.contains(generation_key) {
+            keys.insert(prefix_key());
+        } else {
+            keys.insert(generation_key.to_owned());
+        }
         self.count.store(keys.len(), Ordering::Release);
     }
 
@@ -79,11 +108,23 @@ mod tests {
     fn blocks_only_what_is_pending() {
         let pending = Pending::default();
         assert!(!pending.blocks(&["a", "b"]));
-        pending.add("b");
+        pending.add("b", || unreachable!("under the limit"));
         assert!(pending.blocks(&["a", "b"]));
         assert!(!pending.blocks(&["a", "c"]));
         pending.remove("b");
         assert!(!pending.blocks(&["a", "b"]));
         assert_eq!(pending.count(), 0);
+    }
+
+    #[test]
+    fn past_the_limit_scopes_fold_into_their_prefix() {
+        let pending = Pending::with_limit(2);
+        pending.add("p:{fmpa:a}", || "p:{fmpa}".into());
+        pending.add("p:{fmpa:b}", || "p:{fmpa}".into());
+        pending.add("p:{fmpa:c}", || "p:{fmpa}".into());
+        pending.add("p:{fmpa:d}", || "p:{fmpa}".into());
+        assert_eq!(pending.count(), 3, "a, b, then the prefix once");
+        // A read of scope d checks its prefix generation too: it is blocked.
+        assert!(pending.blocks(&["p:{fmpa}", "p:{fmpa:d}"]));
     }
 }
