@@ -39,6 +39,18 @@ async fn until_hit(cache: &Cache, source: &Source, tenant: &str, within: Duratio
     }
 }
 
+/// Waits (polling, with a deadline) until every pending invalidation has landed.
+async fn until_no_pending(cache: &Cache) {
+    let started = Instant::now();
+    while cache.pending_invalidations() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the retries never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
+    }
+}
+
 fn source_value(source: &Source, tenant: &str) -> String {
     let before = source.loads();
     let value = source.read(tenant);
@@ -204,14 +216,7 @@ async fn invalidation_during_an_outage_is_retried() {
             "stale read"
         );
     }
-    let started = Instant::now();
-    while cache.pending_invalidations() > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the retry never landed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
-    }
+    until_no_pending(&cache).await;
     assert_eq!(read(&cache, &source, "acme").await, Ok("new".into()));
     until_hit(&cache, &source, "acme", Duration::from_secs(5)).await;
     // The other tenant was not invalidated: it is still served from the snapshot.
@@ -300,13 +305,7 @@ async fn outage_invalidations_randomised() {
     let cache = cache_on(&server.url(), false).await;
     let source = Source::default();
     let tenants = ["a", "b", "c", "d"];
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut rng = testkit::Rng::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..8 {
         for t in tenants {
             source.put(t, &format!("{t}{round}"));
@@ -316,7 +315,7 @@ async fn outage_invalidations_randomised() {
         server.save();
         server.kill();
         for t in tenants {
-            if next(2) == 0 {
+            if rng.below(2) == 0 {
                 source.put(t, &format!("{t}{round}-new"));
                 assert!(
                     cache.try_invalidate("fmpa", t).await.is_err(),
@@ -333,14 +332,7 @@ async fn outage_invalidations_randomised() {
                 "round {round}, {t}: stale right after recovery"
             );
         }
-        let started = Instant::now();
-        while cache.pending_invalidations() > 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "round {round}: retries never landed"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
-        }
+        until_no_pending(&cache).await;
         for t in tenants {
             until_hit(&cache, &source, t, Duration::from_secs(5)).await;
         }

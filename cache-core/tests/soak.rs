@@ -69,13 +69,10 @@ async fn mixed_load_never_reads_stale_data() {
     for task in 0..64u64 {
         let (cache, versions, reads) = (cache.clone(), versions.clone(), reads.clone());
         tasks.push(tokio::spawn(async move {
-            let mut rng = task.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut rng = testkit::Rng::new(task.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
             while Instant::now() < deadline {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let t = (rng % tenants as u64) as usize;
-                match rng % 100 {
+                let t = rng.below(tenants as u64) as usize;
+                match rng.below(100) {
                     0..=7 => {
                         let written = versions.by_tenant[t].fetch_add(1, Ordering::SeqCst) + 1;
                         cache.invalidate("soak", &format!("tenant-{t}")).await;
@@ -223,15 +220,8 @@ async fn bad_data_under_a_real_key_is_a_counted_miss() {
         out.extend_from_slice(payload);
         out
     };
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let random: Vec<u8> = (0..512)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect();
+    let mut rng = testkit::Rng::new(0x2545_F491_4F6C_DD1D);
+    let random: Vec<u8> = (0..512).map(|_| rng.below(256) as u8).collect();
     let huge = envelope(0, &vec![b'7'; 8 * 1024 * 1024]); // 8 MB of digits: not a u64
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("random bytes", random),

@@ -74,21 +74,11 @@ impl Proxy {
     pub fn set(&self, fault: Fault) {
         self.fault.send_replace(fault);
         if fault == Fault::Reset {
-            for task in self
-                .tasks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .drain(..)
-            {
-                task.abort();
-            }
+            self.close_connections();
         }
     }
-}
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.acceptor.abort();
+    fn close_connections(&self) {
         for task in self
             .tasks
             .lock()
@@ -97,6 +87,13 @@ impl Drop for Proxy {
         {
             task.abort();
         }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.acceptor.abort();
+        self.close_connections();
     }
 }
 

@@ -100,22 +100,16 @@ async fn no_stale_read_across_processes() {
         .await
         .unwrap();
     let mut peer = Peer::start(&url, &namespace);
-    let mut rng = 0x853C_49E6_748F_EA9Bu64;
-    let mut next = move |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut rng = testkit::Rng::new(0x853C_49E6_748F_EA9B);
     let rounds = 150;
     for round in 0..rounds {
         let tenant = format!("t{}", round % 3);
         // Warm the entry half of the time, so that both fills and hits race the write.
-        if next(2) == 0 {
+        if rng.below(2) == 0 {
             read(&scoped, &db, &namespace, &tenant, Duration::ZERO, None).await;
         }
         let (loaded_tx, loaded_rx) = oneshot::channel();
-        let slow = Duration::from_micros(200 + next(3000));
+        let slow = Duration::from_micros(200 + rng.below(3000));
         let reader = {
             let (cache, db, namespace, tenant) = (
                 scoped.cache.clone(),
@@ -128,14 +122,14 @@ async fn no_stale_read_across_processes() {
             })
         };
         // The write lands before, during or after the slow query, at random.
-        match next(3) {
+        match rng.below(3) {
             0 => {}
             1 => {
                 let _ = loaded_rx.await;
             }
             _ => {
                 let _ = loaded_rx.await;
-                tokio::time::sleep(Duration::from_micros(next(3000))).await; // a random moment inside the query
+                tokio::time::sleep(Duration::from_micros(rng.below(3000))).await; // a random moment inside the query
             }
         }
         // The peer talks over blocking pipes: ask it from a blocking thread.
