@@ -97,6 +97,54 @@ impl Breaker {
     }
 }
 
+/// How many groups of slots have a breaker of their own on a cluster.
+pub const SLOT_GROUPS: usize = 64;
+
+/// The breakers of one cache: one for a single server; on a cluster, one per group of
+/// consecutive slots (a master serves ranges of slots), so that a master that is down
+/// only makes the calls whose keys it serves skip Redis, and the others keep caching.
+#[derive(Debug)]
+pub struct Breakers {
+    all: Vec<Breaker>,
+}
+
+impl Breakers {
+    /// One breaker, or [`SLOT_GROUPS`] for a cluster.
+    pub fn new(cluster: bool, threshold: u32, open_for: Duration) -> Self {
+        let count = if cluster { SLOT_GROUPS } else { 1 };
+        Self {
+            all: (0..count)
+                .map(|_| Breaker::new(threshold, open_for))
+                .collect(),
+        }
+    }
+
+    /// The breaker guarding `key`.
+    pub fn for_key(&self, key: &str) -> &Breaker {
+        match self.all.as_slice() {
+            [only] => only,
+            all => {
+                let group =
+                    usize::from(crate::slot::of(key)) * all.len() / usize::from(crate::slot::SLOTS);
+                &all[group]
+            }
+        }
+    }
+
+    /// The breaker that guards every key, when there is only one.
+    pub fn single(&self) -> Option<&Breaker> {
+        match self.all.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    /// Whether any breaker is open.
+    pub fn any_open(&self) -> bool {
+        self.all.iter().any(Breaker::is_open)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +171,27 @@ mod tests {
         assert_eq!(breaker.permit(), Permit::Skip);
         breaker.success();
         assert!(!breaker.is_open());
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_breaker_opens_for_its_slots_only() {
+        let breakers = Breakers::new(true, 1, Duration::from_secs(60));
+        let (a, b) = ("{a}", "{b}");
+        assert_ne!(
+            crate::slot::of(a) as usize * SLOT_GROUPS / 16384,
+            crate::slot::of(b) as usize * SLOT_GROUPS / 16384
+        );
+        breakers.for_key(a).failure();
+        assert!(breakers.for_key(a).is_open());
+        assert!(!breakers.for_key(b).is_open());
+        assert!(breakers.any_open());
+        assert!(breakers.single().is_none());
+        let one = Breakers::new(false, 1, Duration::from_secs(60));
+        assert!(std::ptr::eq(one.for_key(a), one.for_key(b)));
     }
 }

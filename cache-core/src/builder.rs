@@ -1,13 +1,21 @@
 //! [`CacheBuilder`]: how a [`Cache`] is configured.
 
 use crate::backend::{Backend, MemoryBackend, RedisBackend, RedisConfig, TlsFiles};
-use crate::breaker::Breaker;
+use crate::breaker::Breakers;
 use crate::cache::{Cache, Inner};
 use crate::codec::Codec;
 use crate::error::{CacheError, redact};
 use crate::throttle::Throttle;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Where a cache keeps its entries.
+#[derive(Debug, Clone)]
+enum Target {
+    Memory,
+    Redis(String),
+    Cluster(Vec<String>),
+}
 
 /// Configures a [`Cache`]; start with [`Cache::builder`].
 ///
@@ -28,7 +36,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct CacheBuilder {
-    redis_url: Option<String>,
+    target: Target,
     namespace: String,
     op_timeout: Duration,
     connect_timeout: Duration,
@@ -44,7 +52,7 @@ pub struct CacheBuilder {
 impl Default for CacheBuilder {
     fn default() -> Self {
         Self {
-            redis_url: None,
+            target: Target::Memory,
             namespace: String::new(),
             op_timeout: Duration::from_millis(100),
             connect_timeout: Duration::from_secs(2),
@@ -63,13 +71,35 @@ impl CacheBuilder {
     /// Use Redis at `url` (`redis://[user:password@]host[:port][/db]`, or `rediss://` for
     /// TLS).
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
+        self.target = Target::Redis(url.into());
+        self
+    }
+
+    /// Use a Redis Cluster, reached through some of its nodes (`redis://host:port`, or
+    /// `rediss://` for TLS; one is enough, the others are discovered). Entries of one
+    /// (prefix, scope) live in one slot, so a hit is still one single-slot `MGET`; a
+    /// master that is down only turns the calls whose keys it serves into misses.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), cache_core::CacheError> {
+    /// let cache = cache_core::Cache::builder()
+    ///     .cluster_urls(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"])
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster_urls<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.target = Target::Cluster(urls.into_iter().map(Into::into).collect());
         self
     }
 
     /// Use the in-process memory store (the default when no URL is given).
     pub fn memory(mut self) -> Self {
-        self.redis_url = None;
+        self.target = Target::Memory;
         self
     }
 
@@ -152,18 +182,22 @@ impl CacheBuilder {
     /// set-up, wrong credentials, or (when not lazy) Redis unreachable.
     pub async fn build(self) -> Result<Cache, CacheError> {
         check_namespace(&self.namespace)?;
-        let Some(url) = self.redis_url.clone() else {
-            return Ok(self.build_memory());
+        let (urls, cluster) = match &self.target {
+            Target::Memory => return Ok(self.build_memory()),
+            Target::Redis(url) => (vec![url.clone()], false),
+            Target::Cluster(urls) => (urls.clone(), true),
         };
         let config = RedisConfig {
-            url,
+            urls,
+            cluster,
             op_timeout: self.op_timeout,
             connect_timeout: self.connect_timeout,
             lazy: self.lazy,
             tls: self.tls.clone(),
         };
         let backend = RedisBackend::connect(&config).await?;
-        tracing::info!(url = %redact(&config.url), namespace = %self.namespace, lazy = self.lazy, "cache: using Redis");
+        let shown: Vec<String> = config.urls.iter().map(|url| redact(url)).collect();
+        tracing::info!(urls = ?shown, cluster, namespace = %self.namespace, lazy = self.lazy, "cache: using Redis");
         Ok(self.finish(Backend::Redis(backend)))
     }
 
@@ -175,13 +209,18 @@ impl CacheBuilder {
 
     fn finish(self, backend: Backend) -> Cache {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let backend_is_cluster = backend.is_cluster();
         Cache::from_inner(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             backend,
             namespace: self.namespace,
             generation_ttl: self.generation_ttl,
             codec: self.codec,
-            breaker: Breaker::new(self.breaker_threshold, self.breaker_open_for),
+            breakers: Breakers::new(
+                backend_is_cluster,
+                self.breaker_threshold,
+                self.breaker_open_for,
+            ),
             flights: Default::default(),
             pending: Default::default(),
             stats: Default::default(),

@@ -1,7 +1,7 @@
 //! The [`Cache`] handle and its operations.
 
 use crate::backend::Backend;
-use crate::breaker::{Breaker, Permit};
+use crate::breaker::{Breakers, Permit};
 use crate::builder::CacheBuilder;
 use crate::codec::Codec;
 use crate::entry;
@@ -34,15 +34,15 @@ use std::time::{Duration, Instant};
 ///   [`CacheBuilder::op_timeout`]. After repeated failures the cache skips Redis for a
 ///   while, then lets one call probe it.
 /// - **Generations.** Entries of the attributes are filled under the generations of
-///   their prefix and of their (prefix, scope); [`Cache::invalidate`] and
-///   [`Cache::invalidate_all`] replace a generation (one `SET`, whatever the number of
-///   entries), which turns every entry filled under the old one into a miss.
+///   their prefix and of their (prefix, scope); [`Cache::invalidate`] replaces a
+///   generation (one `SET`) and [`Cache::invalidate_all`] removes the prefix
+///   generation's [`crate::key::BUCKETS`] copies (one `UNLINK`), whatever the number of
+///   entries: every entry filled under an old generation is then a miss.
 /// - **Hit = one round trip.** A hit reads the prefix generation, the scope generation
-///   and the entry with one `MGET`, and checks them client-side (no Lua). The scope
-///   generation and the entries of one (prefix, scope) share a Redis Cluster hash tag;
-///   the prefix generation has its own slot, so on a cluster the two slots are to be
-///   read in parallel (one round trip of latency): the key layout is ready for it, the
-///   cluster backend itself is not built yet.
+///   and the entry with one `MGET`, and checks them client-side (no Lua). The three keys
+///   share a Redis Cluster hash tag (the prefix generation has one copy per bucket of
+///   scopes, see [`crate::key`]), so on a cluster too a hit is one single-slot `MGET`
+///   to one master.
 #[derive(Clone)]
 pub struct Cache {
     pub(crate) inner: Arc<Inner>,
@@ -81,7 +81,7 @@ pub(crate) struct Inner {
     pub(crate) namespace: String,
     pub(crate) generation_ttl: Duration,
     pub(crate) codec: Codec,
-    pub(crate) breaker: Breaker,
+    pub(crate) breakers: Breakers,
     pub(crate) flights: Flights,
     pub(crate) pending: Pending,
     pub(crate) stats: Stats,
@@ -98,11 +98,13 @@ impl Cache {
     ///
     /// - `REDIS_URL` (`redis://` or `rediss://`): Redis, connected lazily: the program
     ///   starts even if Redis is down and begins caching once it answers.
+    /// - `REDIS_CLUSTER_URLS`: a Redis Cluster instead, as comma-separated node URLs
+    ///   (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`); it wins over `REDIS_URL`.
     /// - `REDIS_TLS_CA_FILE`, and `REDIS_TLS_CERT_FILE` with `REDIS_TLS_KEY_FILE`: PEM
     ///   files for a private CA and a client certificate (see
     ///   [`CacheBuilder::tls_ca_file`], [`CacheBuilder::tls_client_cert`]).
     /// - `CACHE_NAMESPACE`: the namespace (default: none).
-    /// - Without `REDIS_URL`, or if it does not parse: the in-process memory store
+    /// - Without either, or if it does not parse: the in-process memory store
     ///   (a malformed URL is logged at `error`).
     pub async fn from_env() -> Cache {
         let mut builder = Cache::builder();
@@ -118,16 +120,19 @@ impl Cache {
         ) {
             builder = builder.tls_client_cert(cert, key);
         }
-        let Some(url) = std::env::var("REDIS_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-        else {
+        let var = |name| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let (target, name) = if let Some(urls) = var("REDIS_CLUSTER_URLS") {
+            let urls = urls.split(',').map(str::trim).filter(|url| !url.is_empty());
+            (builder.clone().cluster_urls(urls), "REDIS_CLUSTER_URLS")
+        } else if let Some(url) = var("REDIS_URL") {
+            (builder.clone().redis_url(url), "REDIS_URL")
+        } else {
             return memory_fallback(builder).await;
         };
-        match builder.clone().redis_url(url).lazy().build().await {
+        match target.lazy().build().await {
             Ok(cache) => cache,
             Err(error) => {
-                tracing::error!(%error, "REDIS_URL is unusable; caching in process memory instead");
+                tracing::error!(%error, variable = name, "the Redis configuration is unusable; caching in process memory instead");
                 memory_fallback(builder).await
             }
         }
@@ -160,8 +165,14 @@ impl Cache {
     }
 
     /// Whether the breaker is open: Redis failed repeatedly and calls skip it for now.
+    /// On a cluster, whether the breaker of any group of slots is open.
     pub fn is_breaker_open(&self) -> bool {
-        self.inner.breaker.is_open()
+        self.inner.breakers.any_open()
+    }
+
+    /// Whether this cache is backed by a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.backend.is_cluster()
     }
 
     /// How many single-flight loads are under way (zero when the cache is idle).
@@ -201,7 +212,10 @@ impl Cache {
     /// Like [`Cache::get`], returning the error.
     pub async fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
         let key = key::user_key(&self.inner.namespace, key);
-        let raw = self.inner.guarded(self.inner.backend.get(&key)).await?;
+        let raw = self
+            .inner
+            .guarded(&key, self.inner.backend.get(&key))
+            .await?;
         raw.map(|raw| serde_json::from_slice(&raw).map_err(CacheError::from))
             .transpose()
     }
@@ -225,7 +239,7 @@ impl Cache {
         let json = serde_json::to_vec(value)?;
         let key = key::user_key(&self.inner.namespace, key);
         self.inner
-            .guarded(self.inner.backend.set(&key, Bytes::from(json), ttl))
+            .guarded(&key, self.inner.backend.set(&key, Bytes::from(json), ttl))
             .await
     }
 
@@ -237,7 +251,10 @@ impl Cache {
     /// Like [`Cache::delete`], returning the error.
     pub async fn try_delete(&self, key: &str) -> Result<bool, CacheError> {
         let key = key::user_key(&self.inner.namespace, key);
-        let deleted = self.inner.guarded(self.inner.backend.del(&[&key])).await?;
+        let deleted = self
+            .inner
+            .guarded(&key, self.inner.backend.del(&[&key]))
+            .await?;
         Ok(deleted > 0)
     }
 
@@ -254,7 +271,7 @@ impl Cache {
     pub async fn try_delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
         let pattern = key::user_key(&self.inner.namespace, pattern);
         self.inner
-            .guarded(self.inner.backend.delete_pattern(&pattern))
+            .guarded_wide(self.inner.backend.delete_pattern(&pattern))
             .await
     }
 
@@ -266,7 +283,9 @@ impl Cache {
     /// Like [`Cache::exists`], returning the error.
     pub async fn try_exists(&self, key: &str) -> Result<bool, CacheError> {
         let key = key::user_key(&self.inner.namespace, key);
-        self.inner.guarded(self.inner.backend.exists(&key)).await
+        self.inner
+            .guarded(&key, self.inner.backend.exists(&key))
+            .await
     }
 
     /// The value at `key`, or `loader`'s, stored for `ttl`. Concurrent misses on `key` in
@@ -337,7 +356,10 @@ impl Cache {
         self.inner.invalidate_generation(prefix, &key).await
     }
 
-    /// Invalidates every entry of `prefix`, all scopes, in O(1).
+    /// Invalidates every entry of `prefix`, all scopes, in O(1): the cost is that of
+    /// removing the [`crate::key::BUCKETS`] copies of the prefix generation, whatever the
+    /// number of entries (on a cluster, the copies are spread over the masters and removed
+    /// in parallel).
     pub async fn invalidate_all(&self, prefix: &str) {
         let _ = self.try_invalidate_all(prefix).await;
     }
@@ -345,8 +367,8 @@ impl Cache {
     /// Like [`Cache::invalidate_all`], returning the error (the invalidation is still kept
     /// and retried).
     pub async fn try_invalidate_all(&self, prefix: &str) -> Result<(), CacheError> {
-        let key = key::prefix_generation_key(&self.inner.namespace, prefix);
-        self.inner.invalidate_generation(prefix, &key).await
+        let marker = key::prefix_marker(&self.inner.namespace, prefix);
+        self.inner.invalidate_generation(prefix, &marker).await
     }
 
     async fn fail_open<T: Default>(
@@ -430,22 +452,25 @@ impl CallSite for UserSite<'_> {
 }
 
 impl Inner {
-    /// Runs one backend operation through the breaker, reporting its outcome.
+    /// Runs one backend operation on `key` (or on keys in its slot) through the breaker
+    /// that guards it, reporting its outcome.
     pub(crate) async fn guarded<T>(
         &self,
+        key: &str,
         op: impl Future<Output = Result<T, CacheError>>,
     ) -> Result<T, CacheError> {
         if !self.backend.is_remote() {
             return op.await;
         }
-        if self.breaker.permit() == Permit::Skip {
+        let breaker = self.breakers.for_key(key);
+        if breaker.permit() == Permit::Skip {
             return Err(CacheError::Unavailable);
         }
         let result = op.await;
         match &result {
-            Ok(_) => self.breaker.success(),
+            Ok(_) => breaker.success(),
             Err(CacheError::Timeout(_) | CacheError::Redis(_)) => {
-                if self.breaker.failure() {
+                if breaker.failure() {
                     tracing::warn!(
                         "cache: Redis keeps failing; skipping it and probing again later"
                     );
@@ -454,6 +479,19 @@ impl Inner {
             Err(_) => {}
         }
         result
+    }
+
+    /// Runs an operation that may reach every node (a scan, keys of many slots): through
+    /// the breaker of a single server; on a cluster, under its deadline only, since no one
+    /// group of slots is to blame for its failure.
+    pub(crate) async fn guarded_wide<T>(
+        &self,
+        op: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
+        if self.breakers.single().is_some() {
+            return self.guarded("", op).await;
+        }
+        op.await
     }
 
     /// Counts and (rate-limited) logs a failed cache operation.
@@ -492,13 +530,21 @@ impl Inner {
             self.count_failure(&counters, "key", &CacheError::Unavailable);
             return Self::load(&counters, fut).await;
         }
-        if self.backend.is_remote() && self.breaker.is_open() {
+        if self.backend.is_remote()
+            && self
+                .breakers
+                .single()
+                .is_some_and(|breaker| breaker.is_open())
+        {
             // Redis is being skipped: not even the keys are built.
             counters.bypass();
             return Self::load(&counters, fut).await;
         }
         let keys = site.keys(&self.namespace, parts);
-        let (prefix_generation, scope_generation) = match self.read(&keys, &counters).await {
+        let (prefix_generation, scope_generation) = match self
+            .read(site.prefix(), &keys, &counters)
+            .await
+        {
             Read::Hit {
                 raw,
                 payload_at,
@@ -565,7 +611,10 @@ impl Inner {
                 };
                 leader.publish(Some(value.slice(payload_at..)));
                 if let Err(error) = self
-                    .guarded(self.backend.set(keys.entry(), value, site.ttl()))
+                    .guarded(
+                        keys.entry(),
+                        self.backend.set(keys.entry(), value, site.ttl()),
+                    )
                     .await
                 {
                     self.count_failure(&counters, "fill", &error);
@@ -585,10 +634,13 @@ impl Inner {
     }
 
     /// The read of a cached call: one `MGET` of both generations and the entry.
-    async fn read(&self, keys: &CallKeys, counters: &Counters) -> Read {
+    async fn read(&self, prefix: &str, keys: &CallKeys, counters: &Counters) -> Read {
         if keys.is_plain() {
             // A user key of get_or_set: plain JSON, no generations.
-            return match self.guarded(self.backend.get(keys.entry())).await {
+            return match self
+                .guarded(keys.entry(), self.backend.get(keys.entry()))
+                .await
+            {
                 Ok(Some(raw)) => Read::Hit {
                     raw,
                     payload_at: 0,
@@ -606,19 +658,24 @@ impl Inner {
                 }
             };
         }
-        if self
-            .pending
-            .blocks(&[keys.prefix_generation(), keys.scope_generation()])
+        if !self.pending.is_empty()
+            && self.pending.blocks(&[
+                &key::prefix_marker(&self.namespace, prefix),
+                keys.scope_generation(),
+            ])
         {
             counters.bypass();
             return Read::Bypass;
         }
         let read = self
-            .guarded(self.backend.mget(&[
-                keys.prefix_generation(),
-                keys.scope_generation(),
+            .guarded(
                 keys.entry(),
-            ]))
+                self.backend.mget(&[
+                    keys.prefix_generation(),
+                    keys.scope_generation(),
+                    keys.entry(),
+                ]),
+            )
             .await;
         let mut values = match read {
             Ok(values) if values.len() == 3 => values.into_iter(),
@@ -694,7 +751,10 @@ impl Inner {
     async fn create_generation(&self, key: &str) -> Option<Bytes> {
         let token = generation::fresh();
         match self
-            .guarded(self.backend.set_nx_get(key, &token, self.generation_ttl))
+            .guarded(
+                key,
+                self.backend.set_nx_get(key, &token, self.generation_ttl),
+            )
             .await
         {
             Ok(Some(existing)) => Some(existing),
@@ -720,16 +780,22 @@ impl Inner {
             Err(error) => {
                 self.count_failure(&counters, "invalidate", &error);
                 self.pending
-                    .add(key, || key::prefix_generation_key(&self.namespace, prefix));
+                    .add(key, || key::prefix_marker(&self.namespace, prefix));
                 self.spawn_retry();
                 Err(error)
             }
         }
     }
 
+    /// Replaces the generation `key` with a fresh token; for a prefix marker, removes every
+    /// copy of the prefix generation (the next read of each bucket creates a fresh one).
     async fn write_generation(&self, key: &str) -> Result<(), CacheError> {
+        if let Some(copies) = key::marker_copies(key) {
+            let copies: Vec<&str> = copies.iter().map(String::as_str).collect();
+            return self.guarded_wide(self.backend.del(&copies)).await.map(drop);
+        }
         let token = Bytes::from(generation::fresh());
-        self.guarded(self.backend.set(key, token, self.generation_ttl))
+        self.guarded(key, self.backend.set(key, token, self.generation_ttl))
             .await
     }
 

@@ -1,24 +1,31 @@
 //! Key encoding: how a call's identity becomes a Redis key.
 //!
-//! # Format, version `c1`
+//! # Format, version `c2`
 //!
 //! ```text
-//! entry              <ns>:c1:{<prefix>:<scope>}:<name>:<version>:<arg>:<arg>…
-//! scope generation   <ns>:c1:{<prefix>:<scope>}
-//! prefix generation  <ns>:c1:{<prefix>}
+//! entry              <ns>:c2:{<prefix>:<bucket>}:<scope>:<name>:<version>:<arg>:<arg>…
+//! scope generation   <ns>:c2:{<prefix>:<bucket>}:<scope>
+//! prefix generation  <ns>:c2:{<prefix>:<bucket>}
 //! ```
 //!
 //! - `<ns>:` is the cache's namespace ([`crate::CacheBuilder::namespace`]); it is left out,
 //!   with its colon, when the namespace is empty.
-//! - `c1` is the version of this format. A change to the layout or to the component
+//! - `c2` is the version of this format. A change to the layout or to the component
 //!   encoding bumps it, so that old and new entries never read each other.
 //! - `<prefix>` is the attribute's `prefix`, `<name>` the function's name (or `name = ...`),
 //!   `<version>` the attribute's `version` in decimal (0 by default), `<scope>` the value of
 //!   the `key = ...` argument, or `!` for a function without one, and each `<arg>` one
 //!   further key argument, in the order written.
-//! - The braces are a Redis Cluster hash tag: every key of one (prefix, scope), its entries
-//!   and its generation, lands in one slot, so a hit reads them with one `MGET`. The prefix
-//!   generation lives in its own slot (see [`crate::Cache`] for how a hit reads it).
+//! - `<bucket>` is three lower-case hex digits, `000` to `3ff`: [`bucket`] of the encoded
+//!   scope, one of [`BUCKETS`].
+//! - The braces are a Redis Cluster hash tag: every key of one (prefix, scope), its
+//!   entries, its generation *and the copy of the prefix generation it is checked
+//!   against*, lands in one slot, so a hit reads all three with one single-slot `MGET`.
+//!   The prefix generation has one copy per bucket: [`crate::Cache::invalidate_all`]
+//!   removes the [`BUCKETS`] copies (a constant cost, whatever the number of entries), and
+//!   no slot is read by every hit of a prefix: the traffic of a slot is the traffic of
+//!   the scopes that hash to it. (Format `c1` had one prefix generation key, in a slot of
+//!   its own that every hit of the prefix read.)
 //!
 //! # Components
 //!
@@ -46,10 +53,25 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// The version of the key format, written into every key.
-pub const FORMAT: &str = "c1";
+pub const FORMAT: &str = "c2";
 
 /// The longest encoded component kept readable; longer ones are hashed.
 pub const MAX_COMPONENT_LEN: usize = 96;
+
+/// How many buckets the scopes of a prefix are spread over, each with its own copy of the
+/// prefix generation.
+pub const BUCKETS: u16 = 1024;
+
+/// The bucket of an encoded scope component: FNV-1a (32 bits) of its bytes, modulo
+/// [`BUCKETS`]. Part of the key format: it never changes within one format version.
+pub fn bucket(scope: &str) -> u16 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in scope.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (hash % u32::from(BUCKETS)) as u16
+}
 
 /// The scope component of a function that has no `key = ...` argument.
 pub(crate) const NO_SCOPE: &str = "!";
@@ -342,19 +364,19 @@ impl KeyParts {
     }
 }
 
-/// The three keys one cached call touches, in one buffer (one allocation per call).
+/// The three keys one cached call touches, in one buffer (one allocation per call): each
+/// generation key is a prefix of the entry's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallKeys {
-    /// `<entry><prefix generation>`; the scope generation is a prefix of the entry.
     buf: String,
+    prefix_end: usize,
     scope_end: usize,
-    entry_end: usize,
 }
 
 impl CallKeys {
     /// The entry itself.
     pub fn entry(&self) -> &str {
-        &self.buf[..self.entry_end]
+        &self.buf
     }
 
     /// The generation of the (prefix, scope) pair (`invalidate`).
@@ -362,29 +384,28 @@ impl CallKeys {
         &self.buf[..self.scope_end]
     }
 
-    /// The generation of the whole prefix (`invalidate_all`).
+    /// The copy of the prefix generation (`invalidate_all`) in this scope's bucket.
     pub fn prefix_generation(&self) -> &str {
-        &self.buf[self.entry_end..]
+        &self.buf[..self.prefix_end]
     }
 
     /// Whether these are the keys of a plain user key (`get_or_set`): no generations,
     /// plain JSON.
     pub fn is_plain(&self) -> bool {
-        self.entry_end == self.buf.len()
+        self.scope_end == 0
     }
 
     /// A plain user key, without generations (both generation keys are empty).
     pub(crate) fn plain(entry: String) -> CallKeys {
-        let entry_end = entry.len();
         CallKeys {
             buf: entry,
+            prefix_end: 0,
             scope_end: 0,
-            entry_end,
         }
     }
 }
 
-/// Writes `<ns>:c1:` (or `c1:` for an empty namespace).
+/// Writes `<ns>:c2:` (or `c2:` for an empty namespace).
 fn push_root(out: &mut String, namespace: &str) {
     if !namespace.is_empty() {
         out.push_str(namespace);
@@ -394,25 +415,47 @@ fn push_root(out: &mut String, namespace: &str) {
     out.push(':');
 }
 
-/// The key of a prefix's generation.
-pub fn prefix_generation_key(namespace: &str, prefix: &str) -> String {
-    let mut out = String::with_capacity(namespace.len() + prefix.len() + 8);
+/// Writes `<ns>:c2:{<prefix>:<bucket>}`.
+fn push_tag(out: &mut String, namespace: &str, prefix: &str, bucket: u16) {
+    push_root(out, namespace);
+    out.push('{');
+    push_str_component(out, prefix);
+    let _ = write!(out, ":{bucket:03x}}}");
+}
+
+/// The keys of every copy of a prefix's generation, one per bucket
+/// (`invalidate_all` removes them all).
+pub fn prefix_generation_keys(namespace: &str, prefix: &str) -> Vec<String> {
+    marker_copies(&prefix_marker(namespace, prefix)).unwrap_or_default()
+}
+
+/// The name under which a pending `invalidate_all` of `prefix` is remembered:
+/// `<ns>:c2:{<prefix>:*}`, which no key of the format can equal (a bucket is hex digits).
+pub(crate) fn prefix_marker(namespace: &str, prefix: &str) -> String {
+    let mut out = String::with_capacity(namespace.len() + prefix.len() + 10);
     push_root(&mut out, namespace);
     out.push('{');
     push_str_component(&mut out, prefix);
-    out.push('}');
+    out.push_str(":*}");
     out
+}
+
+/// The prefix generation copies a [`prefix_marker`] stands for; `None` for any other key.
+pub(crate) fn marker_copies(marker: &str) -> Option<Vec<String>> {
+    let stem = marker.strip_suffix("*}")?;
+    Some(
+        (0..BUCKETS)
+            .map(|bucket| format!("{stem}{bucket:03x}}}"))
+            .collect(),
+    )
 }
 
 /// The key of a (prefix, scope) generation, `scope` being an encoded component.
 pub fn scope_generation_key(namespace: &str, prefix: &str, scope: &str) -> String {
-    let mut out = String::with_capacity(namespace.len() + prefix.len() + scope.len() + 9);
-    push_root(&mut out, namespace);
-    out.push('{');
-    push_str_component(&mut out, prefix);
+    let mut out = String::with_capacity(namespace.len() + prefix.len() + scope.len() + 13);
+    push_tag(&mut out, namespace, prefix, bucket(scope));
     out.push(':');
     out.push_str(scope);
-    out.push('}');
     out
 }
 
@@ -426,28 +469,21 @@ pub fn call_keys(
 ) -> CallKeys {
     let scope = parts.scope_component();
     let mut buf = String::with_capacity(
-        2 * (namespace.len() + prefix.len()) + scope.len() + name.len() + parts.args().len() + 24,
+        namespace.len() + prefix.len() + scope.len() + name.len() + parts.args().len() + 24,
     );
-    push_root(&mut buf, namespace);
-    buf.push('{');
-    push_str_component(&mut buf, prefix);
+    push_tag(&mut buf, namespace, prefix, bucket(scope));
+    let prefix_end = buf.len();
     buf.push(':');
     buf.push_str(scope);
-    buf.push('}');
     let scope_end = buf.len();
     buf.push(':');
     push_str_component(&mut buf, name);
     let _ = write!(buf, ":{version}");
     buf.push_str(parts.args());
-    let entry_end = buf.len();
-    push_root(&mut buf, namespace);
-    buf.push('{');
-    push_str_component(&mut buf, prefix);
-    buf.push('}');
     CallKeys {
         buf,
+        prefix_end,
         scope_end,
-        entry_end,
     }
 }
 
@@ -518,18 +554,36 @@ mod tests {
         let mut parts = KeyParts::new();
         parts.scope("acme").arg(&7u8);
         let keys = call_keys("app", "fmpa", "list", 0, &parts);
-        assert_eq!(keys.prefix_generation(), "app:c1:{fmpa}");
-        assert_eq!(
-            keys.prefix_generation(),
-            prefix_generation_key("app", "fmpa")
-        );
-        assert_eq!(keys.scope_generation(), "app:c1:{fmpa:acme}");
+        let tag = format!("app:c2:{{fmpa:{:03x}}}", bucket("acme"));
+        assert_eq!(keys.prefix_generation(), tag);
+        assert!(prefix_generation_keys("app", "fmpa").contains(&tag));
+        assert_eq!(keys.scope_generation(), format!("{tag}:acme"));
         assert_eq!(
             keys.scope_generation(),
             scope_generation_key("app", "fmpa", "acme")
         );
-        assert_eq!(keys.entry(), "app:c1:{fmpa:acme}:list:0:~7");
+        assert_eq!(keys.entry(), format!("{tag}:acme:list:0:~7"));
         let unscoped = call_keys("", "fmpa", "list", 2, &KeyParts::new());
-        assert_eq!(unscoped.entry(), "c1:{fmpa:!}:list:2");
+        assert_eq!(
+            unscoped.entry(),
+            format!("c2:{{fmpa:{:03x}}}:!:list:2", bucket("!"))
+        );
+    }
+
+    #[test]
+    fn buckets_are_stable_and_cover_the_range() {
+        // Part of the format: these values must never change within `c2`.
+        assert_eq!(bucket(""), 0x1c5);
+        assert_eq!(bucket("acme"), bucket("acme"));
+        let keys = prefix_generation_keys("app", "fmpa");
+        assert_eq!(keys.len(), usize::from(BUCKETS));
+        assert_eq!(keys[0], "app:c2:{fmpa:000}");
+        assert_eq!(keys[1023], "app:c2:{fmpa:3ff}");
+        assert_eq!(marker_copies("app:c2:{fmpa:000}:acme"), None);
+        let mut seen = std::collections::HashSet::new();
+        for tenant in 0..20_000 {
+            seen.insert(bucket(&format!("tenant-{tenant}")));
+        }
+        assert_eq!(seen.len(), usize::from(BUCKETS));
     }
 }

@@ -46,6 +46,7 @@ pub mod key;
 pub mod outcome;
 mod pending;
 pub mod prefix;
+pub mod slot;
 mod stats;
 mod throttle;
 pub mod ttl;

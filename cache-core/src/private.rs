@@ -83,7 +83,7 @@ pub async fn invalidate(cache: Option<Cache>, prefixes: &[&str], parts: &KeyPart
             Some(scope) if !parts.is_invalid() => {
                 crate::key::scope_generation_key(cache.namespace(), prefix, scope)
             }
-            _ => crate::key::prefix_generation_key(cache.namespace(), prefix),
+            _ => crate::key::prefix_marker(cache.namespace(), prefix),
         };
         let _ = cache.inner.invalidate_generation(prefix, &key).await;
     }

@@ -238,22 +238,29 @@ async fn single_flight(cache: Cache) {
 
 /// A generation key that disappears (evicted, deleted by an operator) must not revive
 /// entries filled under it: its replacement is a token never used before.
+/// The keys of `read(cache, source, tenant)`, as user keys (the cache's namespace is
+/// added by `delete` / `exists` / `set`).
+fn keys_of(tenant: &str) -> cache_core::key::CallKeys {
+    cache_core::key::call_keys("", "fmpa", "list", 0, &parts(tenant, 1))
+}
+
 async fn lost_generation_key(cache: Cache) {
     let source = Source::default();
     source.put("acme", "old");
     read(&cache, &source, "acme").await.unwrap();
     source.put("acme", "new");
     // The entry stays; its scope generation and the prefix generation go.
+    let keys = keys_of("acme");
     assert!(
-        cache.delete("c1:{fmpa:acme}").await,
+        cache.delete(keys.scope_generation()).await,
         "scope generation key exists"
     );
     assert!(
-        cache.delete("c1:{fmpa}").await,
+        cache.delete(keys.prefix_generation()).await,
         "prefix generation key exists"
     );
     assert!(
-        cache.exists("c1:{fmpa:acme}:list:0:~1").await,
+        cache.exists(keys.entry()).await,
         "the old entry is still there"
     );
     // Another function of the scope recreates both generations first...
@@ -271,11 +278,7 @@ async fn corrupt_entry(cache: Cache) {
     read(&cache, &source, "acme").await.unwrap();
     // Overwrite the entry with something that is not an envelope.
     cache
-        .set(
-            "c1:{fmpa:acme}:list:0:~1",
-            "garbage",
-            Duration::from_secs(60),
-        )
+        .set(keys_of("acme").entry(), "garbage", Duration::from_secs(60))
         .await;
     assert_eq!(read(&cache, &source, "acme").await, Ok("v1".into()));
     assert_eq!(cache.stats().prefix("fmpa").decode_errors, 1);

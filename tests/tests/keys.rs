@@ -1,5 +1,5 @@
 //! The key format, pinned: the keys generated for a fixed table of inputs. Any change to
-//! the format shows up here, in review, as a snapshot diff (and must bump `c1`).
+//! the format shows up here, in review, as a snapshot diff (and must bump the format version, `c2` now).
 
 use cache_core::__private::KeyParts;
 use cache_core::key::call_keys;
@@ -21,9 +21,13 @@ enum Sort {
 
 fn row(table: &mut String, label: &str, namespace: &str, parts: &KeyParts) {
     let keys = call_keys(namespace, "fmpa", "list", 0, parts);
+    // The contract a hit relies on: its three keys are in one slot.
+    let slot = cache_core::slot::of(keys.entry());
+    assert_eq!(cache_core::slot::of(keys.scope_generation()), slot);
+    assert_eq!(cache_core::slot::of(keys.prefix_generation()), slot);
     writeln!(
         table,
-        "{label}\n    entry  {}\n    scope  {}\n    prefix {}",
+        "{label}\n    entry  {}\n    scope  {}\n    prefix {}\n    slot   {slot}",
         keys.entry(),
         keys.scope_generation(),
         keys.prefix_generation()

@@ -35,6 +35,11 @@ impl Backend {
         matches!(self, Self::Redis(_))
     }
 
+    /// Whether this is a Redis Cluster (one breaker per group of slots).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Self::Redis(r) if r.is_cluster())
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         match self {
             Self::Redis(r) => r.get(key).await,

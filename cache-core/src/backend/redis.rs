@@ -1,16 +1,20 @@
-//! The Redis backend: one multiplexed connection, reconnected by the driver, every call
-//! under a deadline.
+//! The Redis backend: one multiplexed connection to a server, reconnected by the driver,
+//! or the driver's cluster connection (one per master, slot map refreshed on `MOVED` and
+//! after failovers); every call under a deadline.
 
 use crate::error::{CacheError, redact};
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError};
 use std::time::Duration;
 
 /// How the Redis backend connects and how long a call may take.
 #[derive(Debug, Clone)]
 pub(crate) struct RedisConfig {
-    pub url: String,
+    /// One URL for a single server; the seed nodes of a cluster.
+    pub urls: Vec<String>,
+    pub cluster: bool,
     pub op_timeout: Duration,
     pub connect_timeout: Duration,
     pub lazy: bool,
@@ -25,47 +29,93 @@ pub(crate) struct TlsFiles {
     pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
-/// The driver's client for `url`, with the TLS files if any were given.
-fn client(url: &str, redacted: &str, tls: &TlsFiles) -> Result<redis::Client, CacheError> {
-    if tls.ca.is_none() && tls.client.is_none() {
-        return redis::Client::open(url).map_err(|e| classify(redacted, url, e));
+impl TlsFiles {
+    fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.client.is_none()
     }
+
+    /// The files' contents in the driver's form.
     #[cfg(feature = "tls")]
-    {
+    fn certificates(&self, redacted: &str) -> Result<redis::TlsCertificates, CacheError> {
         let read = |path: &std::path::Path| {
             std::fs::read(path).map_err(|e| CacheError::Tls {
                 url: redacted.to_owned(),
                 reason: format!("cannot read {}: {e}", path.display()),
             })
         };
-        let root_cert = tls.ca.as_deref().map(read).transpose()?;
-        let client_tls = match &tls.client {
+        let root_cert = self.ca.as_deref().map(read).transpose()?;
+        let client_tls = match &self.client {
             Some((cert, key)) => Some(redis::ClientTlsConfig {
                 client_cert: read(cert)?,
                 client_key: read(key)?,
             }),
             None => None,
         };
-        redis::Client::build_with_tls(
-            url,
-            redis::TlsCertificates {
-                client_tls,
-                root_cert,
-            },
-        )
-        .map_err(|e| classify(redacted, url, e))
+        Ok(redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        })
     }
+
     #[cfg(not(feature = "tls"))]
-    Err(CacheError::Tls {
-        url: redacted.to_owned(),
-        reason: "TLS files were given but this build of cache-core has no `tls` feature".into(),
-    })
+    fn certificates(&self, redacted: &str) -> Result<std::convert::Infallible, CacheError> {
+        Err(CacheError::Tls {
+            url: redacted.to_owned(),
+            reason: "TLS files were given but this build of cache-core has no `tls` feature".into(),
+        })
+    }
 }
 
-/// A Redis server reached through the driver's `ConnectionManager`.
+/// The driver's client for `url`, with the TLS files if any were given.
+fn client(url: &str, redacted: &str, tls: &TlsFiles) -> Result<redis::Client, CacheError> {
+    if tls.is_empty() {
+        return redis::Client::open(url).map_err(|e| classify(redacted, url, e));
+    }
+    let certificates = tls.certificates(redacted)?;
+    #[cfg(feature = "tls")]
+    return redis::Client::build_with_tls(url, certificates)
+        .map_err(|e| classify(redacted, url, e));
+    #[cfg(not(feature = "tls"))]
+    match certificates {}
+}
+
+/// The driver's cluster client for the seed nodes `urls`.
+fn cluster_client(
+    config: &RedisConfig,
+    redacted: &str,
+) -> Result<redis::cluster::ClusterClient, CacheError> {
+    let first = config.urls.first().map(String::as_str).unwrap_or_default();
+    // Few, quick retries: a call has our deadline, and a retry the driver still runs after
+    // it would only add load to a failing node.
+    let mut builder = redis::cluster::ClusterClientBuilder::new(config.urls.clone())
+        .connection_timeout(config.connect_timeout)
+        .retries(2)
+        .min_retry_wait(10)
+        .max_retry_wait(200);
+    if !config.tls.is_empty() {
+        let certificates = config.tls.certificates(redacted)?;
+        #[cfg(feature = "tls")]
+        {
+            builder = builder.certs(certificates);
+        }
+        #[cfg(not(feature = "tls"))]
+        match certificates {}
+    }
+    builder.build().map_err(|e| classify(redacted, first, e))
+}
+
+/// The connection under a backend: one server, or a cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// A Redis server reached through the driver's `ConnectionManager`, or a Redis Cluster
+/// reached through its cluster connection.
 #[derive(Clone)]
 pub struct RedisBackend {
-    conn: ConnectionManager,
+    conn: Conn,
     op_timeout: Duration,
     url: String,
 }
@@ -74,15 +124,28 @@ impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
             .field("url", &self.url)
+            .field("cluster", &self.is_cluster())
             .finish()
+    }
+}
+
+/// `what` failed to answer within `within`, as a start-up error.
+fn silent(url: &str, what: &str, within: Duration) -> CacheError {
+    CacheError::Unreachable {
+        url: url.to_owned(),
+        reason: format!("{what} within {within:?}"),
     }
 }
 
 impl RedisBackend {
     /// Connects (or, when `lazy`, prepares to connect on first use).
     pub(crate) async fn connect(config: &RedisConfig) -> Result<Self, CacheError> {
-        let url = redact(&config.url);
-        let client = client(&config.url, &url, &config.tls)?;
+        if config.cluster {
+            return Self::connect_cluster(config).await;
+        }
+        let raw_url = config.urls.first().map(String::as_str).unwrap_or_default();
+        let url = redact(raw_url);
+        let client = client(raw_url, &url, &config.tls)?;
         // The deadline of each call is ours (`run`), which also covers waiting for a lazy
         // connection; the driver's own response timer would be a second timer per call.
         let manager_config = ConnectionManagerConfig::new()
@@ -95,30 +158,23 @@ impl RedisBackend {
             _ => None,
         };
         let connected = async {
-            Ok::<_, CacheError>(if config.lazy {
-                ConnectionManager::new_lazy_with_config(client, manager_config)
-                    .map_err(|e| classify(&url, &config.url, e))?
-            } else {
-                let connecting = ConnectionManager::new_with_config(client, manager_config);
-                let mut conn = tokio::time::timeout(config.connect_timeout * 3, connecting)
-                    .await
-                    .map_err(|_| CacheError::Unreachable {
-                        url: url.clone(),
-                        reason: format!("no answer within {:?}", config.connect_timeout * 3),
-                    })?
-                    .map_err(|e| classify(&url, &config.url, e))?;
-                let pong = tokio::time::timeout(
-                    config.connect_timeout,
-                    redis::cmd("PING").query_async::<String>(&mut conn),
-                )
+            if config.lazy {
+                return ConnectionManager::new_lazy_with_config(client, manager_config)
+                    .map_err(|e| classify(&url, raw_url, e));
+            }
+            let connecting = ConnectionManager::new_with_config(client, manager_config);
+            let conn = tokio::time::timeout(config.connect_timeout * 3, connecting)
                 .await
-                .map_err(|_| CacheError::Unreachable {
-                    url: url.clone(),
-                    reason: "PING got no answer".into(),
-                })?;
-                pong.map_err(|e| classify(&url, &config.url, e))?;
-                conn
-            })
+                .map_err(|_| silent(&url, "no answer", config.connect_timeout * 3))?
+                .map_err(|e| classify(&url, raw_url, e))?;
+            ping(
+                Conn::Single(conn.clone()),
+                &url,
+                raw_url,
+                config.connect_timeout,
+            )
+            .await?;
+            Ok(conn)
         };
         let conn = match (connected.await, tcp_addr) {
             (Err(CacheError::Unreachable { url, reason }), Some(addr)) => {
@@ -127,16 +183,63 @@ impl RedisBackend {
             (result, _) => result?,
         };
         Ok(Self {
-            conn,
+            conn: Conn::Single(conn),
             op_timeout: config.op_timeout,
             url,
         })
     }
 
+    /// Connects to a cluster through its seed nodes; the driver discovers the others,
+    /// follows `MOVED`/`ASK` and refreshes its slot map after a failover.
+    async fn connect_cluster(config: &RedisConfig) -> Result<Self, CacheError> {
+        let url = config
+            .urls
+            .iter()
+            .map(|u| redact(u))
+            .collect::<Vec<_>>()
+            .join(",");
+        let raw_first = config.urls.first().map(String::as_str).unwrap_or_default();
+        if config.urls.is_empty() {
+            return Err(CacheError::InvalidUrl {
+                url,
+                reason: "a cluster needs at least one node URL".into(),
+            });
+        }
+        let client = cluster_client(config, &url)?;
+        let cluster_config =
+            redis::cluster::ClusterConfig::new().set_connection_timeout(config.connect_timeout);
+        let conn = if config.lazy {
+            client.get_pending_async_connection_with_config(cluster_config)
+        } else {
+            let connecting = client.get_async_connection_with_config(cluster_config);
+            let conn = tokio::time::timeout(config.connect_timeout * 3, connecting)
+                .await
+                .map_err(|_| silent(&url, "no answer", config.connect_timeout * 3))?
+                .map_err(|e| classify(&url, raw_first, e))?;
+            ping(
+                Conn::Cluster(conn.clone()),
+                &url,
+                raw_first,
+                config.connect_timeout,
+            )
+            .await?;
+            conn
+        };
+        Ok(Self {
+            conn: Conn::Cluster(conn),
+            op_timeout: config.op_timeout,
+            url,
+        })
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.conn, Conn::Cluster(_))
+    }
+
     /// Runs one command under the deadline.
     async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheError> {
-        let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.op_timeout, cmd.query_async::<T>(&mut conn)).await {
+        match tokio::time::timeout(self.op_timeout, query(&self.conn, cmd)).await {
             Ok(result) => Ok(result?),
             Err(_) => Err(CacheError::Timeout(self.op_timeout)),
         }
@@ -190,8 +293,49 @@ impl RedisBackend {
         self.run(redis::cmd("EXISTS").arg(key)).await
     }
 
-    /// SCAN MATCH + UNLINK in batches (never KEYS); returns how many keys went.
+    /// SCAN MATCH + UNLINK in batches (never KEYS); returns how many keys went. On a
+    /// cluster, every master is scanned and the count is the total.
     pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
+        let Conn::Cluster(conn) = &self.conn else {
+            return self.delete_pattern_on(None, pattern).await;
+        };
+        let nodes: String = self
+            .run_routed(conn, redis::cmd("CLUSTER").arg("NODES"), Routing::Random)
+            .await?;
+        let mut deleted = 0;
+        for (host, port) in masters(&nodes) {
+            let node = Routing::Node { host, port };
+            deleted += self.delete_pattern_on(Some(&node), pattern).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// One command sent where `routing` says, on a cluster connection, under the deadline.
+    async fn run_routed<T: FromRedisValue>(
+        &self,
+        conn: &ClusterConnection,
+        cmd: &Cmd,
+        routing: Routing,
+    ) -> Result<T, CacheError> {
+        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+        let routing = RoutingInfo::SingleNode(match routing {
+            Routing::Random => SingleNodeRoutingInfo::Random,
+            Routing::Node { host, port } => SingleNodeRoutingInfo::ByAddress { host, port },
+        });
+        let mut conn = conn.clone();
+        match tokio::time::timeout(self.op_timeout, conn.route_command(cmd.clone(), routing)).await
+        {
+            Ok(value) => Ok(redis::from_redis_value(value?).map_err(redis::RedisError::from)?),
+            Err(_) => Err(CacheError::Timeout(self.op_timeout)),
+        }
+    }
+
+    /// SCAN + UNLINK on one server (`node`, on a cluster; the server, otherwise).
+    async fn delete_pattern_on(
+        &self,
+        node: Option<&Routing>,
+        pattern: &str,
+    ) -> Result<u64, CacheError> {
         let mut cursor: u64 = 0;
         let mut deleted = 0;
         loop {
@@ -202,7 +346,12 @@ impl RedisBackend {
                 .arg("COUNT")
                 .arg(1000)
                 .to_owned();
-            let (next, keys): (u64, Vec<Vec<u8>>) = self.run(&scan).await?;
+            let (next, keys): (u64, Vec<Vec<u8>>) = match (node, &self.conn) {
+                (Some(node), Conn::Cluster(conn)) => {
+                    self.run_routed(conn, &scan, node.clone()).await?
+                }
+                _ => self.run(&scan).await?,
+            };
             if !keys.is_empty() {
                 deleted += self.run::<u64>(redis::cmd("UNLINK").arg(&keys)).await?;
             }
@@ -212,6 +361,50 @@ impl RedisBackend {
             cursor = next;
         }
     }
+}
+
+/// Where a cluster command goes when its keys do not say.
+#[derive(Debug, Clone)]
+enum Routing {
+    Random,
+    Node { host: String, port: u16 },
+}
+
+/// The addresses of the masters that serve slots, from `CLUSTER NODES` output.
+fn masters(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let flags = fields.get(2)?;
+            let serves_slots = fields.len() > 8;
+            let up = flags.split(',').all(|f| f != "fail" && f != "noaddr");
+            if !(flags.split(',').any(|f| f == "master") && up && serves_slots) {
+                return None;
+            }
+            // `ip:port@cport[,hostname]`
+            let address = fields.get(1)?.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Sends `cmd` on either kind of connection.
+async fn query<T: FromRedisValue>(conn: &Conn, cmd: &Cmd) -> redis::RedisResult<T> {
+    match conn {
+        Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+        Conn::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
+    }
+}
+
+/// The `PING` that tells, at start-up, whether the server answers.
+async fn ping(conn: Conn, url: &str, raw_url: &str, within: Duration) -> Result<(), CacheError> {
+    tokio::time::timeout(within, query::<String>(&conn, &redis::cmd("PING")))
+        .await
+        .map_err(|_| silent(url, "PING got no answer", within))?
+        .map(drop)
+        .map_err(|e| classify(url, raw_url, e))
 }
 
 fn millis(ttl: Duration) -> u64 {
@@ -269,5 +462,29 @@ fn classify(redacted: &str, raw_url: &str, error: RedisError) -> CacheError {
     match error.kind() {
         ErrorKind::InvalidClientConfig => CacheError::InvalidUrl { url, reason: text },
         _ => CacheError::Unreachable { url, reason: text },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masters;
+
+    #[test]
+    fn masters_are_read_from_cluster_nodes() {
+        let nodes = "\
+07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
+67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
+292f 127.0.0.1:30003@40003,host.example master - 0 1426238318243 3 connected 10923-16383
+6ec2 127.0.0.1:30005@40005 master,fail - 1426238316232 0 5 disconnected
+e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
+";
+        assert_eq!(
+            masters(nodes),
+            [
+                ("127.0.0.1".to_owned(), 30002),
+                ("127.0.0.1".to_owned(), 30003),
+                ("127.0.0.1".to_owned(), 30001),
+            ]
+        );
     }
 }
