@@ -2,9 +2,13 @@
 //! up even when the test fails, private `redis-server` processes for tests that stop,
 //! freeze or restart Redis (never the shared one), and a fault-injecting proxy.
 
+mod cluster;
 mod proxy;
+mod target;
 
+pub use cluster::{RedisCluster, redis_cli};
 pub use proxy::{Fault, Proxy};
+pub use target::Target;
 
 use cache_core::Cache;
 use std::io::{Read, Write};
@@ -56,7 +60,7 @@ pub fn unique_namespace(test: &str) -> String {
 pub struct ScopedCache {
     /// The cache under test.
     pub cache: Cache,
-    url: String,
+    target: Target,
 }
 
 impl std::ops::Deref for ScopedCache {
@@ -66,31 +70,36 @@ impl std::ops::Deref for ScopedCache {
     }
 }
 
-/// The builder tests use: short generation TTL so that nothing outlives a failed clean-up
-/// by long, and a generous deadline so a loaded CI machine does not turn hits into misses.
+/// The builder tests use on one server at `url` (see [`Target::builder`]).
 pub fn test_builder(url: &str, namespace: &str) -> cache_core::CacheBuilder {
-    Cache::builder()
-        .redis_url(url)
-        .namespace(namespace)
-        .op_timeout(Duration::from_secs(2))
-        .generation_ttl(Duration::from_secs(600))
+    Target::Single(url.to_owned()).builder(namespace)
 }
 
-/// A cache on the shared Redis, in a fresh namespace.
+/// A cache on the Redis this run targets ([`Target::from_env`]: one server, a cluster or
+/// TLS), in a fresh namespace.
 pub async fn redis_cache(test: &str) -> ScopedCache {
-    let url = redis_url();
+    let target = Target::from_env();
     let namespace = unique_namespace(test);
-    let cache = test_builder(&url, &namespace)
+    let cache = target
+        .builder(&namespace)
         .build()
         .await
-        .unwrap_or_else(|e| panic!("the tests need Redis at {url} (set REDIS_URL): {e}"));
-    ScopedCache { cache, url }
+        .unwrap_or_else(|e| panic!("the tests need {target} (see scripts/test.sh): {e}"));
+    assert_eq!(
+        cache.is_cluster(),
+        matches!(target, Target::Cluster(_)),
+        "the cache runs on {target}"
+    );
+    ScopedCache { cache, target }
 }
 
 impl Drop for ScopedCache {
     fn drop(&mut self) {
-        let url = self.url.clone();
-        let namespace = self.cache.namespace().to_owned();
+        let builder = self
+            .target
+            .connect()
+            .namespace(self.cache.namespace())
+            .op_timeout(Duration::from_secs(5));
         // Drop cannot await: clean up on a thread with its own runtime.
         let cleanup = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -100,13 +109,7 @@ impl Drop for ScopedCache {
                 return;
             };
             runtime.block_on(async move {
-                if let Ok(cache) = Cache::builder()
-                    .redis_url(url)
-                    .namespace(namespace)
-                    .op_timeout(Duration::from_secs(5))
-                    .build()
-                    .await
-                {
+                if let Ok(cache) = builder.build().await {
                     let _ = cache.try_delete_pattern("*").await;
                 }
             });
@@ -356,6 +359,11 @@ impl RedisServer {
                 .expect("run kill");
             assert!(status.success(), "kill {signal} failed");
         }
+    }
+
+    /// Whether the process runs (it was not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// Kills the server (SIGKILL) and waits for it to be gone.
