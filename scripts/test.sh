@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against a real Redis.
+# Runs the whole test suite against a real Redis, then the semantics and attribute suites
+# again on a private Redis Cluster and a private TLS server.
 #
 # Redis: $REDIS_URL if it answers, else 127.0.0.1:6379 if it answers, else a private
 # redis-server started here on a free port (and stopped on exit). The fault tests also
@@ -114,6 +115,37 @@ set +e
 cargo test --workspace "$@" "${skip[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+# The suites of the cache semantics and of the attributes again, on a Redis Cluster
+# (3 masters, 3 replicas) and on a TLS server, both private to this run: test-services
+# starts them, prints their settings and stops them when this script closes its input.
+if [[ $status -eq 0 ]]; then
+  cargo build -q -p testkit --bin test-services
+  coproc SERVICES { ./target/debug/test-services; }
+  ready=0
+  while IFS= read -r line <&"${SERVICES[0]}"; do
+    if [[ $line == ready ]]; then ready=1; break; fi
+    export "${line?}"
+  done
+  if [[ $ready -ne 1 ]]; then
+    say "could not start the private Redis Cluster and TLS server (needs redis-server, redis-cli, openssl)"
+    status=1
+  fi
+  for backend in cluster tls; do
+    [[ $status -eq 0 ]] || break
+    say "the semantics and attribute suites on: $backend"
+    for suite in "-p cache-core --test semantics" "-p cache-tests --test attributes"; do
+      set +e
+      # shellcheck disable=SC2086 # the suite is two words on purpose
+      CACHE_TEST_BACKEND=$backend cargo test $suite 2>&1 | tee -a "$log"
+      suite_status=${PIPESTATUS[0]}
+      set -e
+      [[ $suite_status -eq 0 ]] || status=$suite_status
+    done
+  done
+  exec {SERVICES[1]}>&-
+  wait "$SERVICES_PID" 2>/dev/null || true
+fi
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 rm -f "$log"

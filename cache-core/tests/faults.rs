@@ -4,7 +4,7 @@
 mod common;
 
 use cache_core::{Cache, CacheError};
-use common::{Source, read};
+use common::{Source, read, source_value, until_hit};
 use std::time::{Duration, Instant};
 use testkit::{RedisServer, free_port, test_builder, unique_namespace};
 
@@ -19,26 +19,6 @@ async fn cache_on(url: &str, lazy: bool) -> Cache {
     builder.build().await.expect("build")
 }
 
-/// Reads until one is a hit: a real signal with a deadline, not a sleep.
-async fn until_hit(cache: &Cache, source: &Source, tenant: &str, within: Duration) {
-    let started = Instant::now();
-    loop {
-        let hits = cache.stats().prefix("fmpa").hits;
-        assert_eq!(
-            read(cache, source, tenant).await,
-            Ok(source_value(source, tenant))
-        );
-        if cache.stats().prefix("fmpa").hits > hits {
-            return;
-        }
-        assert!(
-            started.elapsed() < within,
-            "the cache did not recover within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await; // pacing between attempts
-    }
-}
-
 /// Waits (polling, with a deadline) until every pending invalidation has landed.
 async fn until_no_pending(cache: &Cache) {
     let started = Instant::now();
@@ -49,15 +29,6 @@ async fn until_no_pending(cache: &Cache) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
     }
-}
-
-fn source_value(source: &Source, tenant: &str) -> String {
-    let before = source.loads();
-    let value = source.read(tenant);
-    source
-        .loads
-        .store(before, std::sync::atomic::Ordering::SeqCst);
-    value
 }
 
 #[tokio::test]

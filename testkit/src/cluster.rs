@@ -41,7 +41,14 @@ impl RedisCluster {
     /// cluster as healthy.
     pub fn start() -> Self {
         let nodes: Vec<RedisServer> = (0..6)
-            .map(|_| RedisServer::start_with(&NODE_ARGS))
+            .map(|_| {
+                // The bus port would be the port + 10000 by default: past 65535 for a
+                // high ephemeral port. Pick a free one.
+                let bus = crate::free_port().to_string();
+                let mut args = NODE_ARGS.to_vec();
+                args.extend(["--cluster-port", &bus]);
+                RedisServer::start_with(&args)
+            })
             .collect();
         let addresses: Vec<String> = nodes
             .iter()
@@ -129,15 +136,19 @@ impl RedisCluster {
             .expect("a replica of this master")
     }
 
-    /// Waits until every live node reports `cluster_state:ok` and agrees on the masters.
+    /// Waits until every live node reports `cluster_state:ok` and every live replica is
+    /// in sync with its master (a replica that never synced would refuse to fail over).
     pub fn wait_healthy(&self, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
             let healthy = (0..self.nodes.len())
                 .filter(|&n| self.nodes[n].is_running())
                 .all(|n| {
+                    let replication = self.cli(n, &["INFO", "replication"]);
                     self.cli(n, &["CLUSTER", "INFO"])
                         .contains("cluster_state:ok")
+                        && (replication.contains("role:master")
+                            || replication.contains("master_link_status:up"))
                 });
             if healthy {
                 return;

@@ -134,10 +134,22 @@ pub fn ping(addr: SocketAddr) -> bool {
     }
 }
 
-/// A port nothing listens on (at the time of asking).
+/// A port nothing listens on (at the time of asking), below the kernel's ephemeral range
+/// (32768 and up on Linux): a server killed by a test can then start again on its port,
+/// which an outgoing connection could otherwise have taken as its local port meanwhile.
+/// Each process walks its own stretch of 10000..30000, from an offset of its pid.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    const FIRST: u64 = 10_000;
+    const SPAN: u64 = 20_000;
+    let start = u64::from(std::process::id()) * 211;
+    for _ in 0..SPAN {
+        let port = (FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// A private `redis-server` on a free loopback port, killed when dropped.
@@ -313,6 +325,8 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            .arg("--logfile")
+            .arg(self.dir.join("redis.log"))
             .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -333,11 +347,19 @@ impl RedisServer {
         while !ready(self.addr()) {
             assert!(
                 Instant::now() < deadline,
-                "redis-server on port {} did not start",
-                self.port
+                "redis-server on port {} did not start; its log ends with:\n{}",
+                self.port,
+                self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(10)); // polling a readiness condition
         }
+    }
+
+    /// The last lines of the server's log.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
     /// The server's address.

@@ -8,7 +8,7 @@ use cache_core::Cache;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A source of truth per tenant, counting how often it is read.
 #[derive(Default, Clone)]
@@ -96,4 +96,34 @@ macro_rules! on_both_backends {
             }
         })*
     };
+}
+
+/// Reads until one is a hit: a real signal with a deadline, not a sleep.
+pub async fn until_hit(cache: &Cache, source: &Source, tenant: &str, within: Duration) {
+    let started = Instant::now();
+    loop {
+        let hits = cache.stats().prefix("fmpa").hits;
+        assert_eq!(
+            read(cache, source, tenant).await,
+            Ok(source_value(source, tenant))
+        );
+        if cache.stats().prefix("fmpa").hits > hits {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the cache did not recover within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // pacing between attempts
+    }
+}
+
+/// What `source` holds for `tenant`, without counting it as a load.
+pub fn source_value(source: &Source, tenant: &str) -> String {
+    let before = source.loads();
+    let value = source.read(tenant);
+    source
+        .loads
+        .store(before, std::sync::atomic::Ordering::SeqCst);
+    value
 }

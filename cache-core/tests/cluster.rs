@@ -1,0 +1,269 @@
+//! Redis Cluster: what only a cluster can show. Each test starts its own cluster of 3
+//! masters and 3 replicas (never the shared one) and reads its nodes' own counters, kills
+//! masters or fails them over. The cache semantics themselves run on a cluster through
+//! the shared suites (`CACHE_TEST_BACKEND=cluster`, see `scripts/test.sh`).
+
+mod common;
+
+use cache_core::Cache;
+use cache_core::key::call_keys;
+use common::{Source, parts, read, until_hit};
+use std::time::{Duration, Instant};
+use testkit::{RedisCluster, Target, unique_namespace};
+
+async fn cache_on(cluster: &RedisCluster) -> Cache {
+    Target::Cluster(cluster.urls())
+        .builder(&unique_namespace("cluster"))
+        .op_timeout(Duration::from_millis(200))
+        .connect_timeout(Duration::from_millis(500))
+        .breaker(3, Duration::from_millis(200))
+        .build()
+        .await
+        .expect("connect to the cluster")
+}
+
+/// The cluster's node that serves the keys of `read(cache, _, tenant)`.
+fn master_of(cluster: &RedisCluster, cache: &Cache, tenant: &str) -> usize {
+    let keys = call_keys(cache.namespace(), "fmpa", "list", 0, &parts(tenant, 1));
+    cluster.master_of_slot(cache_core::slot::of(keys.entry()))
+}
+
+/// Tenants whose keys live on `node`, and tenants whose keys live elsewhere.
+fn tenants_by_node(
+    cluster: &RedisCluster,
+    cache: &Cache,
+    node: usize,
+) -> (Vec<String>, Vec<String>) {
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for i in 0..60 {
+        let tenant = format!("tenant-{i}");
+        if master_of(cluster, cache, &tenant) == node {
+            on.push(tenant);
+        } else {
+            off.push(tenant);
+        }
+    }
+    assert!(!on.is_empty() && !off.is_empty(), "tenants on both sides");
+    (on, off)
+}
+
+/// `cmdstat_<command>` calls on one node, from `INFO commandstats`.
+fn calls(cluster: &RedisCluster, node: usize, command: &str) -> u64 {
+    let stats = cluster.cli(node, &["INFO", "commandstats"]);
+    let needle = format!("cmdstat_{command}:calls=");
+    stats
+        .lines()
+        .find_map(|line| line.strip_prefix(&needle))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn masters(cluster: &RedisCluster) -> Vec<usize> {
+    (0..cluster.nodes.len())
+        .filter(|&n| cluster.is_master(n))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_is_one_single_slot_mget_on_one_master() {
+    let cluster = RedisCluster::start();
+    let cache = cache_on(&cluster).await;
+    let source = Source::default();
+    let tenants: Vec<String> = (0..30).map(|i| format!("tenant-{i}")).collect();
+    for tenant in &tenants {
+        source.put(tenant, "v");
+        read(&cache, &source, tenant).await.unwrap();
+    }
+    for node in 0..cluster.nodes.len() {
+        cluster.cli(node, &["CONFIG", "RESETSTAT"]);
+    }
+    for tenant in &tenants {
+        assert_eq!(read(&cache, &source, tenant).await, Ok("v".into()));
+    }
+    assert_eq!(source.loads(), tenants.len(), "every second read is a hit");
+    let total = |command| -> u64 {
+        (0..cluster.nodes.len())
+            .map(|n| calls(&cluster, n, command))
+            .sum()
+    };
+    // One MGET per hit (the driver did not split any: all three keys share a slot), and
+    // no other command on any node.
+    assert_eq!(total("mget"), tenants.len() as u64);
+    for command in ["get", "set", "exists", "eval", "evalsha"] {
+        assert_eq!(total(command), 0, "{command} on a hit");
+    }
+    // The hits of the 30 tenants were spread over the masters, not funnelled to one.
+    let busy = masters(&cluster)
+        .into_iter()
+        .filter(|&n| calls(&cluster, n, "mget") > 0)
+        .count();
+    assert_eq!(busy, 3, "every master served hits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_pattern_walks_every_master_and_counts_the_total() {
+    let cluster = RedisCluster::start();
+    let cache = cache_on(&cluster).await;
+    for i in 0..300 {
+        cache
+            .try_set(&format!("user:{i}"), &i, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let dbsize = |node| -> u64 { cluster.cli(node, &["DBSIZE"]).trim().parse().unwrap() };
+    let masters = masters(&cluster);
+    for &node in &masters {
+        assert!(dbsize(node) > 0, "keys on every master");
+    }
+    assert_eq!(cache.try_delete_pattern("user:*").await.unwrap(), 300);
+    for node in masters {
+        assert_eq!(dbsize(node), 0, "nothing left on master {node}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidation_on_a_cluster_is_per_scope_and_per_prefix() {
+    let cluster = RedisCluster::start();
+    let cache = cache_on(&cluster).await;
+    let source = Source::default();
+    let tenants: Vec<String> = (0..40).map(|i| format!("tenant-{i}")).collect();
+    let read_all = || async {
+        for tenant in &tenants {
+            read(&cache, &source, tenant).await.unwrap();
+        }
+    };
+    read_all().await;
+    read_all().await;
+    assert_eq!(source.loads(), 40);
+    cache.try_invalidate("fmpa", "tenant-7").await.unwrap();
+    read_all().await;
+    assert_eq!(source.loads(), 41, "only tenant-7 reloads");
+    // The 1024 copies of the prefix generation live on every master; one call removes
+    // them all.
+    cache.try_invalidate_all("fmpa").await.unwrap();
+    read_all().await;
+    assert_eq!(source.loads(), 81, "every tenant reloads");
+    read_all().await;
+    assert_eq!(source.loads(), 81);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_down_fails_open_for_its_slots_only() {
+    let mut cluster = RedisCluster::start();
+    let cache = cache_on(&cluster).await;
+    let source = Source::default();
+    let down = masters(&cluster)[0];
+    let (on, off) = tenants_by_node(&cluster, &cache, down);
+    for tenant in on.iter().chain(&off) {
+        source.put(tenant, "v1");
+        read(&cache, &source, tenant).await.unwrap();
+    }
+    // The master and its replica go: no failover can cover those slots.
+    let replica = cluster.replica_of(down);
+    cluster.nodes[down].kill();
+    cluster.nodes[replica].kill();
+
+    let loads = source.loads();
+    for round in 0..3 {
+        for tenant in &on {
+            let started = Instant::now();
+            assert_eq!(read(&cache, &source, tenant).await, Ok("v1".into()));
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "a call on the lost shard is bounded (round {round})"
+            );
+        }
+    }
+    assert_eq!(
+        source.loads(),
+        loads + 3 * on.len(),
+        "the lost shard's calls ran the function"
+    );
+    let hits = cache.stats().prefix("fmpa").hits;
+    for tenant in &off {
+        assert_eq!(read(&cache, &source, tenant).await, Ok("v1".into()));
+    }
+    assert_eq!(
+        source.loads(),
+        loads + 3 * on.len(),
+        "the other masters still serve hits"
+    );
+    assert_eq!(cache.stats().prefix("fmpa").hits, hits + off.len() as u64);
+
+    // The shard comes back (its nodes reload their cluster config): caching resumes.
+    cluster.nodes[down].start_again();
+    cluster.nodes[replica].start_again();
+    cluster.wait_healthy(Duration::from_secs(30));
+    until_hit(&cache, &source, &on[0], Duration::from_secs(20)).await;
+}
+
+/// A manual failover (`CLUSTER FAILOVER` on a replica): the driver follows the slots to
+/// the new master and the entries, replicated before the switch, are still hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_failover_keeps_entries_and_invalidations() {
+    let cluster = RedisCluster::start();
+    let cache = cache_on(&cluster).await;
+    let source = Source::default();
+    let old_master = masters(&cluster)[0];
+    let (on, _) = tenants_by_node(&cluster, &cache, old_master);
+    let tenant = &on[0];
+    source.put(tenant, "v1");
+    read(&cache, &source, tenant).await.unwrap();
+
+    let replica = cluster.replica_of(old_master);
+    assert_eq!(cluster.cli(replica, &["CLUSTER", "FAILOVER"]).trim(), "OK");
+    cluster.wait_master(replica, Duration::from_secs(20));
+    cluster.wait_healthy(Duration::from_secs(20));
+
+    // The entry survived the switch; the cache finds it on the new master.
+    until_hit(&cache, &source, tenant, Duration::from_secs(10)).await;
+    assert_eq!(source.loads(), 1, "the entry was never lost");
+    assert_eq!(master_of(&cluster, &cache, tenant), replica);
+    // Invalidation lands on the new master.
+    source.put(tenant, "v2");
+    cache.try_invalidate("fmpa", tenant.as_str()).await.unwrap();
+    assert_eq!(read(&cache, &source, tenant).await, Ok("v2".into()));
+    assert_eq!(source.loads(), 2);
+}
+
+/// A master killed: calls answer while the cluster has no master for those slots, the
+/// replica is promoted, and the cache reconnects to it on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_master_replica_promoted_and_the_cache_follows() {
+    let mut cluster = RedisCluster::start();
+    let cache = cache_on(&cluster).await;
+    let source = Source::default();
+    let victim = masters(&cluster)[1];
+    let (on, off) = tenants_by_node(&cluster, &cache, victim);
+    let tenant = &on[0];
+    source.put(tenant, "v1");
+    read(&cache, &source, tenant).await.unwrap();
+    let replica = cluster.replica_of(victim);
+
+    cluster.nodes[victim].kill();
+    // Until the replica takes over, calls answer from the source, each bounded.
+    let started = Instant::now();
+    assert_eq!(read(&cache, &source, tenant).await, Ok("v1".into()));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    cluster.wait_master(replica, Duration::from_secs(30));
+
+    // Writes after the failover land on the new master and are honoured.
+    source.put(tenant, "v2");
+    let invalidated = Instant::now();
+    while cache.try_invalidate("fmpa", tenant.as_str()).await.is_err() {
+        assert!(
+            invalidated.elapsed() < Duration::from_secs(20),
+            "the cache never reached the promoted replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // pacing between attempts
+    }
+    assert_eq!(read(&cache, &source, tenant).await, Ok("v2".into()));
+    until_hit(&cache, &source, tenant, Duration::from_secs(10)).await;
+    assert_eq!(read(&cache, &source, tenant).await, Ok("v2".into()));
+    // The other shards never stopped.
+    let other = &off[0];
+    source.put(other, "w");
+    read(&cache, &source, other).await.unwrap();
+    until_hit(&cache, &source, other, Duration::from_secs(5)).await;
+}
