@@ -2,6 +2,7 @@
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables.
 
+mod cluster;
 mod measure;
 mod workload;
 
@@ -101,7 +102,9 @@ async fn main() {
             call(move || {
                 let c = c.clone();
                 async move {
-                    hand_get::<Row>(&c, "bench-raw:small").await.expect("A hit");
+                    hand_get::<Row, _>(&*c, "bench-raw:small")
+                        .await
+                        .expect("A hit");
                 }
             })
         } else {
@@ -127,6 +130,8 @@ async fn main() {
     invalidation(&conn, &cache, plan).await;
     stampede(&conn).await;
     memory(&conn, &cache).await;
+    cluster::hits(&conn, plan.rounds, plan.window, plan.blocks).await;
+    cluster::slot_spread();
     redis_down(plan).await;
 
     // Clean up what this run wrote.
@@ -181,10 +186,11 @@ async fn hits(conn: &ConnectionManager, plan: &Plan) {
         } else {
             "ours_list"
         };
+        let ours_keys = our_keys("bench", name);
         let keys = Arc::new([
-            "bench:c1:{bench}".to_owned(),
-            "bench:c1:{bench:t1}".to_owned(),
-            format!("bench:c1:{{bench:t1}}:{name}:0"),
+            ours_keys.prefix_generation().to_owned(),
+            ours_keys.scope_generation().to_owned(),
+            ours_keys.entry().to_owned(),
         ]);
         let variants: Vec<Call> = vec![
             call(move || {
@@ -204,9 +210,9 @@ async fn hits(conn: &ConnectionManager, plan: &Plan) {
                 let c = c2.clone();
                 async move {
                     if key.ends_with("small") {
-                        hand_get::<Row>(&c, key).await.expect("A hit");
+                        hand_get::<Row, _>(&*c, key).await.expect("A hit");
                     } else {
-                        hand_get::<Page>(&c, key).await.expect("A hit");
+                        hand_get::<Page, _>(&*c, key).await.expect("A hit");
                     }
                 }
             }),
@@ -347,15 +353,16 @@ async fn invalidation(conn: &ConnectionManager, cache: &Cache, plan: &Plan) {
     println!("|---|---|---|---|");
     for &n in plan.invalidation_sizes {
         // Ours: the entries exist (in our layout), the invalidation is one SET whatever n.
-        let prefix = format!("{}:c1:{{inv:big-{n}}}:list:0", ns);
+        let prefix = {
+            let mut parts = cache_core::key::KeyParts::new();
+            parts.scope(&format!("big-{n}"));
+            cache_core::key::call_keys(&ns, "inv", "list", 0, &parts)
+                .entry()
+                .to_owned()
+        };
         fill(&mut c, &prefix, n).await;
-        let mut ours = Vec::new();
-        for _ in 0..50 {
-            let started = Instant::now();
-            cache.invalidate("inv", &format!("big-{n}")).await;
-            ours.push(started.elapsed());
-        }
-        let ours = measure::summarize(&mut ours).median;
+        let tenant = format!("big-{n}");
+        let ours = median_of(50, || cache.invalidate("inv", &tenant)).await;
         // Baseline: SCAN + UNLINK of the tenant's keys; refilled before each sample.
         let samples = if n >= 100_000 { 1 } else { 3 };
         let mut scan = Vec::new();
@@ -379,7 +386,26 @@ async fn invalidation(conn: &ConnectionManager, cache: &Cache, plan: &Plan) {
         scan_unlink(&mut c, &format!("{prefix}*")).await;
     }
     scan_unlink(&mut c, "bench-raw:inv:other:*").await;
-    println!();
+    println!(
+        "\n`invalidate_all` (one `UNLINK` of the prefix generation's {} copies, whatever the number of entries): {} µs (median of 50).\n",
+        cache_core::key::BUCKETS,
+        us(median_of(50, || cache.invalidate_all("inv")).await)
+    );
+}
+
+/// The median time of `n` runs of `op`.
+async fn median_of<F, Fut>(n: usize, op: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        op().await;
+        samples.push(started.elapsed());
+    }
+    measure::summarize(&mut samples).median
 }
 
 /// Writes `n` small keys `<prefix>:<i>` with pipelines.
@@ -450,7 +476,7 @@ async fn stampede(conn: &ConnectionManager) {
     let (hand_slowest, hand_wall) = storm(move || {
         let (conn, loads, key) = (conn.clone(), loads.clone(), key.clone());
         async move {
-            if hand_get::<Row>(&conn, &key).await.is_none() {
+            if hand_get::<Row, _>(&conn, &key).await.is_none() {
                 loads.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(50)).await; // the same 50 ms loader
                 let mut c = conn.clone();
@@ -516,13 +542,13 @@ async fn memory(conn: &ConnectionManager, cache: &Cache) {
         (
             "small",
             json_len(&row(1)),
-            format!("{}:c1:{{bench:t1}}:ours_small:0", cache.namespace()),
+            our_keys(cache.namespace(), "ours_small").entry().to_owned(),
             "bench-raw:small",
         ),
         (
             "list",
             json_len(&page()),
-            format!("{}:c1:{{bench:t1}}:ours_list:0", cache.namespace()),
+            our_keys(cache.namespace(), "ours_list").entry().to_owned(),
             "bench-raw:list",
         ),
     ] {
@@ -549,7 +575,7 @@ async fn memory(conn: &ConnectionManager, cache: &Cache) {
     }
     let generations: u64 = redis::cmd("MEMORY")
         .arg("USAGE")
-        .arg(format!("{}:c1:{{bench:t1}}", cache.namespace()))
+        .arg(our_keys(cache.namespace(), "ours_list").scope_generation())
         .query_async::<Option<u64>>(&mut c)
         .await
         .ok()
@@ -561,7 +587,7 @@ async fn memory(conn: &ConnectionManager, cache: &Cache) {
 }
 
 async fn redis_down(plan: &Plan) {
-    println!("## 7. Redis down (breaker open): added time per call\n");
+    println!("## 9. Redis down (breaker open): added time per call\n");
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
         .local_addr()
@@ -613,6 +639,13 @@ async fn redis_down(plan: &Plan) {
         ours.as_nanos().saturating_sub(direct.as_nanos())
     );
     println!();
+}
+
+/// The keys of `<name>("t1")`, a function of prefix `bench`, in namespace `ns`.
+fn our_keys(ns: &str, name: &str) -> cache_core::key::CallKeys {
+    let mut parts = cache_core::key::KeyParts::new();
+    parts.scope("t1");
+    cache_core::key::call_keys(ns, "bench", name, 0, &parts)
 }
 
 /// What `ours_small`'s body does, without the attribute.

@@ -87,6 +87,15 @@ pub async fn ours_list_msgpack(tenant: &str) -> Result<Page, BenchError> {
     Ok(page())
 }
 
+/// The cache of the cluster rows.
+pub static CLUSTER: OnceLock<cache_core::Cache> = OnceLock::new();
+
+#[cached(prefix = "bench", name = "small_cl", ttl = "10m", key = tenant, cache = CLUSTER.get())]
+pub async fn ours_small_cluster(tenant: &str) -> Result<Row, BenchError> {
+    let _ = tenant;
+    Ok(row(1))
+}
+
 /// A miss every call: `n` is new each time. The loader is trivial.
 #[cached(prefix = "bench", ttl = "1m", key = tenant, n)]
 pub async fn ours_miss(tenant: &str, n: u64) -> Result<Row, BenchError> {
@@ -97,10 +106,11 @@ pub async fn ours_miss(tenant: &str, n: u64) -> Result<Row, BenchError> {
 // ----- baseline A: the seed's hand-written cache-aside --------------------------------
 
 /// `GET` + `serde_json::from_slice`, as the seed's `getCachedFMPAList` does.
-pub async fn hand_get<T: serde::de::DeserializeOwned>(
-    conn: &ConnectionManager,
-    key: &str,
-) -> Option<T> {
+pub async fn hand_get<T, C>(conn: &C, key: &str) -> Option<T>
+where
+    T: serde::de::DeserializeOwned,
+    C: redis::aio::ConnectionLike + Clone,
+{
     let mut conn = conn.clone();
     let raw: Option<Vec<u8>> = redis::cmd("GET")
         .arg(key)
@@ -135,7 +145,7 @@ pub async fn raw_mget(
 
 /// The seed's miss: `GET`, load, `SET EX`.
 pub async fn hand_miss(conn: &ConnectionManager, key: &str, n: u64) -> Row {
-    if let Some(row) = hand_get::<Row>(conn, key).await {
+    if let Some(row) = hand_get::<Row, _>(conn, key).await {
         return row;
     }
     let value = row(n);

@@ -16,8 +16,8 @@
 //!   `<version>` the attribute's `version` in decimal (0 by default), `<scope>` the value of
 //!   the `key = ...` argument, or `!` for a function without one, and each `<arg>` one
 //!   further key argument, in the order written.
-//! - `<bucket>` is three lower-case hex digits, `000` to `3ff`: [`bucket`] of the encoded
-//!   scope, one of [`BUCKETS`].
+//! - `<bucket>` is three lower-case hex digits, `000` to `3ff`: [`bucket`] of the prefix
+//!   and the encoded scope, one of [`BUCKETS`].
 //! - The braces are a Redis Cluster hash tag: every key of one (prefix, scope), its
 //!   entries, its generation *and the copy of the prefix generation it is checked
 //!   against*, lands in one slot, so a hit reads all three with one single-slot `MGET`.
@@ -62,11 +62,13 @@ pub const MAX_COMPONENT_LEN: usize = 96;
 /// prefix generation.
 pub const BUCKETS: u16 = 1024;
 
-/// The bucket of an encoded scope component: FNV-1a (32 bits) of its bytes, modulo
-/// [`BUCKETS`]. Part of the key format: it never changes within one format version.
-pub fn bucket(scope: &str) -> u16 {
+/// The bucket of a scope within a prefix: FNV-1a (32 bits) of `<prefix>:<scope>` (the
+/// prefix as given, the scope encoded), modulo [`BUCKETS`]. The prefix takes part so that
+/// two tenants sharing a bucket in one prefix do not share it in every prefix. Part of the
+/// key format: it never changes within one format version.
+pub fn bucket(prefix: &str, scope: &str) -> u16 {
     let mut hash: u32 = 0x811c_9dc5;
-    for byte in scope.bytes() {
+    for byte in prefix.bytes().chain([b':']).chain(scope.bytes()) {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
@@ -453,7 +455,7 @@ pub(crate) fn marker_copies(marker: &str) -> Option<Vec<String>> {
 /// The key of a (prefix, scope) generation, `scope` being an encoded component.
 pub fn scope_generation_key(namespace: &str, prefix: &str, scope: &str) -> String {
     let mut out = String::with_capacity(namespace.len() + prefix.len() + scope.len() + 13);
-    push_tag(&mut out, namespace, prefix, bucket(scope));
+    push_tag(&mut out, namespace, prefix, bucket(prefix, scope));
     out.push(':');
     out.push_str(scope);
     out
@@ -471,7 +473,7 @@ pub fn call_keys(
     let mut buf = String::with_capacity(
         namespace.len() + prefix.len() + scope.len() + name.len() + parts.args().len() + 24,
     );
-    push_tag(&mut buf, namespace, prefix, bucket(scope));
+    push_tag(&mut buf, namespace, prefix, bucket(prefix, scope));
     let prefix_end = buf.len();
     buf.push(':');
     buf.push_str(scope);
@@ -554,7 +556,7 @@ mod tests {
         let mut parts = KeyParts::new();
         parts.scope("acme").arg(&7u8);
         let keys = call_keys("app", "fmpa", "list", 0, &parts);
-        let tag = format!("app:c2:{{fmpa:{:03x}}}", bucket("acme"));
+        let tag = format!("app:c2:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
         assert_eq!(keys.prefix_generation(), tag);
         assert!(prefix_generation_keys("app", "fmpa").contains(&tag));
         assert_eq!(keys.scope_generation(), format!("{tag}:acme"));
@@ -566,15 +568,16 @@ mod tests {
         let unscoped = call_keys("", "fmpa", "list", 2, &KeyParts::new());
         assert_eq!(
             unscoped.entry(),
-            format!("c2:{{fmpa:{:03x}}}:!:list:2", bucket("!"))
+            format!("c2:{{fmpa:{:03x}}}:!:list:2", bucket("fmpa", "!"))
         );
     }
 
     #[test]
     fn buckets_are_stable_and_cover_the_range() {
         // Part of the format: these values must never change within `c2`.
-        assert_eq!(bucket(""), 0x1c5);
-        assert_eq!(bucket("acme"), bucket("acme"));
+        assert_eq!(bucket("", ""), 0x06d);
+        assert_eq!(bucket("fmpa", "tenant-42"), 0x38c);
+        assert_ne!(bucket("fmpa", "acme"), bucket("user", "acme"));
         let keys = prefix_generation_keys("app", "fmpa");
         assert_eq!(keys.len(), usize::from(BUCKETS));
         assert_eq!(keys[0], "app:c2:{fmpa:000}");
@@ -582,7 +585,7 @@ mod tests {
         assert_eq!(marker_copies("app:c2:{fmpa:000}:acme"), None);
         let mut seen = std::collections::HashSet::new();
         for tenant in 0..20_000 {
-            seen.insert(bucket(&format!("tenant-{tenant}")));
+            seen.insert(bucket("fmpa", &format!("tenant-{tenant}")));
         }
         assert_eq!(seen.len(), usize::from(BUCKETS));
     }

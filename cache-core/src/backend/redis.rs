@@ -87,19 +87,20 @@ fn cluster_client(
     let first = config.urls.first().map(String::as_str).unwrap_or_default();
     // Few, quick retries: a call has our deadline, and a retry the driver still runs after
     // it would only add load to a failing node.
-    let mut builder = redis::cluster::ClusterClientBuilder::new(config.urls.clone())
+    let builder = redis::cluster::ClusterClientBuilder::new(config.urls.clone())
         .connection_timeout(config.connect_timeout)
         .retries(2)
         .min_retry_wait(10)
         .max_retry_wait(200);
+    #[cfg(feature = "tls")]
+    let builder = if config.tls.is_empty() {
+        builder
+    } else {
+        builder.certs(config.tls.certificates(redacted)?)
+    };
+    #[cfg(not(feature = "tls"))]
     if !config.tls.is_empty() {
-        let certificates = config.tls.certificates(redacted)?;
-        #[cfg(feature = "tls")]
-        {
-            builder = builder.certs(certificates);
-        }
-        #[cfg(not(feature = "tls"))]
-        match certificates {}
+        match config.tls.certificates(redacted)? {}
     }
     builder.build().map_err(|e| classify(redacted, first, e))
 }
