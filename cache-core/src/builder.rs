@@ -47,6 +47,7 @@ pub struct CacheBuilder {
     breaker_open_for: Duration,
     codec: Codec,
     tls: TlsFiles,
+    replica_acks: u32,
 }
 
 impl Default for CacheBuilder {
@@ -63,6 +64,7 @@ impl Default for CacheBuilder {
             breaker_open_for: Duration::from_millis(500),
             codec: Codec::Json,
             tls: TlsFiles::default(),
+            replica_acks: 0,
         }
     }
 }
@@ -169,6 +171,25 @@ impl CacheBuilder {
         self
     }
 
+    /// Invalidations wait until `replicas` replicas of the master hold them (Redis
+    /// `WAIT`, within [`CacheBuilder::op_timeout`]), so that a failover to a replica
+    /// cannot lose an invalidation that returned. One that is not acknowledged in time
+    /// returns [`CacheError::NotReplicated`] from the `try_*` calls and is kept like one
+    /// that failed: this process serves that scope from the source, and a retry writes
+    /// the same generation token again (no further invalidation) until replicas hold it.
+    ///
+    /// Default 0: do not wait. A master that dies right after an invalidation may then
+    /// take it with it, and the entries it hid are served again until their TTL.
+    ///
+    /// Only for a Redis with replicas (a cluster, or a replicated server). While a shard
+    /// has fewer replicas than asked (after a failover, until the old master returns as
+    /// a replica), its invalidations stay pending in the process that made them. Hits are
+    /// not slowed: generation writes and their `WAIT` use a connection of their own.
+    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
+        self.replica_acks = replicas;
+        self
+    }
+
     /// How the attributes serialize cached values (default JSON; MessagePack with the
     /// `msgpack` feature). Entries written with the other codec are still read.
     pub fn codec(mut self, codec: Codec) -> Self {
@@ -194,6 +215,7 @@ impl CacheBuilder {
             connect_timeout: self.connect_timeout,
             lazy: self.lazy,
             tls: self.tls.clone(),
+            replica_acks: self.replica_acks,
         };
         let backend = RedisBackend::connect(&config).await?;
         let shown: Vec<String> = config.urls.iter().map(|url| redact(url)).collect();

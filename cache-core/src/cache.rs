@@ -771,7 +771,8 @@ impl Inner {
     ) -> Result<(), CacheError> {
         let counters = self.stats.prefix(prefix);
         counters.invalidation();
-        match self.write_generation(key).await {
+        let token = Bytes::from(generation::fresh());
+        match self.write_generation(key, token.clone()).await {
             Ok(()) => {
                 self.pending.remove(key);
                 tracing::debug!(key, "cache invalidated");
@@ -780,23 +781,27 @@ impl Inner {
             Err(error) => {
                 self.count_failure(&counters, "invalidate", &error);
                 self.pending
-                    .add(key, || key::prefix_marker(&self.namespace, prefix));
+                    .add(key, token, || key::prefix_marker(&self.namespace, prefix));
                 self.spawn_retry();
                 Err(error)
             }
         }
     }
 
-    /// Replaces the generation `key` with a fresh token; for a prefix marker, removes every
+    /// Replaces the generation `key` with `token`; for a prefix marker, removes every
     /// copy of the prefix generation (the next read of each bucket creates a fresh one).
-    async fn write_generation(&self, key: &str) -> Result<(), CacheError> {
+    async fn write_generation(&self, key: &str, token: Bytes) -> Result<(), CacheError> {
         if let Some(copies) = key::marker_copies(key) {
             let copies: Vec<&str> = copies.iter().map(String::as_str).collect();
-            return self.guarded_wide(self.backend.del(&copies)).await.map(drop);
+            return self
+                .guarded_wide(self.backend.del_generations(&copies))
+                .await;
         }
-        let token = Bytes::from(generation::fresh());
-        self.guarded(key, self.backend.set(key, token, self.generation_ttl))
-            .await
+        self.guarded(
+            key,
+            self.backend.set_generation(key, token, self.generation_ttl),
+        )
+        .await
     }
 
     /// Starts the task that retries pending invalidations, unless one runs.
@@ -819,8 +824,8 @@ async fn retry_pending(cache: Weak<Inner>) {
         // A real delay between attempts, not synchronisation.
         tokio::time::sleep(delay).await;
         let Some(inner) = cache.upgrade() else { return };
-        for key in inner.pending.snapshot() {
-            if inner.write_generation(&key).await.is_ok() {
+        for (key, token) in inner.pending.snapshot() {
+            if inner.write_generation(&key, token).await.is_ok() {
                 inner.pending.remove(&key);
                 tracing::info!(key, "cache: pending invalidation landed");
             }

@@ -51,6 +51,15 @@ pub enum CacheError {
     /// invalidation of this prefix and scope is waiting to be retried.
     #[error("Redis is unavailable (breaker open or not connected)")]
     Unavailable,
+    /// Fewer replicas than asked ([`crate::CacheBuilder::wait_for_replicas`]) acknowledged
+    /// an invalidation in time: it is kept and retried.
+    #[error("only {acknowledged} of {wanted} replicas acknowledged the invalidation in time")]
+    NotReplicated {
+        /// How many replicas acknowledged it (the fewest, over the masters involved).
+        acknowledged: u64,
+        /// How many were asked for.
+        wanted: u32,
+    },
     /// Redis answered with an error, or the connection failed.
     #[error("Redis error: {0}")]
     Redis(#[from] redis::RedisError),

@@ -9,7 +9,8 @@
 //! invalidation of its whole prefix instead (coarser, never weaker), so a long outage
 //! with many tenants written cannot grow it without bound.
 
-use std::collections::HashSet;
+use bytes::Bytes;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -20,7 +21,10 @@ pub const LIMIT: usize = 10_000;
 #[derive(Debug)]
 pub struct Pending {
     count: AtomicUsize,
-    keys: Mutex<HashSet<String>>,
+    /// Generation key → the token its invalidation writes (empty for a prefix marker).
+    /// A retry writes the same token, so that a retry of an invalidation that did land
+    /// (unacknowledged by replicas) does not invalidate the scope once more.
+    keys: Mutex<HashMap<String, Bytes>>,
     retrying: AtomicBool,
     limit: usize,
 }
@@ -32,7 +36,7 @@ impl Default for Pending {
 }
 
 impl Pending {
-    fn keys(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bytes>> {
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -46,14 +50,15 @@ impl Pending {
         }
     }
 
-    /// Records a failed invalidation of `generation_key`; past the limit, of
-    /// `prefix_key` (the generation of its whole prefix) instead.
-    pub fn add(&self, generation_key: &str, prefix_key: impl FnOnce() -> String) {
+    /// Records a failed invalidation of `generation_key`, which was to write `token`;
+    /// past the limit, an invalidation of `prefix_key` (the marker of its whole prefix)
+    /// instead. A key already pending keeps its first token.
+    pub fn add(&self, generation_key: &str, token: Bytes, prefix_key: impl FnOnce() -> String) {
         let mut keys = self.keys();
-        if keys.len() >= self.limit && !keys.contains(generation_key) {
-            keys.insert(prefix_key());
+        if keys.len() >= self.limit && !keys.contains_key(generation_key) {
+            keys.entry(prefix_key()).or_default();
         } else {
-            keys.insert(generation_key.to_owned());
+            keys.entry(generation_key.to_owned()).or_insert(token);
         }
         self.count.store(keys.len(), Ordering::Release);
     }
@@ -74,12 +79,15 @@ impl Pending {
             return false;
         }
         let keys = self.keys();
-        generation_keys.iter().any(|key| keys.contains(*key))
+        generation_keys.iter().any(|key| keys.contains_key(*key))
     }
 
-    /// The pending keys, for a retry pass.
-    pub fn snapshot(&self) -> Vec<String> {
-        self.keys().iter().cloned().collect()
+    /// The pending keys and their tokens, for a retry pass.
+    pub fn snapshot(&self) -> Vec<(String, Bytes)> {
+        self.keys()
+            .iter()
+            .map(|(key, token)| (key.clone(), token.clone()))
+            .collect()
     }
 
     /// Whether no invalidation is pending (one atomic load).
@@ -108,12 +116,15 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::Pending;
+    use bytes::Bytes;
 
     #[test]
     fn blocks_only_what_is_pending() {
         let pending = Pending::default();
         assert!(!pending.blocks(&["a", "b"]));
-        pending.add("b", || unreachable!("under the limit"));
+        pending.add("b", Bytes::from("t1"), || unreachable!("under the limit"));
+        pending.add("b", Bytes::from("t2"), || unreachable!("under the limit"));
+        assert_eq!(pending.snapshot(), [("b".to_owned(), Bytes::from("t1"))]);
         assert!(pending.blocks(&["a", "b"]));
         assert!(!pending.blocks(&["a", "c"]));
         pending.remove("b");
@@ -124,10 +135,10 @@ mod tests {
     #[test]
     fn past_the_limit_scopes_fold_into_their_prefix() {
         let pending = Pending::with_limit(2);
-        pending.add("p:{fmpa:a}", || "p:{fmpa:*}".into());
-        pending.add("p:{fmpa:b}", || "p:{fmpa:*}".into());
-        pending.add("p:{fmpa:c}", || "p:{fmpa:*}".into());
-        pending.add("p:{fmpa:d}", || "p:{fmpa:*}".into());
+        pending.add("p:{fmpa:a}", Bytes::new(), || "p:{fmpa:*}".into());
+        pending.add("p:{fmpa:b}", Bytes::new(), || "p:{fmpa:*}".into());
+        pending.add("p:{fmpa:c}", Bytes::new(), || "p:{fmpa:*}".into());
+        pending.add("p:{fmpa:d}", Bytes::new(), || "p:{fmpa:*}".into());
         assert_eq!(pending.count(), 3, "a, b, then the prefix once");
         // A read of scope d checks its prefix generation too: it is blocked.
         assert!(pending.blocks(&["p:{fmpa:*}", "p:{fmpa:d}"]));

@@ -19,6 +19,8 @@ pub(crate) struct RedisConfig {
     pub connect_timeout: Duration,
     pub lazy: bool,
     pub tls: TlsFiles,
+    /// Replicas that must acknowledge a generation write (0: do not wait).
+    pub replica_acks: u32,
 }
 
 /// PEM files for TLS: a CA to trust instead of the system's roots, and a client
@@ -79,6 +81,17 @@ fn client(url: &str, redacted: &str, tls: &TlsFiles) -> Result<redis::Client, Ca
     match certificates {}
 }
 
+/// How the driver's connection manager reconnects. The deadline of each call is ours
+/// (`run`), which also covers waiting for a lazy connection; the driver's own response
+/// timer would be a second timer per call.
+fn manager_config(config: &RedisConfig) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_response_timeout(None)
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(1))
+}
+
 /// The driver's cluster client for the seed nodes `urls`.
 fn cluster_client(
     config: &RedisConfig,
@@ -117,6 +130,10 @@ enum Conn {
 #[derive(Clone)]
 pub struct RedisBackend {
     conn: Conn,
+    /// A connection of its own for generation writes followed by `WAIT`, which blocks
+    /// its connection: the hits keep theirs. Present when replicas must acknowledge.
+    writer: Option<Conn>,
+    replica_acks: u32,
     op_timeout: Duration,
     url: String,
 }
@@ -147,13 +164,7 @@ impl RedisBackend {
         let raw_url = config.urls.first().map(String::as_str).unwrap_or_default();
         let url = redact(raw_url);
         let client = client(raw_url, &url, &config.tls)?;
-        // The deadline of each call is ours (`run`), which also covers waiting for a lazy
-        // connection; the driver's own response timer would be a second timer per call.
-        let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(None)
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
+        let manager_config = manager_config(config);
         let tcp_addr = match &client.get_connection_info().addr() {
             redis::ConnectionAddr::TcpTls { host, port, .. } => Some((host.clone(), *port)),
             _ => None,
@@ -183,8 +194,21 @@ impl RedisBackend {
             }
             (result, _) => result?,
         };
+        let writer = if config.replica_acks > 0 {
+            let writer_client = self::client(raw_url, &url, &config.tls)?;
+            let writer = ConnectionManager::new_lazy_with_config(
+                writer_client,
+                self::manager_config(config),
+            )
+            .map_err(|e| classify(&url, raw_url, e))?;
+            Some(Conn::Single(writer))
+        } else {
+            None
+        };
         Ok(Self {
             conn: Conn::Single(conn),
+            writer,
+            replica_acks: config.replica_acks,
             op_timeout: config.op_timeout,
             url,
         })
@@ -209,6 +233,9 @@ impl RedisBackend {
         let client = cluster_client(config, &url)?;
         let cluster_config =
             redis::cluster::ClusterConfig::new().set_connection_timeout(config.connect_timeout);
+        let writer = (config.replica_acks > 0).then(|| {
+            Conn::Cluster(client.get_pending_async_connection_with_config(cluster_config.clone()))
+        });
         let conn = if config.lazy {
             client.get_pending_async_connection_with_config(cluster_config)
         } else {
@@ -228,6 +255,8 @@ impl RedisBackend {
         };
         Ok(Self {
             conn: Conn::Cluster(conn),
+            writer,
+            replica_acks: config.replica_acks,
             op_timeout: config.op_timeout,
             url,
         })
@@ -240,9 +269,130 @@ impl RedisBackend {
 
     /// Runs one command under the deadline.
     async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheError> {
-        match tokio::time::timeout(self.op_timeout, query(&self.conn, cmd)).await {
+        self.run_on(&self.conn, cmd).await
+    }
+
+    async fn run_on<T: FromRedisValue>(&self, conn: &Conn, cmd: &Cmd) -> Result<T, CacheError> {
+        match tokio::time::timeout(self.op_timeout, query(conn, cmd)).await {
             Ok(result) => Ok(result?),
             Err(_) => Err(CacheError::Timeout(self.op_timeout)),
+        }
+    }
+
+    /// `SET key token PX ttl`; with replica acknowledgements asked for, on the writer
+    /// connection and followed by `WAIT` on the key's master.
+    pub async fn set_generation(
+        &self,
+        key: &str,
+        token: &[u8],
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let Some(writer) = &self.writer else {
+            return self.set(key, token, ttl).await;
+        };
+        let set = redis::cmd("SET")
+            .arg(key)
+            .arg(token)
+            .arg("PX")
+            .arg(millis(ttl))
+            .to_owned();
+        self.run_on::<()>(writer, &set).await?;
+        self.wait_replicas(writer, Some(key)).await
+    }
+
+    /// `UNLINK keys`; with replica acknowledgements asked for, on the writer connection
+    /// and followed by `WAIT` on every master involved.
+    pub async fn del_generations(&self, keys: &[&str]) -> Result<(), CacheError> {
+        let Some(writer) = &self.writer else {
+            return self.del(keys).await.map(drop);
+        };
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.run_on::<u64>(writer, redis::cmd("UNLINK").arg(keys))
+            .await?;
+        let key = if keys.len() == 1 {
+            keys.first().copied()
+        } else {
+            None
+        };
+        self.wait_replicas(writer, key).await
+    }
+
+    /// `WAIT <replicas> <ms>` after a write on `writer`: on a cluster, on the master of
+    /// `key`, or on every master.
+    async fn wait_replicas(&self, writer: &Conn, key: Option<&str>) -> Result<(), CacheError> {
+        use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+        let Conn::Cluster(conn) = writer else {
+            return self.wait_on(writer, None).await;
+        };
+        if let Some(key) = key {
+            let route = Route::new(crate::slot::of(key), SlotAddr::Master);
+            return self
+                .wait_on(writer, Some(SingleNodeRoutingInfo::SpecificNode(route)))
+                .await;
+        }
+        let nodes: String = self
+            .run_routed(conn, redis::cmd("CLUSTER").arg("NODES"), Routing::Random)
+            .await?;
+        for (host, port) in masters(&nodes) {
+            self.wait_on(
+                writer,
+                Some(SingleNodeRoutingInfo::ByAddress { host, port }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// `WAIT` on one server: the write counts as done only if enough replicas have it.
+    /// (Counting only the replicas attached at the time would accept a write that a
+    /// partitioned replica, promoted later, never saw.)
+    async fn wait_on(
+        &self,
+        writer: &Conn,
+        node: Option<redis::cluster_routing::SingleNodeRoutingInfo>,
+    ) -> Result<(), CacheError> {
+        // Half the deadline on the server: the answer comes back within ours.
+        let wait_ms = (self.op_timeout.as_millis() as u64 / 2).max(1);
+        let wait = redis::cmd("WAIT")
+            .arg(self.replica_acks)
+            .arg(wait_ms)
+            .to_owned();
+        let acknowledged: u64 = self.run_at(writer, node, &wait).await?;
+        if acknowledged >= u64::from(self.replica_acks) {
+            return Ok(());
+        }
+        Err(CacheError::NotReplicated {
+            acknowledged,
+            wanted: self.replica_acks,
+        })
+    }
+
+    /// One command on `conn`, at `node` of a cluster if given, under the deadline.
+    async fn run_at<T: FromRedisValue>(
+        &self,
+        conn: &Conn,
+        node: Option<redis::cluster_routing::SingleNodeRoutingInfo>,
+        cmd: &Cmd,
+    ) -> Result<T, CacheError> {
+        match (conn, node) {
+            (Conn::Cluster(cluster), Some(node)) => {
+                let routing = redis::cluster_routing::RoutingInfo::SingleNode(node);
+                let mut cluster = cluster.clone();
+                match tokio::time::timeout(
+                    self.op_timeout,
+                    cluster.route_command(cmd.clone(), routing),
+                )
+                .await
+                {
+                    Ok(value) => {
+                        Ok(redis::from_redis_value(value?).map_err(redis::RedisError::from)?)
+                    }
+                    Err(_) => Err(CacheError::Timeout(self.op_timeout)),
+                }
+            }
+            _ => self.run_on(conn, cmd).await,
         }
     }
 
@@ -318,17 +468,13 @@ impl RedisBackend {
         cmd: &Cmd,
         routing: Routing,
     ) -> Result<T, CacheError> {
-        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-        let routing = RoutingInfo::SingleNode(match routing {
+        use redis::cluster_routing::SingleNodeRoutingInfo;
+        let node = match routing {
             Routing::Random => SingleNodeRoutingInfo::Random,
             Routing::Node { host, port } => SingleNodeRoutingInfo::ByAddress { host, port },
-        });
-        let mut conn = conn.clone();
-        match tokio::time::timeout(self.op_timeout, conn.route_command(cmd.clone(), routing)).await
-        {
-            Ok(value) => Ok(redis::from_redis_value(value?).map_err(redis::RedisError::from)?),
-            Err(_) => Err(CacheError::Timeout(self.op_timeout)),
-        }
+        };
+        self.run_at(&Conn::Cluster(conn.clone()), Some(node), cmd)
+            .await
     }
 
     /// SCAN + UNLINK on one server (`node`, on a cluster; the server, otherwise).
