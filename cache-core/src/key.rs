@@ -422,7 +422,11 @@ fn push_tag(out: &mut String, namespace: &str, prefix: &str, bucket: u16) {
     push_root(out, namespace);
     out.push('{');
     push_str_component(out, prefix);
-    let _ = write!(out, ":{bucket:03x}}}");
+    out.push(':');
+    for shift in [8, 4, 0] {
+        out.push(char::from(b"0123456789abcdef"[usize::from((bucket >> shift) & 0xf)]));
+    }
+    out.push('}');
 }
 
 /// The keys of every copy of a prefix's generation, one per bucket
