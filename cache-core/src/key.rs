@@ -424,7 +424,9 @@ fn push_tag(out: &mut String, namespace: &str, prefix: &str, bucket: u16) {
     push_str_component(out, prefix);
     out.push(':');
     for shift in [8, 4, 0] {
-        out.push(char::from(b"0123456789abcdef"[usize::from((bucket >> shift) & 0xf)]));
+        out.push(char::from(
+            b"0123456789abcdef"[usize::from((bucket >> shift) & 0xf)],
+        ));
     }
     out.push('}');
 }
