@@ -4,7 +4,7 @@
 mod common;
 
 use cache_core::{Cache, CacheError};
-use common::{Source, read, source_value, until_hit};
+use common::{Source, read, source_value, until_hit, until_no_pending};
 use std::time::{Duration, Instant};
 use testkit::{RedisServer, free_port, test_builder, unique_namespace};
 
@@ -17,18 +17,6 @@ async fn cache_on(url: &str, lazy: bool) -> Cache {
         .breaker(3, Duration::from_millis(200));
     let builder = if lazy { builder.lazy() } else { builder };
     builder.build().await.expect("build")
-}
-
-/// Waits (polling, with a deadline) until every pending invalidation has landed.
-async fn until_no_pending(cache: &Cache) {
-    let started = Instant::now();
-    while cache.pending_invalidations() > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the retries never landed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
-    }
 }
 
 #[tokio::test]

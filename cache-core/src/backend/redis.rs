@@ -175,18 +175,14 @@ impl RedisBackend {
                     .map_err(|e| classify(&url, raw_url, e));
             }
             let connecting = ConnectionManager::new_with_config(client, manager_config);
-            let conn = tokio::time::timeout(config.connect_timeout * 3, connecting)
-                .await
-                .map_err(|_| silent(&url, "no answer", config.connect_timeout * 3))?
-                .map_err(|e| classify(&url, raw_url, e))?;
-            ping(
-                Conn::Single(conn.clone()),
+            established(
+                connecting,
+                Conn::Single,
                 &url,
                 raw_url,
                 config.connect_timeout,
             )
-            .await?;
-            Ok(conn)
+            .await
         };
         let conn = match (connected.await, tcp_addr) {
             (Err(CacheError::Unreachable { url, reason }), Some(addr)) => {
@@ -240,18 +236,14 @@ impl RedisBackend {
             client.get_pending_async_connection_with_config(cluster_config)
         } else {
             let connecting = client.get_async_connection_with_config(cluster_config);
-            let conn = tokio::time::timeout(config.connect_timeout * 3, connecting)
-                .await
-                .map_err(|_| silent(&url, "no answer", config.connect_timeout * 3))?
-                .map_err(|e| classify(&url, raw_first, e))?;
-            ping(
-                Conn::Cluster(conn.clone()),
+            established(
+                connecting,
+                Conn::Cluster,
                 &url,
                 raw_first,
                 config.connect_timeout,
             )
-            .await?;
-            conn
+            .await?
         };
         Ok(Self {
             conn: Conn::Cluster(conn),
@@ -322,25 +314,16 @@ impl RedisBackend {
     /// `WAIT <replicas> <ms>` after a write on `writer`: on a cluster, on the master of
     /// `key`, or on every master.
     async fn wait_replicas(&self, writer: &Conn, key: Option<&str>) -> Result<(), CacheError> {
-        use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
-        let Conn::Cluster(conn) = writer else {
+        use redis::cluster_routing::{Route, SlotAddr};
+        if !matches!(writer, Conn::Cluster(_)) {
             return self.wait_on(writer, None).await;
-        };
+        }
         if let Some(key) = key {
             let route = Route::new(crate::slot::of(key), SlotAddr::Master);
-            return self
-                .wait_on(writer, Some(SingleNodeRoutingInfo::SpecificNode(route)))
-                .await;
+            return self.wait_on(writer, Some(Node::SpecificNode(route))).await;
         }
-        let nodes: String = self
-            .run_routed(conn, redis::cmd("CLUSTER").arg("NODES"), Routing::Random)
-            .await?;
-        for (host, port) in masters(&nodes) {
-            self.wait_on(
-                writer,
-                Some(SingleNodeRoutingInfo::ByAddress { host, port }),
-            )
-            .await?;
+        for node in self.masters_of(writer).await? {
+            self.wait_on(writer, Some(node)).await?;
         }
         Ok(())
     }
@@ -348,11 +331,7 @@ impl RedisBackend {
     /// `WAIT` on one server: the write counts as done only if enough replicas have it.
     /// (Counting only the replicas attached at the time would accept a write that a
     /// partitioned replica, promoted later, never saw.)
-    async fn wait_on(
-        &self,
-        writer: &Conn,
-        node: Option<redis::cluster_routing::SingleNodeRoutingInfo>,
-    ) -> Result<(), CacheError> {
+    async fn wait_on(&self, writer: &Conn, node: Option<Node>) -> Result<(), CacheError> {
         // Half the deadline on the server: the answer comes back within ours.
         let wait_ms = (self.op_timeout.as_millis() as u64 / 2).max(1);
         let wait = redis::cmd("WAIT")
@@ -373,7 +352,7 @@ impl RedisBackend {
     async fn run_at<T: FromRedisValue>(
         &self,
         conn: &Conn,
-        node: Option<redis::cluster_routing::SingleNodeRoutingInfo>,
+        node: Option<Node>,
         cmd: &Cmd,
     ) -> Result<T, CacheError> {
         match (conn, node) {
@@ -447,40 +426,32 @@ impl RedisBackend {
     /// SCAN MATCH + UNLINK in batches (never KEYS); returns how many keys went. On a
     /// cluster, every master is scanned and the count is the total.
     pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
-        let Conn::Cluster(conn) = &self.conn else {
+        if !self.is_cluster() {
             return self.delete_pattern_on(None, pattern).await;
-        };
-        let nodes: String = self
-            .run_routed(conn, redis::cmd("CLUSTER").arg("NODES"), Routing::Random)
-            .await?;
+        }
         let mut deleted = 0;
-        for (host, port) in masters(&nodes) {
-            let node = Routing::Node { host, port };
-            deleted += self.delete_pattern_on(Some(&node), pattern).await?;
+        for node in self.masters_of(&self.conn).await? {
+            deleted += self.delete_pattern_on(Some(node), pattern).await?;
         }
         Ok(deleted)
     }
 
-    /// One command sent where `routing` says, on a cluster connection, under the deadline.
-    async fn run_routed<T: FromRedisValue>(
-        &self,
-        conn: &ClusterConnection,
-        cmd: &Cmd,
-        routing: Routing,
-    ) -> Result<T, CacheError> {
-        use redis::cluster_routing::SingleNodeRoutingInfo;
-        let node = match routing {
-            Routing::Random => SingleNodeRoutingInfo::Random,
-            Routing::Node { host, port } => SingleNodeRoutingInfo::ByAddress { host, port },
-        };
-        self.run_at(&Conn::Cluster(conn.clone()), Some(node), cmd)
-            .await
+    /// Where to reach each master of the cluster behind `conn` that serves slots, as one
+    /// of its nodes sees them now.
+    async fn masters_of(&self, conn: &Conn) -> Result<Vec<Node>, CacheError> {
+        let nodes: String = self
+            .run_at(conn, Some(Node::Random), redis::cmd("CLUSTER").arg("NODES"))
+            .await?;
+        Ok(masters(&nodes)
+            .into_iter()
+            .map(|(host, port)| Node::ByAddress { host, port })
+            .collect())
     }
 
     /// SCAN + UNLINK on one server (`node`, on a cluster; the server, otherwise).
     async fn delete_pattern_on(
         &self,
-        node: Option<&Routing>,
+        node: Option<Node>,
         pattern: &str,
     ) -> Result<u64, CacheError> {
         let mut cursor: u64 = 0;
@@ -493,12 +464,8 @@ impl RedisBackend {
                 .arg("COUNT")
                 .arg(1000)
                 .to_owned();
-            let (next, keys): (u64, Vec<Vec<u8>>) = match (node, &self.conn) {
-                (Some(node), Conn::Cluster(conn)) => {
-                    self.run_routed(conn, &scan, node.clone()).await?
-                }
-                _ => self.run(&scan).await?,
-            };
+            let (next, keys): (u64, Vec<Vec<u8>>) =
+                self.run_at(&self.conn, node.clone(), &scan).await?;
             if !keys.is_empty() {
                 deleted += self.run::<u64>(redis::cmd("UNLINK").arg(&keys)).await?;
             }
@@ -510,12 +477,8 @@ impl RedisBackend {
     }
 }
 
-/// Where a cluster command goes when its keys do not say.
-#[derive(Debug, Clone)]
-enum Routing {
-    Random,
-    Node { host: String, port: u16 },
-}
+/// One node of a cluster, for the commands whose keys do not say where they go.
+type Node = redis::cluster_routing::SingleNodeRoutingInfo;
 
 /// The addresses of the masters that serve slots, from `CLUSTER NODES` output.
 fn masters(nodes: &str) -> Vec<(String, u16)> {
@@ -543,6 +506,22 @@ async fn query<T: FromRedisValue>(conn: &Conn, cmd: &Cmd) -> redis::RedisResult<
         Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
         Conn::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
     }
+}
+
+/// Waits for a connection being made (at most three connect timeouts), then `PING`s it.
+async fn established<C: Clone>(
+    connecting: impl std::future::Future<Output = redis::RedisResult<C>>,
+    wrap: fn(C) -> Conn,
+    url: &str,
+    raw_url: &str,
+    within: Duration,
+) -> Result<C, CacheError> {
+    let conn = tokio::time::timeout(within * 3, connecting)
+        .await
+        .map_err(|_| silent(url, "no answer", within * 3))?
+        .map_err(|e| classify(url, raw_url, e))?;
+    ping(wrap(conn.clone()), url, raw_url, within).await?;
+    Ok(conn)
 }
 
 /// The `PING` that tells, at start-up, whether the server answers.

@@ -127,3 +127,15 @@ pub fn source_value(source: &Source, tenant: &str) -> String {
         .store(before, std::sync::atomic::Ordering::SeqCst);
     value
 }
+
+/// Waits (polling, with a deadline) until every pending invalidation has landed.
+pub async fn until_no_pending(cache: &Cache) {
+    let started = Instant::now();
+    while cache.pending_invalidations() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the retries never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
+    }
+}
