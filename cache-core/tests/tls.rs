@@ -7,7 +7,8 @@ mod common;
 
 use cache_core::{Cache, CacheError};
 use common::{Source, read};
-use testkit::{RedisServer, TlsFiles, test_builder, unique_namespace};
+use std::time::Duration;
+use testkit::{RedisCluster, RedisServer, Target, TlsFiles, test_builder, unique_namespace};
 
 async fn exercise(cache: &Cache) {
     let source = Source::default();
@@ -33,6 +34,36 @@ async fn rediss_with_a_private_ca() {
         .await
         .expect("TLS to a server whose CA we trust");
     exercise(&cache).await;
+}
+
+/// A cluster whose nodes speak only TLS (clients, replication and bus): the TLS files
+/// reach every node the driver discovers; caching, invalidation and `delete_pattern` over
+/// every master work as on plain TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls() {
+    let files = TlsFiles::generate();
+    let cluster = RedisCluster::start_tls(&files);
+    let cache = Target::Cluster(cluster.urls())
+        .builder(&unique_namespace("tls-cluster"))
+        .tls_ca_file(&files.ca)
+        .build()
+        .await
+        .expect("TLS to every node of the cluster");
+    assert!(cache.is_cluster());
+    assert!(
+        cluster
+            .urls()
+            .iter()
+            .all(|url| url.starts_with("rediss://"))
+    );
+    exercise(&cache).await;
+    cache.invalidate_all("fmpa").await;
+    for i in 0..50 {
+        cache
+            .set(&format!("k{i}"), &i, Duration::from_secs(60))
+            .await;
+    }
+    assert_eq!(cache.try_delete_pattern("k*").await.unwrap(), 50);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! yes` on free loopback ports, joined with `redis-cli --cluster create`, killed when
 //! dropped.
 
-use crate::RedisServer;
+use crate::{RedisServer, TlsFiles};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -24,11 +24,18 @@ const NODE_ARGS: [&str; 8] = [
 pub struct RedisCluster {
     /// The nodes, masters and replicas, in the order they were started.
     pub nodes: Vec<RedisServer>,
+    /// What `redis-cli` needs to reach them (`--tls --cacert ...` for a TLS cluster).
+    cli_args: Vec<String>,
 }
 
 /// Runs `redis-cli -p <port> <args>` and returns what it printed.
 pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    redis_cli_with(&[], port, args)
+}
+
+fn redis_cli_with(options: &[String], port: u16, args: &[&str]) -> String {
     let output = Command::new("redis-cli")
+        .args(options)
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
         .output()
@@ -40,14 +47,33 @@ impl RedisCluster {
     /// Starts 3 masters with one replica each and waits until every node sees the
     /// cluster as healthy.
     pub fn start() -> Self {
+        Self::start_nodes(Vec::new(), RedisServer::start_with)
+    }
+
+    /// The same cluster speaking only TLS, clients, replication and cluster bus alike,
+    /// with `files`' server certificate.
+    pub fn start_tls(files: &TlsFiles) -> Self {
+        let cli_args = vec![
+            "--tls".to_owned(),
+            "--cacert".to_owned(),
+            files.ca.display().to_string(),
+        ];
+        Self::start_nodes(cli_args, |args| {
+            let mut args = args.to_vec();
+            args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+            RedisServer::start_tls_with(files, false, &args)
+        })
+    }
+
+    fn start_nodes(cli_args: Vec<String>, start: impl Fn(&[&str]) -> RedisServer) -> Self {
         let nodes: Vec<RedisServer> = (0..6)
             .map(|_| {
-                // The bus port would be the port + 10000 by default: past 65535 for a
-                // high ephemeral port. Pick a free one.
+                // The bus port would be the port + 10000 by default, which may fall in
+                // the ephemeral range: pick one from ours.
                 let bus = crate::free_port().to_string();
                 let mut args = NODE_ARGS.to_vec();
                 args.extend(["--cluster-port", &bus]);
-                RedisServer::start_with(&args)
+                start(&args)
             })
             .collect();
         let addresses: Vec<String> = nodes
@@ -55,6 +81,7 @@ impl RedisCluster {
             .map(|node| format!("127.0.0.1:{}", node.addr().port()))
             .collect();
         let output = Command::new("redis-cli")
+            .args(&cli_args)
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "1", "--cluster-yes"])
@@ -62,15 +89,16 @@ impl RedisCluster {
             .unwrap_or_else(|e| panic!("run redis-cli --cluster create ({e})"));
         assert!(
             output.status.success(),
-            "redis-cli --cluster create failed: {}",
-            String::from_utf8_lossy(&output.stdout)
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
         );
-        let cluster = Self { nodes };
+        let cluster = Self { nodes, cli_args };
         cluster.wait_healthy(Duration::from_secs(30));
         cluster
     }
 
-    /// The seed URLs of every node (`redis://127.0.0.1:<port>`).
+    /// The seed URLs of every node (`redis://127.0.0.1:<port>`, `rediss://` over TLS).
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
     }
@@ -81,7 +109,7 @@ impl RedisCluster {
 
     /// `redis-cli` on one node.
     pub fn cli(&self, node: usize, args: &[&str]) -> String {
-        redis_cli(self.port(node), args)
+        redis_cli_with(&self.cli_args, self.port(node), args)
     }
 
     /// Whether `node` is up and says it is a master.

@@ -287,6 +287,11 @@ impl RedisServer {
     /// Starts a server that speaks only TLS, with `files`' server certificate; with
     /// `client_certs`, it requires a client certificate signed by the CA.
     pub fn start_tls(files: &TlsFiles, client_certs: bool) -> Self {
+        Self::start_tls_with(files, client_certs, &[])
+    }
+
+    /// [`RedisServer::start_tls`] with extra arguments.
+    pub fn start_tls_with(files: &TlsFiles, client_certs: bool, more: &[&str]) -> Self {
         let port = free_port();
         let path = |p: &PathBuf| p.display().to_string();
         let extra = [
@@ -307,7 +312,10 @@ impl RedisServer {
             child: None,
             port,
             dir,
-            extra: extra.to_vec(),
+            extra: extra
+                .into_iter()
+                .chain(more.iter().map(|s| s.to_string()))
+                .collect(),
             tls: true,
         };
         server.spawn();
