@@ -569,7 +569,6 @@ impl Inner {
             Read::Miss { prefix, scope } => (prefix, scope),
             Read::Bypass => return Self::load(&counters, fut).await,
         };
-        counters.miss();
         tracing::debug!(key = keys.entry(), "cache miss");
 
         let mut flight_key = Vec::with_capacity(
@@ -586,7 +585,11 @@ impl Inner {
         } else {
             self.codec
         };
-        match self.flights.join(flight_key) {
+        let role = self.flights.join(flight_key);
+        // Counted once the call has joined the flight: a miss counted is a caller that
+        // will share the load under way (what the single-flight test waits for).
+        counters.miss();
+        match role {
             Role::Leader(leader) => {
                 let out = Self::load(&counters, fut).await;
                 let stored = match M::stored(&out).map(|value| codec.encode(value)) {

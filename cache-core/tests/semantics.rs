@@ -218,7 +218,8 @@ async fn single_flight(cache: Cache) {
             .await
         }));
     }
-    // Every caller counts its miss just before it joins the flight: wait for all 100.
+    // Every caller counts its miss once it has joined the flight: wait for all 100, so
+    // that none can arrive after the load is over and start a second one.
     while cache.stats().prefix("fmpa").misses < 100 {
         tokio::task::yield_now().await;
     }
