@@ -34,7 +34,7 @@ pub async fn hits(conn: &ConnectionManager, rounds: usize, window: Duration, blo
         .await
         .expect("the cluster answers");
     let _ = CLUSTER.set(cache.clone());
-    let client = redis::cluster::ClusterClient::new(urls).expect("cluster URLs parse");
+    let client = redis::cluster::ClusterClient::new(urls.clone()).expect("cluster URLs parse");
     let cluster_conn = client
         .get_async_connection()
         .await
@@ -132,23 +132,9 @@ pub async fn hits(conn: &ConnectionManager, rounds: usize, window: Duration, blo
     }
     println!();
     cache.delete_pattern("*").await;
-    let raw = Cache::builder()
-        .cluster_urls(client_urls_of(&guard))
-        .build()
-        .await;
+    let raw = Cache::builder().cluster_urls(urls).build().await;
     if let Ok(raw) = raw {
         raw.delete_pattern("bench-raw:*").await;
-    }
-}
-
-fn client_urls_of(guard: &Option<testkit::RedisCluster>) -> Vec<String> {
-    match guard {
-        Some(cluster) => cluster.urls(),
-        None => std::env::var("REDIS_CLUSTER_URLS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::to_owned)
-            .collect(),
     }
 }
 
