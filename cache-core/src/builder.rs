@@ -10,11 +10,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Where a cache keeps its entries.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Target {
     Memory,
     Redis(String),
     Cluster(Vec<String>),
+}
+
+/// URLs are shown with their passwords hidden.
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Memory => f.write_str("Memory"),
+            Target::Redis(url) => f.debug_tuple("Redis").field(&redact(url)).finish(),
+            Target::Cluster(urls) => {
+                let shown: Vec<String> = urls.iter().map(|url| redact(url)).collect();
+                f.debug_tuple("Cluster").field(&shown).finish()
+            }
+        }
+    }
 }
 
 /// Configures a [`Cache`]; start with [`Cache::builder`].
@@ -232,8 +246,9 @@ impl CacheBuilder {
     fn finish(self, backend: Backend) -> Cache {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let backend_is_cluster = backend.is_cluster();
-        Cache::from_inner(Inner {
+        Cache::from_inner(|this| Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            this,
             backend,
             namespace: self.namespace,
             generation_ttl: self.generation_ttl,
@@ -259,5 +274,20 @@ fn check_namespace(namespace: &str) -> Result<(), CacheError> {
         Ok(())
     } else {
         Err(CacheError::InvalidNamespace(namespace.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_hides_passwords() {
+        let builder = crate::Cache::builder().redis_url("rediss://default:s3cret@h.io:6379");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("h.io:6379"), "{shown}");
+        let cluster =
+            crate::Cache::builder().cluster_urls(["redis://:s3cret@a:1", "redis://u:s3cret@b:2"]);
+        let shown = format!("{cluster:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

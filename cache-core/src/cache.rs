@@ -3,11 +3,12 @@
 use crate::backend::Backend;
 use crate::breaker::{Breakers, Permit};
 use crate::builder::CacheBuilder;
-use crate::codec::Codec;
+use crate::codec::{Codec, Payload};
 use crate::entry;
 use crate::error::CacheError;
 use crate::flight::{Flights, Role};
 use crate::generation;
+use crate::invalidation::Target;
 use crate::key::{self, CallKeys, KeyParts};
 use crate::outcome::Mode;
 use crate::pending::Pending;
@@ -77,6 +78,8 @@ enum Read {
 pub(crate) struct Inner {
     /// Unique per cache built in this process (never reused, unlike an address).
     pub(crate) id: u64,
+    /// This cache itself, for the tasks it spawns (the retry of pending invalidations).
+    pub(crate) this: Weak<Inner>,
     pub(crate) backend: Backend,
     pub(crate) namespace: String,
     pub(crate) generation_ttl: Duration,
@@ -138,9 +141,10 @@ impl Cache {
         }
     }
 
-    pub(crate) fn from_inner(inner: Inner) -> Cache {
+    /// A cache around the state `make` builds, which is told its own address.
+    pub(crate) fn from_inner(make: impl FnOnce(Weak<Inner>) -> Inner) -> Cache {
         Cache {
-            inner: Arc::new(inner),
+            inner: Arc::new_cyclic(|this| make(this.clone())),
         }
     }
 
@@ -185,7 +189,7 @@ impl Cache {
     /// The value at `key` (under the namespace), or `None` on a miss, on an undecodable
     /// value, or when Redis fails.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let counters = self.inner.stats.prefix(user_prefix(key));
+        let counters = self.inner.stats.user_key(key);
         match self.try_get(key).await {
             Ok(Some(value)) => {
                 counters.hit();
@@ -224,7 +228,7 @@ impl Cache {
     /// Failures are counted and dropped.
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Duration) {
         if let Err(error) = self.try_set(key, value, ttl).await {
-            let counters = self.inner.stats.prefix(user_prefix(key));
+            let counters = self.inner.stats.user_key(key);
             self.inner.count_failure(&counters, "set", &error);
         }
     }
@@ -340,7 +344,8 @@ impl Cache {
     }
 
     /// Like [`Cache::invalidate`], returning the error (the invalidation is still kept
-    /// and retried).
+    /// and retried). A scope that does not serialize invalidates the whole prefix
+    /// instead (coarser, never weaker), as `#[invalidates]` does, and is logged.
     pub async fn try_invalidate<S: Serialize + ?Sized>(
         &self,
         prefix: &str,
@@ -349,11 +354,13 @@ impl Cache {
         let mut parts = KeyParts::new();
         parts.scope(scope);
         if parts.is_invalid() {
-            let error = key::component(scope).err().map(CacheError::from);
-            return Err(error.unwrap_or(CacheError::Unavailable));
+            tracing::error!(
+                prefix,
+                "cache: the invalidation scope did not serialize; invalidating the whole prefix"
+            );
         }
-        let key = key::scope_generation_key(&self.inner.namespace, prefix, parts.scope_component());
-        self.inner.invalidate_generation(prefix, &key).await
+        let target = Target::of_parts(&self.inner.namespace, prefix, &parts);
+        self.inner.invalidate(vec![target]).await
     }
 
     /// Invalidates every entry of `prefix`, all scopes, in O(1): the cost is that of
@@ -367,8 +374,8 @@ impl Cache {
     /// Like [`Cache::invalidate_all`], returning the error (the invalidation is still kept
     /// and retried).
     pub async fn try_invalidate_all(&self, prefix: &str) -> Result<(), CacheError> {
-        let marker = key::prefix_marker(&self.inner.namespace, prefix);
-        self.inner.invalidate_generation(prefix, &marker).await
+        let target = Target::prefix(&self.inner.namespace, prefix);
+        self.inner.invalidate(vec![target]).await
     }
 
     async fn fail_open<T: Default>(
@@ -380,7 +387,7 @@ impl Cache {
         match op.await {
             Ok(value) => value,
             Err(error) => {
-                let counters = self.inner.stats.prefix(user_prefix(key));
+                let counters = self.inner.stats.user_key(key);
                 self.inner.count_failure(&counters, what, &error);
                 T::default()
             }
@@ -390,11 +397,6 @@ impl Cache {
 
 async fn memory_fallback(builder: CacheBuilder) -> Cache {
     builder.memory().build_memory()
-}
-
-/// The stats prefix of a user key: what comes before its first `:` (`fmpa:list:...`).
-fn user_prefix(key: &str) -> &str {
-    key.split(':').next().unwrap_or(key)
 }
 
 /// What a cached read needs to know about its call site.
@@ -441,7 +443,10 @@ struct UserSite<'a> {
 
 impl CallSite for UserSite<'_> {
     fn prefix(&self) -> &str {
-        user_prefix(self.key)
+        self.key.split(':').next().unwrap_or(self.key)
+    }
+    fn counters(&self, inner: &Inner) -> Arc<Counters> {
+        inner.stats.user_key(self.key)
     }
     fn ttl(&self) -> Duration {
         self.ttl
@@ -468,8 +473,9 @@ impl Inner {
         }
         let result = op.await;
         match &result {
-            Ok(_) => breaker.success(),
-            Err(CacheError::Timeout(_) | CacheError::Redis(_)) => {
+            // A refusal is an answer: Redis is up.
+            Ok(_) | Err(CacheError::Refused(_)) => breaker.success(),
+            Err(error) if error.is_transport() => {
                 if breaker.failure() {
                     tracing::warn!(
                         "cache: Redis keeps failing; skipping it and probing again later"
@@ -498,6 +504,13 @@ impl Inner {
     pub(crate) fn count_failure(&self, counters: &Counters, what: &str, error: &CacheError) {
         if matches!(error, CacheError::Unavailable) {
             counters.bypass();
+            return;
+        }
+        if matches!(error, CacheError::Refused(_)) {
+            counters.refused();
+            if let Some(suppressed) = self.warnings.allow() {
+                tracing::warn!(%error, operation = what, suppressed, "cache: Redis refused a command (full, with maxmemory-policy noeviction?); carrying on");
+            }
             return;
         }
         counters.error();
@@ -552,7 +565,11 @@ impl Inner {
                 prefix,
                 scope,
             } => {
-                match codec.decode::<M::Stored>(&raw[payload_at..]) {
+                let payload = match keys.is_plain() {
+                    true => Payload::plain(),
+                    false => Payload::entry(codec),
+                };
+                match payload.decode::<M::Stored>(&raw[payload_at..]) {
                     Ok(value) => {
                         counters.hit();
                         tracing::debug!(key = keys.entry(), "cache hit");
@@ -580,10 +597,9 @@ impl Inner {
             flight_key.extend_from_slice(generation);
         }
         // User keys of get_or_set hold plain JSON; the attributes' entries use the codec.
-        let codec = if keys.is_plain() {
-            Codec::Json
-        } else {
-            self.codec
+        let payload = match keys.is_plain() {
+            true => Payload::plain(),
+            false => Payload::entry(self.codec),
         };
         let role = self.flights.join(flight_key);
         // Counted once the call has joined the flight: a miss counted is a caller that
@@ -592,7 +608,7 @@ impl Inner {
         match role {
             Role::Leader(leader) => {
                 let out = Self::load(&counters, fut).await;
-                let stored = match M::stored(&out).map(|value| codec.encode(value)) {
+                let stored = match M::stored(&out).map(|value| payload.encode(value)) {
                     Some(Ok(payload)) => Some(payload),
                     Some(Err(error)) => {
                         self.count_failure(&counters, "encode", &CacheError::from(error));
@@ -600,16 +616,17 @@ impl Inner {
                     }
                     None => None,
                 };
-                let Some(payload) = stored else {
+                let Some(bytes) = stored else {
                     leader.publish(None);
                     return out;
                 };
+                let payload_codec = payload.codec();
                 let (value, payload_at) = if keys.is_plain() {
-                    (Bytes::from(payload), 0)
+                    (Bytes::from(bytes), 0)
                 } else {
                     let envelope =
-                        entry::encode(codec, &prefix_generation, &scope_generation, &payload);
-                    let at = envelope.len() - payload.len();
+                        entry::encode(payload_codec, &prefix_generation, &scope_generation, &bytes);
+                    let at = envelope.len() - bytes.len();
                     (Bytes::from(envelope), at)
                 };
                 leader.publish(Some(value.slice(payload_at..)));
@@ -625,8 +642,8 @@ impl Inner {
                 out
             }
             Role::Follower(follower) => {
-                if let Some(payload) = follower.wait().await
-                    && let Ok(value) = codec.decode::<M::Stored>(&payload)
+                if let Some(bytes) = follower.wait().await
+                    && let Ok(value) = payload.decode::<M::Stored>(&bytes)
                 {
                     counters.coalesced();
                     return M::restore(value);
@@ -667,6 +684,8 @@ impl Inner {
                 keys.scope_generation(),
             ])
         {
+            // Make sure a retry runs (its task may have died with a runtime).
+            self.spawn_retry();
             counters.bypass();
             return Read::Bypass;
         }
@@ -719,7 +738,10 @@ impl Inner {
                 prefix,
                 scope,
             },
-            (_, _, prefix, scope) => match self.resolve_generations(keys, prefix, scope).await {
+            (_, _, prefix, scope) => match self
+                .resolve_generations(keys, prefix, scope, counters)
+                .await
+            {
                 Some((prefix, scope)) => Read::Miss { prefix, scope },
                 None => Read::Bypass,
             },
@@ -734,24 +756,31 @@ impl Inner {
         keys: &CallKeys,
         prefix: Option<Bytes>,
         scope: Option<Bytes>,
+        counters: &Counters,
     ) -> Option<(Bytes, Bytes)> {
         if keys.is_plain() {
             return Some((Bytes::new(), Bytes::new()));
         }
         let prefix = match prefix {
             Some(generation) => generation,
-            None => self.create_generation(keys.prefix_generation()).await?,
+            None => {
+                self.create_generation(keys.prefix_generation(), counters)
+                    .await?
+            }
         };
         let scope = match scope {
             Some(generation) => generation,
-            None => self.create_generation(keys.scope_generation()).await?,
+            None => {
+                self.create_generation(keys.scope_generation(), counters)
+                    .await?
+            }
         };
         Some((prefix, scope))
     }
 
     /// Creates a missing generation key with a fresh token (`SET NX GET`), or returns the
     /// one another caller created first. A missing key is never read as an old value.
-    async fn create_generation(&self, key: &str) -> Option<Bytes> {
+    async fn create_generation(&self, key: &str, counters: &Counters) -> Option<Bytes> {
         let token = generation::fresh();
         match self
             .guarded(
@@ -762,80 +791,10 @@ impl Inner {
         {
             Ok(Some(existing)) => Some(existing),
             Ok(None) => Some(Bytes::from(token)),
-            Err(_) => None,
-        }
-    }
-
-    /// Replaces a generation with a fresh token; on failure keeps it for retry.
-    pub(crate) async fn invalidate_generation(
-        self: &Arc<Self>,
-        prefix: &str,
-        key: &str,
-    ) -> Result<(), CacheError> {
-        let counters = self.stats.prefix(prefix);
-        counters.invalidation();
-        let token = Bytes::from(generation::fresh());
-        match self.write_generation(key, token.clone()).await {
-            Ok(()) => {
-                self.pending.remove(key);
-                tracing::debug!(key, "cache invalidated");
-                Ok(())
-            }
             Err(error) => {
-                self.count_failure(&counters, "invalidate", &error);
-                self.pending
-                    .add(key, token, || key::prefix_marker(&self.namespace, prefix));
-                self.spawn_retry();
-                Err(error)
+                self.count_failure(counters, "generation", &error);
+                None
             }
         }
-    }
-
-    /// Replaces the generation `key` with `token`; for a prefix marker, removes every
-    /// copy of the prefix generation (the next read of each bucket creates a fresh one).
-    async fn write_generation(&self, key: &str, token: Bytes) -> Result<(), CacheError> {
-        if let Some(copies) = key::marker_copies(key) {
-            let copies: Vec<&str> = copies.iter().map(String::as_str).collect();
-            return self
-                .guarded_wide(self.backend.del_generations(&copies))
-                .await;
-        }
-        self.guarded(
-            key,
-            self.backend.set_generation(key, token, self.generation_ttl),
-        )
-        .await
-    }
-
-    /// Starts the task that retries pending invalidations, unless one runs.
-    fn spawn_retry(self: &Arc<Self>) {
-        if !self.pending.start_retrying() {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.pending.stop_retrying();
-            return;
-        };
-        runtime.spawn(retry_pending(Arc::downgrade(self)));
-    }
-}
-
-/// Retries pending invalidations with backoff until none is left or the cache is gone.
-async fn retry_pending(cache: Weak<Inner>) {
-    let mut delay = Duration::from_millis(50);
-    loop {
-        // A real delay between attempts, not synchronisation.
-        tokio::time::sleep(delay).await;
-        let Some(inner) = cache.upgrade() else { return };
-        for (key, token) in inner.pending.snapshot() {
-            if inner.write_generation(&key, token).await.is_ok() {
-                inner.pending.remove(&key);
-                tracing::info!(key, "cache: pending invalidation landed");
-            }
-        }
-        if inner.pending.count() == 0 && !inner.pending.stop_retrying() {
-            return;
-        }
-        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }

@@ -6,6 +6,7 @@
 //! with one codec are still read after a switch to the other. Keys and values of the plain
 //! operations (`get`, `set`, `get_or_set`) are always JSON, readable by any client.
 
+use crate::option_mark::{Marked, unmarked};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -20,6 +21,52 @@ pub enum Codec {
     /// decoding across field reordering and `skip_serializing_if`.
     #[cfg(feature = "msgpack")]
     MessagePack,
+}
+
+/// How a call's value becomes its stored payload: with the cache's codec and the
+/// top-level `Option` marked, for the attributes' entries; plain JSON for user keys
+/// (`get_or_set`), which any client may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Payload {
+    codec: Codec,
+    marked: bool,
+}
+
+impl Payload {
+    /// The payload of an attribute's entry written with `codec`.
+    pub fn entry(codec: Codec) -> Payload {
+        Payload {
+            codec,
+            marked: true,
+        }
+    }
+
+    /// Plain JSON, as [`crate::Cache::set`] writes it.
+    pub fn plain() -> Payload {
+        Payload {
+            codec: Codec::Json,
+            marked: false,
+        }
+    }
+
+    /// The codec, recorded in the entry's header.
+    pub fn codec(self) -> Codec {
+        self.codec
+    }
+
+    pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>, CodecError> {
+        match self.marked {
+            true => self.codec.encode_value(value),
+            false => self.codec.encode(value),
+        }
+    }
+
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
+        match self.marked {
+            true => self.codec.decode_value(bytes),
+            false => self.codec.decode(bytes),
+        }
+    }
 }
 
 /// A value that would not encode or decode.
@@ -53,6 +100,32 @@ impl Codec {
             #[cfg(feature = "msgpack")]
             Codec::MessagePack => {
                 rmp_serde::to_vec_named(value).map_err(|e| CodecError(e.to_string()))
+            }
+        }
+    }
+
+    /// Encodes a cached value, its top-level `Option` marked (see [`crate::option_mark`]).
+    pub(crate) fn encode_value<T: Serialize + ?Sized>(
+        self,
+        value: &T,
+    ) -> Result<Vec<u8>, CodecError> {
+        self.encode(&Marked(value))
+    }
+
+    /// Decodes what [`Codec::encode_value`] wrote.
+    pub(crate) fn decode_value<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
+        let error = |e: &dyn std::fmt::Display| CodecError(e.to_string());
+        match self {
+            Codec::Json => {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                let value = unmarked(&mut de).map_err(|e| error(&e))?;
+                de.end().map_err(|e| error(&e))?;
+                Ok(value)
+            }
+            #[cfg(feature = "msgpack")]
+            Codec::MessagePack => {
+                let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+                unmarked(&mut de).map_err(|e| error(&e))
             }
         }
     }

@@ -60,7 +60,12 @@ pub enum CacheError {
         /// How many were asked for.
         wanted: u32,
     },
-    /// Redis answered with an error, or the connection failed.
+    /// Redis answered, refusing the command: out of memory under `maxmemory` with the
+    /// `noeviction` policy (`OOM`), a read-only replica, a missing permission... Redis is
+    /// up: this does not open the breaker.
+    #[error("Redis refused the command: {0}")]
+    Refused(redis::RedisError),
+    /// The connection failed (or another error of the driver).
     #[error("Redis error: {0}")]
     Redis(#[from] redis::RedisError),
     /// A value could not be serialized or deserialized.
@@ -72,6 +77,25 @@ pub enum CacheError {
     /// An entry written by this library could not be read.
     #[error("corrupt entry: {0}")]
     Entry(#[from] crate::entry::EntryError),
+}
+
+impl CacheError {
+    /// A driver error met on a call: a reply from the server (Redis is up and said no) is
+    /// [`CacheError::Refused`]; anything else is a transport failure.
+    pub(crate) fn from_driver(error: redis::RedisError) -> CacheError {
+        use redis::ErrorKind;
+        match error.kind() {
+            ErrorKind::Server(_) | ErrorKind::Extension if !error.is_io_error() => {
+                CacheError::Refused(error)
+            }
+            _ => CacheError::Redis(error),
+        }
+    }
+
+    /// Whether this failure says Redis cannot be reached (what the breaker counts).
+    pub(crate) fn is_transport(&self) -> bool {
+        matches!(self, CacheError::Timeout(_) | CacheError::Redis(_))
+    }
 }
 
 /// A URL with its password hidden, for error messages and logs.

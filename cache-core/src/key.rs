@@ -434,7 +434,13 @@ fn push_tag(out: &mut String, namespace: &str, prefix: &str, bucket: u16) {
 /// The keys of every copy of a prefix's generation, one per bucket
 /// (`invalidate_all` removes them all).
 pub fn prefix_generation_keys(namespace: &str, prefix: &str) -> Vec<String> {
-    marker_copies(&prefix_marker(namespace, prefix)).unwrap_or_default()
+    (0..BUCKETS)
+        .map(|bucket| {
+            let mut out = String::with_capacity(namespace.len() + prefix.len() + 12);
+            push_tag(&mut out, namespace, prefix, bucket);
+            out
+        })
+        .collect()
 }
 
 /// The name under which a pending `invalidate_all` of `prefix` is remembered:
@@ -446,16 +452,6 @@ pub(crate) fn prefix_marker(namespace: &str, prefix: &str) -> String {
     push_str_component(&mut out, prefix);
     out.push_str(":*}");
     out
-}
-
-/// The prefix generation copies a [`prefix_marker`] stands for; `None` for any other key.
-pub(crate) fn marker_copies(marker: &str) -> Option<Vec<String>> {
-    let stem = marker.strip_suffix("*}")?;
-    Some(
-        (0..BUCKETS)
-            .map(|bucket| format!("{stem}{bucket:03x}}}"))
-            .collect(),
-    )
 }
 
 /// The key of a (prefix, scope) generation, `scope` being an encoded component.
@@ -588,7 +584,6 @@ mod tests {
         assert_eq!(keys.len(), usize::from(BUCKETS));
         assert_eq!(keys[0], "app:c2:{fmpa:000}");
         assert_eq!(keys[1023], "app:c2:{fmpa:3ff}");
-        assert_eq!(marker_copies("app:c2:{fmpa:000}:acme"), None);
         let mut seen = std::collections::HashSet::new();
         for tenant in 0..20_000 {
             seen.insert(bucket("fmpa", &format!("tenant-{tenant}")));

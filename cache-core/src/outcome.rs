@@ -21,7 +21,21 @@ pub trait Mode {
 }
 
 /// `Result<T, E>` (or an alias of it): only `Ok(T)` is stored; errors never are.
-pub struct ResultMode<O>(PhantomData<O>);
+pub struct ResultMode<O>(PhantomData<fn() -> O>);
+
+impl<O> ResultMode<O> {
+    /// The mode, as a value (see [`Probe`]).
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T, E> ResultMode<Result<T, E>> {
+    /// Whether `#[invalidates]` should invalidate after this output: on `Ok` only.
+    pub fn succeeded(&self, output: &Result<T, E>) -> bool {
+        output.is_ok()
+    }
+}
 
 impl<T: Serialize + DeserializeOwned, E> Mode for ResultMode<Result<T, E>> {
     type Output = Result<T, E>;
@@ -35,7 +49,14 @@ impl<T: Serialize + DeserializeOwned, E> Mode for ResultMode<Result<T, E>> {
 }
 
 /// `Option<T>`: `Some(T)` is stored; `None` only when `CACHE_NONE` (negative caching).
-pub struct OptionMode<O, const CACHE_NONE: bool>(PhantomData<O>);
+pub struct OptionMode<O, const CACHE_NONE: bool>(PhantomData<fn() -> O>);
+
+impl<O, const CACHE_NONE: bool> OptionMode<O, CACHE_NONE> {
+    /// Whether `#[invalidates]` should invalidate after this output: always.
+    pub fn succeeded(&self, _: &O) -> bool {
+        true
+    }
+}
 
 impl<T: Serialize + DeserializeOwned, const CACHE_NONE: bool> Mode
     for OptionMode<Option<T>, CACHE_NONE>
@@ -51,7 +72,14 @@ impl<T: Serialize + DeserializeOwned, const CACHE_NONE: bool> Mode
 }
 
 /// Any other serde value: always stored.
-pub struct ValueMode<O>(PhantomData<O>);
+pub struct ValueMode<O>(PhantomData<fn() -> O>);
+
+impl<O> ValueMode<O> {
+    /// Whether `#[invalidates]` should invalidate after this output: always.
+    pub fn succeeded(&self, _: &O) -> bool {
+        true
+    }
+}
 
 impl<T: Serialize + DeserializeOwned> Mode for ValueMode<T> {
     type Output = T;
@@ -61,5 +89,109 @@ impl<T: Serialize + DeserializeOwned> Mode for ValueMode<T> {
     }
     fn restore(stored: T) -> T {
         stored
+    }
+}
+
+/// Picks the mode from the concrete return type, whatever it is called: an alias of
+/// `Result` (`type Fallible<T> = Result<T, ApiError>`) is a `Result`, a struct named
+/// `SearchResult` is a value.
+///
+/// Autoref specialisation: `(&&Probe::<O, N, true>::new()).pick()` resolves, by method
+/// lookup, to [`PickResult`] when `O` is a `Result`, else to [`PickOption`] when it is an
+/// `Option`, else to [`PickValue`]. With `RESULT = false` (`result = false`), a `Result`
+/// is a value.
+pub struct Probe<O, const CACHE_NONE: bool, const RESULT: bool>(PhantomData<fn() -> O>);
+
+impl<O, const CACHE_NONE: bool, const RESULT: bool> Probe<O, CACHE_NONE, RESULT> {
+    /// A probe of `O`.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<O, const CACHE_NONE: bool, const RESULT: bool> Clone for Probe<O, CACHE_NONE, RESULT> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O, const CACHE_NONE: bool, const RESULT: bool> Copy for Probe<O, CACHE_NONE, RESULT> {}
+
+/// The mode of a `Result`; see [`Probe`].
+pub trait PickResult {
+    /// The mode picked.
+    type Mode;
+    /// The mode, as a value.
+    fn pick(self) -> Self::Mode;
+}
+
+/// The mode of an `Option`; see [`Probe`].
+pub trait PickOption {
+    /// The mode picked.
+    type Mode;
+    /// The mode, as a value.
+    fn pick(self) -> Self::Mode;
+}
+
+/// The mode of any other value; see [`Probe`].
+pub trait PickValue {
+    /// The mode picked.
+    type Mode;
+    /// The mode, as a value.
+    fn pick(self) -> Self::Mode;
+}
+
+impl<T, E, const CACHE_NONE: bool> PickResult for &&Probe<Result<T, E>, CACHE_NONE, true> {
+    type Mode = ResultMode<Result<T, E>>;
+    fn pick(self) -> Self::Mode {
+        ResultMode(PhantomData)
+    }
+}
+
+impl<T, const CACHE_NONE: bool, const RESULT: bool> PickOption
+    for &Probe<Option<T>, CACHE_NONE, RESULT>
+{
+    type Mode = OptionMode<Option<T>, CACHE_NONE>;
+    fn pick(self) -> Self::Mode {
+        OptionMode(PhantomData)
+    }
+}
+
+impl<O, const CACHE_NONE: bool, const RESULT: bool> PickValue for Probe<O, CACHE_NONE, RESULT> {
+    type Mode = ValueMode<O>;
+    fn pick(self) -> Self::Mode {
+        ValueMode(PhantomData)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Fallible<T> = Result<T, String>;
+    type Maybe<T> = Option<T>;
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct SearchResult;
+
+    fn name<M>(_: M) -> &'static str {
+        std::any::type_name::<M>()
+    }
+
+    #[test]
+    fn the_mode_comes_from_the_type_not_its_name() {
+        let result = name((&&Probe::<Fallible<u8>, false, true>::new()).pick());
+        assert!(result.contains("ResultMode"), "{result}");
+        let option = name((&&Probe::<Maybe<u8>, true, true>::new()).pick());
+        assert!(option.contains("OptionMode"), "{option}");
+        let value = name((&&Probe::<SearchResult, false, true>::new()).pick());
+        assert!(value.contains("ValueMode"), "{value}");
+        let value = name((&&Probe::<Vec<u8>, false, true>::new()).pick());
+        assert!(value.contains("ValueMode"), "{value}");
+        // `result = false`: a Result is then a value.
+        let value = name((&&Probe::<Fallible<u8>, false, false>::new()).pick());
+        assert!(value.contains("ValueMode"), "{value}");
+        let option = name((&&Probe::<Maybe<u8>, false, false>::new()).pick());
+        assert!(option.contains("OptionMode"), "{option}");
     }
 }

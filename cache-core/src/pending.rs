@@ -1,30 +1,42 @@
-//! Invalidations that could not reach Redis, kept until a retry lands.
+//! Invalidations that have not landed yet, kept until a retry does.
 //!
-//! While a generation key is pending, this process neither reads nor fills entries that
-//! depend on it: it serves those calls from the source. The set holds generation keys,
-//! which a read has already computed, so the check costs one atomic load when nothing
-//! is pending and a hash lookup otherwise.
+//! While a target is pending, this process neither reads nor fills entries that depend on
+//! it: it serves those calls from the source. The table is keyed by the target's pending
+//! key (a generation key a read has already computed, or its prefix's marker), so the
+//! check costs one atomic load when nothing is pending and a hash lookup otherwise.
 //!
-//! The set is bounded: past [`LIMIT`] keys, a failed scope invalidation is kept as an
+//! Each time a target is parked it gets a fresh **ticket**. An attempt notes the ticket it
+//! started under ([`Pending::ticket`]) and, once it lands, removes the entry only if that
+//! ticket is still the current one ([`Pending::settle`]). An invalidation parked while an
+//! attempt was on the wire was needed after that attempt was sent, so it stays.
+//!
+//! The table is bounded: past [`LIMIT`] keys, a failed scope invalidation is kept as an
 //! invalidation of its whole prefix instead (coarser, never weaker), so a long outage
 //! with many tenants written cannot grow it without bound.
 
-use bytes::Bytes;
+use crate::invalidation::Target;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// How many distinct generation keys are kept before scopes fold into their prefix.
+/// How many distinct targets are kept before scopes fold into their prefix.
 pub const LIMIT: usize = 10_000;
 
-/// The generation keys whose invalidation is waiting for Redis.
+/// When a target was parked, compared by [`Pending::settle`].
+pub type Ticket = u64;
+
+#[derive(Debug)]
+struct Parked {
+    target: Target,
+    ticket: Ticket,
+}
+
+/// The invalidations waiting for Redis.
 #[derive(Debug)]
 pub struct Pending {
     count: AtomicUsize,
-    /// Generation key → the token its invalidation writes (empty for a prefix marker).
-    /// A retry writes the same token, so that a retry of an invalidation that did land
-    /// (unacknowledged by replicas) does not invalidate the scope once more.
-    keys: Mutex<HashMap<String, Bytes>>,
+    parked: Mutex<HashMap<String, Parked>>,
+    next_ticket: AtomicU64,
     retrying: AtomicBool,
     limit: usize,
 }
@@ -36,66 +48,80 @@ impl Default for Pending {
 }
 
 impl Pending {
-    fn keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bytes>> {
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    fn parked(&self) -> std::sync::MutexGuard<'_, HashMap<String, Parked>> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A set that folds scopes into prefixes past `limit` keys.
+    /// A table that folds scopes into prefixes past `limit` keys.
     pub fn with_limit(limit: usize) -> Self {
         Self {
             count: AtomicUsize::new(0),
-            keys: Mutex::default(),
+            parked: Mutex::default(),
+            next_ticket: AtomicU64::new(1),
             retrying: AtomicBool::new(false),
             limit,
         }
     }
 
-    /// Records a failed invalidation of `generation_key`, which was to write `token`;
-    /// past the limit, an invalidation of `prefix_key` (the marker of its whole prefix)
-    /// instead. A key already pending keeps its first token.
-    pub fn add(&self, generation_key: &str, token: Bytes, prefix_key: impl FnOnce() -> String) {
-        let mut keys = self.keys();
-        if keys.len() >= self.limit && !keys.contains_key(generation_key) {
-            keys.entry(prefix_key()).or_default();
+    /// Keeps `target` until an attempt that starts from now on lands; past the limit, its
+    /// whole prefix instead.
+    pub fn park(&self, target: Target) {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let mut parked = self.parked();
+        let target = if parked.len() >= self.limit && !parked.contains_key(target.pending_key()) {
+            target.widened()
         } else {
-            keys.entry(generation_key.to_owned()).or_insert(token);
-        }
-        self.count.store(keys.len(), Ordering::Release);
+            target
+        };
+        parked.insert(target.pending_key().to_owned(), Parked { target, ticket });
+        self.count.store(parked.len(), Ordering::Release);
     }
 
-    /// Forgets `generation_key` (its invalidation landed).
-    pub fn remove(&self, generation_key: &str) {
-        if self.count.load(Ordering::Acquire) == 0 {
-            return;
+    /// The ticket `key` is parked under, if it is: note it before an attempt starts.
+    pub fn ticket(&self, key: &str) -> Option<Ticket> {
+        if self.is_empty() {
+            return None;
         }
-        let mut keys = self.keys();
-        keys.remove(generation_key);
-        self.count.store(keys.len(), Ordering::Release);
+        self.parked().get(key).map(|parked| parked.ticket)
     }
 
-    /// Whether any of these generation keys has an invalidation pending.
-    pub fn blocks(&self, generation_keys: &[&str]) -> bool {
-        if self.count.load(Ordering::Acquire) == 0 {
+    /// An attempt that started under `ticket` landed: forgets `key` unless it was parked
+    /// again since.
+    pub fn settle(&self, key: &str, ticket: Option<Ticket>) {
+        let Some(ticket) = ticket else { return };
+        let mut parked = self.parked();
+        if parked
+            .get(key)
+            .is_some_and(|parked| parked.ticket == ticket)
+        {
+            parked.remove(key);
+        }
+        self.count.store(parked.len(), Ordering::Release);
+    }
+
+    /// Whether any of these pending keys is parked.
+    pub fn blocks(&self, keys: &[&str]) -> bool {
+        if self.is_empty() {
             return false;
         }
-        let keys = self.keys();
-        generation_keys.iter().any(|key| keys.contains_key(*key))
+        let parked = self.parked();
+        keys.iter().any(|key| parked.contains_key(*key))
     }
 
-    /// The pending keys and their tokens, for a retry pass.
-    pub fn snapshot(&self) -> Vec<(String, Bytes)> {
-        self.keys()
-            .iter()
-            .map(|(key, token)| (key.clone(), token.clone()))
+    /// The parked targets and their tickets, for a retry pass.
+    pub fn snapshot(&self) -> Vec<(Target, Ticket)> {
+        self.parked()
+            .values()
+            .map(|parked| (parked.target.clone(), parked.ticket))
             .collect()
     }
 
-    /// Whether no invalidation is pending (one atomic load).
+    /// Whether nothing is parked (one atomic load).
     pub fn is_empty(&self) -> bool {
         self.count() == 0
     }
 
-    /// How many invalidations are pending.
+    /// How many targets are parked.
     pub fn count(&self) -> usize {
         self.count.load(Ordering::Acquire)
     }
@@ -105,42 +131,71 @@ impl Pending {
         !self.retrying.swap(true, Ordering::AcqRel)
     }
 
-    /// Releases the retry task's claim. Returns true when keys were added meanwhile and the
-    /// caller should keep going (it then holds the claim again).
+    /// Releases the retry task's claim. Returns true when targets were parked meanwhile
+    /// and the caller should keep going (it then holds the claim again).
     pub fn stop_retrying(&self) -> bool {
         self.retrying.store(false, Ordering::Release);
         self.count() > 0 && self.start_retrying()
+    }
+
+    /// Releases the claim of a retry task that is gone (its runtime shut down), so that
+    /// the next invalidation or blocked read starts another.
+    pub fn abandon_retrying(&self) {
+        self.retrying.store(false, Ordering::Release);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::Pending;
-    use bytes::Bytes;
+    use crate::invalidation::Target;
+
+    fn scope(name: &str) -> Target {
+        Target::scope("ns", "fmpa", name)
+    }
 
     #[test]
-    fn blocks_only_what_is_pending() {
+    fn blocks_only_what_is_parked() {
         let pending = Pending::default();
-        assert!(!pending.blocks(&["a", "b"]));
-        pending.add("b", Bytes::from("t1"), || unreachable!("under the limit"));
-        pending.add("b", Bytes::from("t2"), || unreachable!("under the limit"));
-        assert_eq!(pending.snapshot(), [("b".to_owned(), Bytes::from("t1"))]);
-        assert!(pending.blocks(&["a", "b"]));
+        let b = scope("b");
+        assert!(!pending.blocks(&["a", b.pending_key()]));
+        pending.park(b.clone());
+        assert!(pending.blocks(&["a", b.pending_key()]));
         assert!(!pending.blocks(&["a", "c"]));
-        pending.remove("b");
-        assert!(!pending.blocks(&["a", "b"]));
+        let ticket = pending.ticket(b.pending_key());
+        pending.settle(b.pending_key(), ticket);
+        assert!(!pending.blocks(&[b.pending_key()]));
+        assert_eq!(pending.count(), 0);
+    }
+
+    #[test]
+    fn an_attempt_settles_only_what_it_started_under() {
+        let pending = Pending::default();
+        let b = scope("b");
+        // Nothing parked when the attempt started: it removes nothing parked meanwhile.
+        let before = pending.ticket(b.pending_key());
+        pending.park(b.clone());
+        pending.settle(b.pending_key(), before);
+        assert_eq!(pending.count(), 1);
+        // Parked again while a retry was on the wire: the retry's success keeps it.
+        let retry = pending.ticket(b.pending_key());
+        pending.park(b.clone());
+        pending.settle(b.pending_key(), retry);
+        assert_eq!(pending.count(), 1);
+        let next = pending.ticket(b.pending_key());
+        pending.settle(b.pending_key(), next);
         assert_eq!(pending.count(), 0);
     }
 
     #[test]
     fn past_the_limit_scopes_fold_into_their_prefix() {
         let pending = Pending::with_limit(2);
-        pending.add("p:{fmpa:a}", Bytes::new(), || "p:{fmpa:*}".into());
-        pending.add("p:{fmpa:b}", Bytes::new(), || "p:{fmpa:*}".into());
-        pending.add("p:{fmpa:c}", Bytes::new(), || "p:{fmpa:*}".into());
-        pending.add("p:{fmpa:d}", Bytes::new(), || "p:{fmpa:*}".into());
+        for name in ["a", "b", "c", "d"] {
+            pending.park(scope(name));
+        }
         assert_eq!(pending.count(), 3, "a, b, then the prefix once");
-        // A read of scope d checks its prefix generation too: it is blocked.
-        assert!(pending.blocks(&["p:{fmpa:*}", "p:{fmpa:d}"]));
+        let prefix = Target::prefix("ns", "fmpa");
+        // A read of scope d checks its prefix's marker too: it is blocked.
+        assert!(pending.blocks(&[prefix.pending_key(), scope("d").pending_key()]));
     }
 }

@@ -2,6 +2,7 @@
 //! it changes with the macros, which are pinned to this crate's exact version.
 
 use crate::Cache;
+use crate::invalidation::Target;
 use crate::outcome;
 use crate::stats::Counters;
 use std::future::Future;
@@ -47,6 +48,7 @@ pub type ResultMode<O> = outcome::ResultMode<O>;
 pub type OptionMode<O, const CACHE_NONE: bool> = outcome::OptionMode<O, CACHE_NONE>;
 /// See [`crate::outcome::ValueMode`].
 pub type ValueMode<O> = outcome::ValueMode<O>;
+pub use crate::outcome::{PickOption, PickResult, PickValue, Probe};
 
 /// The whole cache-aside flow of one `#[cached]` call: one read, on a miss the function
 /// once per key per process, a fill of what should be stored, and the function's own
@@ -67,9 +69,26 @@ where
     }
 }
 
+/// [`cached`] with the mode given as a value, as [`Probe`] picks it.
+pub async fn cached_as<M, F>(
+    _mode: M,
+    site: &'static Site,
+    cache: Option<Cache>,
+    parts: KeyParts,
+    fut: F,
+) -> M::Output
+where
+    M: outcome::Mode,
+    F: Future<Output = M::Output>,
+{
+    cached::<M, F>(site, cache, parts, fut).await
+}
+
 /// The invalidation of `#[invalidates]`, run after the function succeeded: the scope of
-/// `parts` in each prefix, or each whole prefix when `parts` has no scope.
-/// Failures are kept and retried by the cache; they never reach the caller.
+/// `parts` in each prefix, or each whole prefix when `parts` has no scope (or a scope
+/// that did not serialize: coarser, never weaker). Failures are kept and retried by the
+/// cache; they never reach the caller. Every prefix is invalidated or pending once this
+/// future has been polled once, even if it is then dropped.
 pub async fn invalidate(cache: Option<Cache>, prefixes: &[&str], parts: &KeyParts) {
     let Some(cache) = cache else { return };
     if parts.is_invalid() {
@@ -78,15 +97,11 @@ pub async fn invalidate(cache: Option<Cache>, prefixes: &[&str], parts: &KeyPart
             "cache: the invalidation key did not serialize; invalidating the whole prefixes"
         );
     }
-    for prefix in prefixes {
-        let key = match parts.scope_component_if_set() {
-            Some(scope) if !parts.is_invalid() => {
-                crate::key::scope_generation_key(cache.namespace(), prefix, scope)
-            }
-            _ => crate::key::prefix_marker(cache.namespace(), prefix),
-        };
-        let _ = cache.inner.invalidate_generation(prefix, &key).await;
-    }
+    let targets = prefixes
+        .iter()
+        .map(|prefix| Target::of_parts(cache.namespace(), prefix, parts))
+        .collect();
+    let _ = cache.inner.invalidate(targets).await;
 }
 
 /// The installed cache, warning once when there is none.

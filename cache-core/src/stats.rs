@@ -17,6 +17,7 @@ pub struct Counters {
     errors: AtomicU64,
     decode_errors: AtomicU64,
     invalidations: AtomicU64,
+    refused: AtomicU64,
     #[cfg(feature = "metrics")]
     exported: Option<exported::Handles>,
 }
@@ -43,6 +44,9 @@ pub struct PrefixStats {
     pub decode_errors: u64,
     /// Invalidations requested.
     pub invalidations: u64,
+    /// Commands Redis answered with a refusal (`OOM` when full under `noeviction`, a
+    /// read-only replica...): Redis is up, but did not store what was asked.
+    pub refused: u64,
 }
 
 impl PrefixStats {
@@ -66,6 +70,7 @@ impl PrefixStats {
         self.errors += other.errors;
         self.decode_errors += other.decode_errors;
         self.invalidations += other.invalidations;
+        self.refused += other.refused;
     }
 }
 
@@ -75,7 +80,9 @@ impl PrefixStats {
 pub struct CacheStats {
     /// The sum over all prefixes.
     pub total: PrefixStats,
-    /// Per prefix, sorted by name.
+    /// Per prefix, sorted by name. The keys of the plain operations count under what
+    /// comes before their first `:`; past 64 such prefixes, under `"(other)"`, so that
+    /// keys like `session-<id>` cannot grow this (or the exported metrics) without bound.
     pub prefixes: BTreeMap<String, PrefixStats>,
 }
 
@@ -115,6 +122,8 @@ bump! {
     decode_error => decode_errors,
     /// Counts an invalidation.
     invalidation => invalidations,
+    /// Counts a command Redis refused.
+    refused => refused,
 }
 
 impl Counters {
@@ -142,26 +151,55 @@ impl Counters {
             errors: get(&self.errors),
             decode_errors: get(&self.decode_errors),
             invalidations: get(&self.invalidations),
+            refused: get(&self.refused),
         }
     }
 }
+
+/// How many prefixes the keys of the plain operations (`get`, `set`, `get_or_set`...)
+/// may create; the keys of further ones are counted under [`OTHER_USER_KEYS`].
+pub const USER_PREFIX_LIMIT: usize = 64;
+
+/// The counters of user keys past [`USER_PREFIX_LIMIT`] prefixes.
+pub const OTHER_USER_KEYS: &str = "(other)";
 
 /// The counters of every prefix of one cache.
 #[derive(Debug, Default)]
 pub struct Stats {
     prefixes: RwLock<HashMap<String, Arc<Counters>>>,
+    /// How many prefixes user keys created.
+    user_prefixes: std::sync::atomic::AtomicUsize,
 }
 
 impl Stats {
-    /// The counters of `prefix`, created on first use.
-    pub fn prefix(&self, prefix: &str) -> Arc<Counters> {
-        if let Some(counters) = self
-            .prefixes
+    /// The counters of a user key: those of what comes before its first `:`
+    /// (`fmpa:list:...` → `fmpa`). User keys are data (`session-<id>`), so the prefixes
+    /// they create are bounded: past [`USER_PREFIX_LIMIT`], they share [`OTHER_USER_KEYS`].
+    pub fn user_key(&self, key: &str) -> Arc<Counters> {
+        let prefix = key.split(':').next().unwrap_or(key);
+        if let Some(counters) = self.existing(prefix) {
+            return counters;
+        }
+        let taken = self.user_prefixes.fetch_add(1, Ordering::Relaxed);
+        if taken >= USER_PREFIX_LIMIT {
+            self.user_prefixes.fetch_sub(1, Ordering::Relaxed);
+            return self.prefix(OTHER_USER_KEYS);
+        }
+        self.prefix(prefix)
+    }
+
+    fn existing(&self, prefix: &str) -> Option<Arc<Counters>> {
+        self.prefixes
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(prefix)
-        {
-            return counters.clone();
+            .cloned()
+    }
+
+    /// The counters of `prefix`, created on first use.
+    pub fn prefix(&self, prefix: &str) -> Arc<Counters> {
+        if let Some(counters) = self.existing(prefix) {
+            return counters;
         }
         let mut prefixes = self.prefixes.write().unwrap_or_else(|e| e.into_inner());
         prefixes
@@ -209,6 +247,7 @@ mod exported {
         pub errors: metrics::Counter,
         pub decode_errors: metrics::Counter,
         pub invalidations: metrics::Counter,
+        pub refused: metrics::Counter,
     }
 
     impl Handles {
@@ -225,7 +264,35 @@ mod exported {
                 errors: counter("cache_errors_total"),
                 decode_errors: counter("cache_decode_errors_total"),
                 invalidations: counter("cache_invalidations_total"),
+                refused: counter("cache_refused_total"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OTHER_USER_KEYS, Stats, USER_PREFIX_LIMIT};
+
+    #[test]
+    fn user_keys_create_a_bounded_number_of_prefixes() {
+        let stats = Stats::default();
+        stats.prefix("fmpa").hit();
+        for id in 0..10 * USER_PREFIX_LIMIT {
+            stats.user_key(&format!("session-{id}")).miss();
+        }
+        stats.user_key("session-0").miss();
+        let snapshot = stats.snapshot();
+        // the attribute's prefix, the first user prefixes, and the shared rest
+        assert_eq!(snapshot.prefixes.len(), 1 + USER_PREFIX_LIMIT + 1);
+        assert_eq!(snapshot.prefix("session-0").misses, 2);
+        assert_eq!(
+            snapshot.prefix(OTHER_USER_KEYS).misses,
+            (9 * USER_PREFIX_LIMIT) as u64
+        );
+        assert_eq!(snapshot.total.misses, (10 * USER_PREFIX_LIMIT + 1) as u64);
+        // attribute prefixes are never folded
+        stats.prefix("late").hit();
+        assert_eq!(stats.snapshot().prefix("late").hits, 1);
     }
 }

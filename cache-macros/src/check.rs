@@ -6,11 +6,12 @@ use syn::{FnArg, GenericArgument, LitBool, Pat, PathArguments, ReturnType, Signa
 
 /// What the function returns, which decides what is stored.
 pub enum Returns {
-    /// `Result<T, E>` or an alias of it: `Ok(T)` is stored. Holds `T` when visible.
+    /// `Result<T, E>` (or `result = true`): `Ok(T)` is stored. Holds `T` when visible.
     Result(Option<Type>),
     /// `Option<T>`: `Some(T)` is stored. Holds `T`.
     Option(Type),
-    /// Any other type: stored as it is.
+    /// Any other type, maybe an alias of `Result` or `Option`: the generated code's
+    /// probe of the concrete type decides.
     Value,
 }
 
@@ -130,6 +131,17 @@ pub fn returns(sig: &Signature, result: Option<&LitBool>) -> syn::Result<Returns
         Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
         _ => None,
     };
+    if forced.is_none()
+        && let Some(param) = type_parameter_root(ty, sig)
+    {
+        return Err(syn::Error::new_spanned(
+            ty,
+            format!(
+                "#[cached] cannot tell whether `{param}` is a `Result` (an `Err` must never be cached): \
+                 say `result = true` to cache only `Ok`, or `result = false` to cache the value as it is"
+            ),
+        ));
+    }
     let first_arg = last.and_then(|segment| match &segment.arguments {
         PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
             GenericArgument::Type(ty) => Some(ty.clone()),
@@ -138,38 +150,31 @@ pub fn returns(sig: &Signature, result: Option<&LitBool>) -> syn::Result<Returns
         _ => None,
     });
     let name = last.map(|segment| segment.ident.to_string());
-    if forced.unwrap_or_else(|| name.as_deref().is_some_and(is_result_name)) {
+    if forced == Some(true) || (forced.is_none() && name.as_deref() == Some("Result")) {
         return Ok(Returns::Result(first_arg));
     }
-    match name {
-        Some(name) if name == "Option" => match first_arg {
-            Some(inner) => Ok(Returns::Option(inner)),
-            None => Ok(Returns::Value),
-        },
+    match (name.as_deref(), first_arg) {
+        (Some("Option"), Some(inner)) => Ok(Returns::Option(inner)),
         _ => Ok(Returns::Value),
     }
 }
 
-/// `Result`, and aliases named like one (`sqlx::Result`, `IoResult`, `DbResult`).
-fn is_result_name(name: &str) -> bool {
-    name.ends_with("Result")
+/// The type parameter of `sig` that `ty` is, or is rooted at (`T`, `T::Output`): what it
+/// stands for is not known where the attribute expands.
+fn type_parameter_root(ty: &Type, sig: &Signature) -> Option<syn::Ident> {
+    let Type::Path(path) = ty else { return None };
+    let first = match &path.qself {
+        Some(qself) => return type_parameter_root(&qself.ty, sig),
+        None => path.path.segments.first()?,
+    };
+    sig.generics
+        .type_params()
+        .any(|param| param.ident == first.ident)
+        .then(|| first.ident.clone())
 }
 
 /// Whether `#[invalidates]` should treat the output as a `Result` (an `Err` invalidates
-/// nothing).
-pub fn returns_result(sig: &Signature, result: Option<&LitBool>) -> bool {
-    if let Some(lit) = result {
-        return lit.value;
-    }
-    match &sig.output {
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Path(path) => path
-                .path
-                .segments
-                .last()
-                .is_some_and(|segment| is_result_name(&segment.ident.to_string())),
-            _ => false,
-        },
-        ReturnType::Default => false,
-    }
+/// nothing): `Some` when `result = ...` says so; `None` to let the type decide.
+pub fn returns_result(result: Option<&LitBool>) -> Option<bool> {
+    result.map(|lit| lit.value)
 }

@@ -76,25 +76,11 @@ impl Backend {
         }
     }
 
-    /// Writes a generation token: like [`Backend::set`], then, when the cache asks for
-    /// replica acknowledgements, waits for them.
-    pub async fn set_generation(
-        &self,
-        key: &str,
-        token: Bytes,
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
+    /// Removes generation keys: like [`Backend::del`], then, when the cache asks for
+    /// replica acknowledgements, waits for them on the same connection.
+    pub async fn remove_generations(&self, keys: &[&str]) -> Result<(), CacheError> {
         match self {
-            Self::Redis(r) => r.set_generation(key, &token, ttl).await,
-            Self::Memory(_) => self.set(key, token, ttl).await,
-        }
-    }
-
-    /// Removes generation keys: like [`Backend::del`], then waits for replica
-    /// acknowledgements when the cache asks for them.
-    pub async fn del_generations(&self, keys: &[&str]) -> Result<(), CacheError> {
-        match self {
-            Self::Redis(r) => r.del_generations(keys).await,
+            Self::Redis(r) => r.remove_generations(keys).await,
             Self::Memory(m) => {
                 m.del(keys);
                 Ok(())

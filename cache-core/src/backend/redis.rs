@@ -10,7 +10,7 @@ use redis::{Cmd, ErrorKind, FromRedisValue, RedisError};
 use std::time::Duration;
 
 /// How the Redis backend connects and how long a call may take.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct RedisConfig {
     /// One URL for a single server; the seed nodes of a cluster.
     pub urls: Vec<String>,
@@ -65,6 +65,23 @@ impl TlsFiles {
             url: redacted.to_owned(),
             reason: "TLS files were given but this build of cache-core has no `tls` feature".into(),
         })
+    }
+}
+
+/// Makes sure rustls has a process-wide crypto provider before the driver builds a TLS
+/// config. The driver calls `rustls::ClientConfig::builder()`, which takes the process
+/// default and panics when there is none and both of rustls's providers are compiled in
+/// (another crate of the application enabled `aws-lc-rs`, as tokio-rustls and hyper-rustls
+/// do by default). A provider the application installed is kept; otherwise ring, the one
+/// this crate enables, is installed, which is what rustls itself picks when ring is the
+/// only one.
+#[cfg(feature = "tls")]
+fn ensure_crypto_provider(urls: &[String]) {
+    if urls.iter().any(|url| url.starts_with("rediss://"))
+        && rustls::crypto::CryptoProvider::get_default().is_none()
+    {
+        // Losing a race to another installer is fine: any provider will do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
@@ -158,6 +175,8 @@ fn silent(url: &str, what: &str, within: Duration) -> CacheError {
 impl RedisBackend {
     /// Connects (or, when `lazy`, prepares to connect on first use).
     pub(crate) async fn connect(config: &RedisConfig) -> Result<Self, CacheError> {
+        #[cfg(feature = "tls")]
+        ensure_crypto_provider(&config.urls);
         if config.cluster {
             return Self::connect_cluster(config).await;
         }
@@ -261,84 +280,104 @@ impl RedisBackend {
 
     /// Runs one command under the deadline.
     async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, CacheError> {
-        self.run_on(&self.conn, cmd).await
+        self.run_at(&self.conn, None, cmd).await
     }
 
-    async fn run_on<T: FromRedisValue>(&self, conn: &Conn, cmd: &Cmd) -> Result<T, CacheError> {
-        match tokio::time::timeout(self.op_timeout, query(conn, cmd)).await {
-            Ok(result) => Ok(result?),
+    /// `fut` under the deadline, its error classified: a reply Redis refused is
+    /// [`CacheError::Refused`], anything else on the way a transport error.
+    async fn within<T>(
+        &self,
+        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, CacheError> {
+        match tokio::time::timeout(self.op_timeout, fut).await {
+            Ok(result) => result.map_err(CacheError::from_driver),
             Err(_) => Err(CacheError::Timeout(self.op_timeout)),
         }
     }
 
-    /// `SET key token PX ttl`; with replica acknowledgements asked for, on the writer
-    /// connection and followed by `WAIT` on the key's master.
-    pub async fn set_generation(
-        &self,
-        key: &str,
-        token: &[u8],
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
-        let Some(writer) = &self.writer else {
-            return self.set(key, token, ttl).await;
-        };
-        let set = redis::cmd("SET")
-            .arg(key)
-            .arg(token)
-            .arg("PX")
-            .arg(millis(ttl))
-            .to_owned();
-        self.run_on::<()>(writer, &set).await?;
-        self.wait_replicas(writer, Some(key)).await
-    }
-
-    /// `UNLINK keys`; with replica acknowledgements asked for, on the writer connection
-    /// and followed by `WAIT` on every master involved.
-    pub async fn del_generations(&self, keys: &[&str]) -> Result<(), CacheError> {
+    /// Removes generation keys (`UNLINK`). With replica acknowledgements asked for, on
+    /// the writer connection, each `UNLINK` pipelined with its `WAIT` so that both run on
+    /// one connection: a reconnect in between fails the pair instead of letting `WAIT`
+    /// acknowledge, on a fresh connection, a write it never saw.
+    pub async fn remove_generations(&self, keys: &[&str]) -> Result<(), CacheError> {
+        use redis::cluster_routing::{Route, SlotAddr};
         let Some(writer) = &self.writer else {
             return self.del(keys).await.map(drop);
         };
-        if keys.is_empty() {
-            return Ok(());
+        match (writer, keys) {
+            (_, []) => Ok(()),
+            (Conn::Single(_), _) => self.unlink_and_wait(writer, None, keys).await,
+            (Conn::Cluster(_), [key]) => {
+                let route = Route::new(crate::slot::of(key), SlotAddr::Master);
+                let node = Node::SpecificNode(route);
+                self.unlink_and_wait(writer, Some(node), keys).await
+            }
+            (Conn::Cluster(_), _) => {
+                let masters = self.masters_of(writer).await?;
+                let mut left: Vec<&str> = keys.to_vec();
+                for (node, slots) in masters {
+                    let (here, elsewhere): (Vec<&str>, Vec<&str>) = left
+                        .into_iter()
+                        .partition(|key| slots.contains(crate::slot::of(key)));
+                    left = elsewhere;
+                    if !here.is_empty() {
+                        self.unlink_and_wait(writer, Some(node), &here).await?;
+                    }
+                }
+                // A slot no master serves now: not removed, so not done.
+                match left.is_empty() {
+                    true => Ok(()),
+                    false => Err(CacheError::Unavailable),
+                }
+            }
         }
-        self.run_on::<u64>(writer, redis::cmd("UNLINK").arg(keys))
-            .await?;
-        let key = if keys.len() == 1 {
-            keys.first().copied()
-        } else {
-            None
-        };
-        self.wait_replicas(writer, key).await
     }
 
-    /// `WAIT <replicas> <ms>` after a write on `writer`: on a cluster, on the master of
-    /// `key`, or on every master.
-    async fn wait_replicas(&self, writer: &Conn, key: Option<&str>) -> Result<(), CacheError> {
-        use redis::cluster_routing::{Route, SlotAddr};
-        if !matches!(writer, Conn::Cluster(_)) {
-            return self.wait_on(writer, None).await;
+    /// `UNLINK keys` then `WAIT`, in one pipeline on one connection (at `node` of a
+    /// cluster, whose keys may span slots: one `UNLINK` each). The write counts as done
+    /// only if enough replicas have it. (Counting only the replicas attached at the time
+    /// would accept a write that a partitioned replica, promoted later, never saw.)
+    async fn unlink_and_wait(
+        &self,
+        writer: &Conn,
+        node: Option<Node>,
+        keys: &[&str],
+    ) -> Result<(), CacheError> {
+        let mut pipe = redis::pipe();
+        match writer {
+            Conn::Single(_) => {
+                pipe.cmd("UNLINK").arg(keys);
+            }
+            Conn::Cluster(_) => {
+                for key in keys {
+                    pipe.cmd("UNLINK").arg(*key);
+                }
+            }
         }
-        if let Some(key) = key {
-            let route = Route::new(crate::slot::of(key), SlotAddr::Master);
-            return self.wait_on(writer, Some(Node::SpecificNode(route))).await;
-        }
-        for node in self.masters_of(writer).await? {
-            self.wait_on(writer, Some(node)).await?;
-        }
-        Ok(())
-    }
-
-    /// `WAIT` on one server: the write counts as done only if enough replicas have it.
-    /// (Counting only the replicas attached at the time would accept a write that a
-    /// partitioned replica, promoted later, never saw.)
-    async fn wait_on(&self, writer: &Conn, node: Option<Node>) -> Result<(), CacheError> {
         // Half the deadline on the server: the answer comes back within ours.
         let wait_ms = (self.op_timeout.as_millis() as u64 / 2).max(1);
-        let wait = redis::cmd("WAIT")
-            .arg(self.replica_acks)
-            .arg(wait_ms)
-            .to_owned();
-        let acknowledged: u64 = self.run_at(writer, node, &wait).await?;
+        pipe.cmd("WAIT").arg(self.replica_acks).arg(wait_ms);
+        let count = keys.len() + 1;
+        let replies: Vec<redis::Value> = match (writer, node) {
+            (Conn::Cluster(cluster), Some(node)) => {
+                let mut cluster = cluster.clone();
+                self.within(cluster.route_pipeline(pipe, 0, count, node))
+                    .await?
+            }
+            (Conn::Cluster(cluster), None) => {
+                self.within(pipe.query_async(&mut cluster.clone())).await?
+            }
+            (Conn::Single(conn), _) => self.within(pipe.query_async(&mut conn.clone())).await?,
+        };
+        let mut acknowledged = None;
+        for reply in replies {
+            let reply = reply.extract_error().map_err(CacheError::from_driver)?;
+            acknowledged = Some(reply);
+        }
+        let acknowledged: u64 = match acknowledged {
+            Some(reply) => redis::from_redis_value(reply).map_err(RedisError::from)?,
+            None => 0,
+        };
         if acknowledged >= u64::from(self.replica_acks) {
             return Ok(());
         }
@@ -359,19 +398,12 @@ impl RedisBackend {
             (Conn::Cluster(cluster), Some(node)) => {
                 let routing = redis::cluster_routing::RoutingInfo::SingleNode(node);
                 let mut cluster = cluster.clone();
-                match tokio::time::timeout(
-                    self.op_timeout,
-                    cluster.route_command(cmd.clone(), routing),
-                )
-                .await
-                {
-                    Ok(value) => {
-                        Ok(redis::from_redis_value(value?).map_err(redis::RedisError::from)?)
-                    }
-                    Err(_) => Err(CacheError::Timeout(self.op_timeout)),
-                }
+                let value = self
+                    .within(cluster.route_command(cmd.clone(), routing))
+                    .await?;
+                Ok(redis::from_redis_value(value).map_err(RedisError::from)?)
             }
-            _ => self.run_on(conn, cmd).await,
+            _ => self.within(query(conn, cmd)).await,
         }
     }
 
@@ -430,21 +462,21 @@ impl RedisBackend {
             return self.delete_pattern_on(None, pattern).await;
         }
         let mut deleted = 0;
-        for node in self.masters_of(&self.conn).await? {
+        for (node, _) in self.masters_of(&self.conn).await? {
             deleted += self.delete_pattern_on(Some(node), pattern).await?;
         }
         Ok(deleted)
     }
 
-    /// Where to reach each master of the cluster behind `conn` that serves slots, as one
-    /// of its nodes sees them now.
-    async fn masters_of(&self, conn: &Conn) -> Result<Vec<Node>, CacheError> {
+    /// Where to reach each master of the cluster behind `conn` that serves slots, and
+    /// its slots, as one of its nodes sees them now.
+    async fn masters_of(&self, conn: &Conn) -> Result<Vec<(Node, Slots)>, CacheError> {
         let nodes: String = self
             .run_at(conn, Some(Node::Random), redis::cmd("CLUSTER").arg("NODES"))
             .await?;
         Ok(masters(&nodes)
             .into_iter()
-            .map(|(host, port)| Node::ByAddress { host, port })
+            .map(|(host, port, slots)| (Node::ByAddress { host, port }, slots))
             .collect())
     }
 
@@ -480,8 +512,21 @@ impl RedisBackend {
 /// One node of a cluster, for the commands whose keys do not say where they go.
 type Node = redis::cluster_routing::SingleNodeRoutingInfo;
 
-/// The addresses of the masters that serve slots, from `CLUSTER NODES` output.
-fn masters(nodes: &str) -> Vec<(String, u16)> {
+/// The slot ranges a master serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Slots(Vec<(u16, u16)>);
+
+impl Slots {
+    fn contains(&self, slot: u16) -> bool {
+        self.0
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&slot))
+    }
+}
+
+/// The addresses of the masters that serve slots, and their slots, from `CLUSTER NODES`
+/// output (slots being migrated, `[...]`, are left out).
+fn masters(nodes: &str) -> Vec<(String, u16, Slots)> {
     nodes
         .lines()
         .filter_map(|line| {
@@ -495,7 +540,14 @@ fn masters(nodes: &str) -> Vec<(String, u16)> {
             // `ip:port@cport[,hostname]`
             let address = fields.get(1)?.split(['@', ',']).next()?;
             let (host, port) = address.rsplit_once(':')?;
-            Some((host.to_owned(), port.parse().ok()?))
+            let slots = fields[8..]
+                .iter()
+                .filter_map(|range| match range.split_once('-') {
+                    Some((first, last)) => Some((first.parse().ok()?, last.parse().ok()?)),
+                    None => range.parse().ok().map(|slot| (slot, slot)),
+                })
+                .collect();
+            Some((host.to_owned(), port.parse().ok()?, Slots(slots)))
         })
         .collect()
 }
@@ -599,18 +651,26 @@ mod tests {
     fn masters_are_read_from_cluster_nodes() {
         let nodes = "\
 07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
-67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
+67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922 [5460->-e7d1]
 292f 127.0.0.1:30003@40003,host.example master - 0 1426238318243 3 connected 10923-16383
 6ec2 127.0.0.1:30005@40005 master,fail - 1426238316232 0 5 disconnected
 e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
 ";
+        let found = masters(nodes);
+        let addresses: Vec<(&str, u16)> = found
+            .iter()
+            .map(|(host, port, _)| (host.as_str(), *port))
+            .collect();
         assert_eq!(
-            masters(nodes),
+            addresses,
             [
-                ("127.0.0.1".to_owned(), 30002),
-                ("127.0.0.1".to_owned(), 30003),
-                ("127.0.0.1".to_owned(), 30001),
+                ("127.0.0.1", 30002),
+                ("127.0.0.1", 30003),
+                ("127.0.0.1", 30001)
             ]
         );
+        let slots = &found[0].2;
+        assert!(slots.contains(5461) && slots.contains(10922) && slots.contains(7000));
+        assert!(!slots.contains(5460) && !slots.contains(10923));
     }
 }

@@ -59,29 +59,33 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         Some(lit) => lit.base10_parse::<u32>()?,
         None => 0,
     };
-    let (mode, stored) = match &returns {
-        Returns::Result(ok) => (
-            quote!(::cache_core::__private::ResultMode<#ret>),
-            ok.clone(),
-        ),
-        Returns::Option(inner) => (
-            quote!(::cache_core::__private::OptionMode<#ret, #cache_none>),
-            Some(inner.clone()),
-        ),
-        Returns::Value => (
-            quote!(::cache_core::__private::ValueMode<#ret>),
-            Some((**ret).clone()),
-        ),
+    // The mode comes from the concrete type (an alias of `Result` is a `Result`), picked
+    // by the probe in the generated code; `result = true` names it.
+    let forced = args.result.as_ref().map(|lit| lit.value);
+    let mode = match forced {
+        Some(true) => quote!(::cache_core::__private::ResultMode::<#ret>::new()),
+        _ => {
+            let as_result = forced.is_none();
+            quote! {
+                (&&::cache_core::__private::Probe::<#ret, #cache_none, #as_result>::new()).pick()
+            }
+        }
     };
-    // Spanned at the stored type: a type that is not serde is reported there, by the
-    // assertion and by the bounds of the call alike.
+    // What is stored, where the signature shows it: a type that is not serde is reported
+    // there, by the assertion and by the bounds of the call alike.
+    let stored = match &returns {
+        Returns::Result(ok) => ok.clone(),
+        Returns::Option(inner) => Some(inner.clone()),
+        Returns::Value => None,
+    };
     let block = &func.block;
     let stored_span = stored.as_ref().map_or_else(|| ret.span(), |ty| ty.span());
     let assert_stored = stored.map(|ty| {
         quote_spanned! {stored_span=> ::cache_core::__private::assert_cacheable::<#ty>(); }
     });
     let call = quote_spanned! {stored_span=>
-        ::cache_core::__private::cached::<#mode, _>(
+        ::cache_core::__private::cached_as(
+            __cache_mode,
             &__CACHE_SITE,
             __cache_handle,
             __cache_parts,
@@ -103,6 +107,9 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
                 ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version);
             #parts
             #handle
+            #[allow(unused_imports)]
+            use ::cache_core::__private::{PickOption as _, PickResult as _, PickValue as _};
+            let __cache_mode = #mode;
             #call
         }
     })

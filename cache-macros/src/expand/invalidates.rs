@@ -24,10 +24,19 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     if let Some(key) = &args.scope {
         check::key_reads_a_parameter(key, sig)?;
     }
-    let succeeded = if check::returns_result(sig, args.result.as_ref()) {
-        quote!(::core::result::Result::is_ok(&__cache_out))
-    } else {
-        quote!(true)
+    // Whether the output is a `Result` comes from its concrete type (an alias of `Result`
+    // is one), probed in the generated code, unless `result = ...` says.
+    let succeeded = match (check::returns_result(args.result.as_ref()), &sig.output) {
+        (Some(true), _) => quote!(::core::result::Result::is_ok(&__cache_out)),
+        (Some(false), _) => quote!(true),
+        (None, ReturnType::Type(_, ty)) if !matches!(**ty, Type::ImplTrait(_)) => quote! {{
+            #[allow(unused_imports)]
+            use ::cache_core::__private::{PickOption as _, PickResult as _, PickValue as _};
+            (&&::cache_core::__private::Probe::<#ty, false, true>::new())
+                .pick()
+                .succeeded(&__cache_out)
+        }},
+        (None, _) => quote!(true),
     };
     // Pin the body's type so that `?` and `return` inside it infer as in the original.
     let body = match &sig.output {

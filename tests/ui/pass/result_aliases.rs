@@ -36,4 +36,28 @@ async fn search() -> SearchResult {
     SearchResult { hits: 0 }
 }
 
+
+/// An alias of `Result` whose error is not serde, without `result = true`: the mode comes
+/// from the concrete type, so this compiles and never caches an `Err`.
+pub struct ApiError;
+type Fallible<T> = Result<T, ApiError>;
+
+#[cached(prefix = "alias", ttl = "1m")]
+async fn fallible() -> Fallible<u32> {
+    Ok(1)
+}
+
+type Maybe<T> = Option<T>;
+
+#[cached(prefix = "alias", ttl = "1m")]
+async fn maybe() -> Maybe<u32> {
+    None
+}
+
+/// A type parameter is fine once `result` says what it is.
+#[cached(prefix = "alias", ttl = "1m", result = false)]
+async fn generic<T: serde::Serialize + serde::de::DeserializeOwned + Default>() -> T {
+    T::default()
+}
+
 fn main() {}

@@ -1,0 +1,223 @@
+//! Invalidation: what a write targets, the one function every invalidation goes through,
+//! and the retry of those that did not land.
+//!
+//! An invalidation **removes** generation keys (`UNLINK`): the scope's, or every copy of
+//! the prefix's. The next read finds no generation and creates a fresh token with
+//! `SET NX`, so entries filled before are never current again. Removing is idempotent and
+//! monotonic: a retry, a late duplicate or a delayed delivery can only remove a generation
+//! once more (one more miss), never bring an older one back, in any order with other
+//! invalidations from any process. It is also what a full Redis (`maxmemory` with
+//! `noeviction`) still accepts: `UNLINK` frees memory, where a `SET` of a new token would
+//! be refused.
+//!
+//! Once an invalidation has started, each of its targets is either removed or parked in
+//! [`Pending`](crate::pending::Pending), even if the caller's future is dropped halfway:
+//! the targets not yet settled are parked when it is dropped.
+
+use crate::cache::Inner;
+use crate::error::CacheError;
+use crate::key::{self, KeyParts};
+use std::collections::VecDeque;
+use std::sync::Weak;
+use std::time::Duration;
+
+/// What one invalidation removes: the generation of one (prefix, scope), or of a whole
+/// prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    namespace: String,
+    prefix: String,
+    /// The encoded scope; `None` for the whole prefix.
+    scope: Option<String>,
+    /// The scope's generation key, or the prefix's marker: the name in the pending table
+    /// that reads check.
+    key: String,
+}
+
+impl Target {
+    /// One scope of `prefix`; `scope` is an encoded key component.
+    pub fn scope(namespace: &str, prefix: &str, scope: &str) -> Target {
+        Target {
+            namespace: namespace.to_owned(),
+            prefix: prefix.to_owned(),
+            scope: Some(scope.to_owned()),
+            key: key::scope_generation_key(namespace, prefix, scope),
+        }
+    }
+
+    /// Every scope of `prefix`.
+    pub fn prefix(namespace: &str, prefix: &str) -> Target {
+        Target {
+            namespace: namespace.to_owned(),
+            prefix: prefix.to_owned(),
+            scope: None,
+            key: key::prefix_marker(namespace, prefix),
+        }
+    }
+
+    /// The scope of `parts` in `prefix`; the whole prefix when `parts` has no scope, or a
+    /// scope that did not encode (coarser, never weaker).
+    pub fn of_parts(namespace: &str, prefix: &str, parts: &KeyParts) -> Target {
+        match parts.scope_component_if_set() {
+            Some(scope) if !parts.is_invalid() => Target::scope(namespace, prefix, scope),
+            _ => Target::prefix(namespace, prefix),
+        }
+    }
+
+    /// The name under which this target is parked and checked by reads.
+    pub fn pending_key(&self) -> &str {
+        &self.key
+    }
+
+    /// The prefix this target belongs to (for its counters).
+    pub fn prefix_name(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The whole prefix of this target.
+    pub fn widened(self) -> Target {
+        match self.scope {
+            Some(_) => Target::prefix(&self.namespace, &self.prefix),
+            None => self,
+        }
+    }
+
+    /// The generation keys this target removes.
+    fn generation_keys(&self) -> Vec<String> {
+        match self.scope {
+            Some(_) => vec![self.key.clone()],
+            None => key::prefix_generation_keys(&self.namespace, &self.prefix),
+        }
+    }
+}
+
+/// The targets of one invalidation not settled yet; dropped early (the caller's future
+/// was cancelled), it parks them for the retry task.
+struct Unsettled<'a> {
+    inner: &'a Inner,
+    targets: VecDeque<Target>,
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        for target in self.targets.drain(..) {
+            self.inner.park(target);
+        }
+    }
+}
+
+impl Inner {
+    /// Invalidates each target in turn: removed, or parked and retried. Returns the first
+    /// error (every target is still attempted).
+    pub(crate) async fn invalidate(&self, targets: Vec<Target>) -> Result<(), CacheError> {
+        let mut unsettled = Unsettled {
+            inner: self,
+            targets: targets.into(),
+        };
+        let mut first_error = None;
+        while let Some(target) = unsettled.targets.front() {
+            let counters = self.stats.prefix(target.prefix_name());
+            counters.invalidation();
+            let ticket = self.pending.ticket(target.pending_key());
+            let result = self.remove_generations(target).await;
+            let Some(target) = unsettled.targets.pop_front() else {
+                break;
+            };
+            match result {
+                Ok(()) => {
+                    self.pending.settle(target.pending_key(), ticket);
+                    tracing::debug!(key = target.pending_key(), "cache invalidated");
+                }
+                Err(error) => {
+                    self.count_failure(&counters, "invalidate", &error);
+                    self.park(target);
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Removes the generation keys of `target`.
+    async fn remove_generations(&self, target: &Target) -> Result<(), CacheError> {
+        let keys = target.generation_keys();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        match (&target.scope, keys.first()) {
+            (Some(_), Some(key)) => {
+                self.guarded(key, self.backend.remove_generations(&keys))
+                    .await
+            }
+            _ => {
+                self.guarded_wide(self.backend.remove_generations(&keys))
+                    .await
+            }
+        }
+    }
+
+    /// Keeps `target` for the retry task, and makes sure one runs.
+    pub(crate) fn park(&self, target: Target) {
+        self.pending.park(target);
+        self.spawn_retry();
+    }
+
+    /// Starts the task that retries pending invalidations, unless one runs (or there is
+    /// no runtime here: the next invalidation or blocked read starts it).
+    pub(crate) fn spawn_retry(&self) {
+        if !self.pending.start_retrying() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.pending.abandon_retrying();
+            return;
+        };
+        runtime.spawn(retry_pending(self.this.clone()));
+    }
+}
+
+/// The retry task's claim on its cache: released when the task ends in any way,
+/// including being dropped by a runtime that shuts down.
+struct Claim {
+    cache: Weak<Inner>,
+    released: bool,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.released
+            && let Some(inner) = self.cache.upgrade()
+        {
+            inner.pending.abandon_retrying();
+        }
+    }
+}
+
+/// Retries pending invalidations with backoff until none is left or the cache is gone.
+async fn retry_pending(cache: Weak<Inner>) {
+    let mut claim = Claim {
+        cache: cache.clone(),
+        released: false,
+    };
+    let mut delay = Duration::from_millis(50);
+    loop {
+        // A real delay between attempts, not synchronisation.
+        tokio::time::sleep(delay).await;
+        let Some(inner) = cache.upgrade() else {
+            claim.released = true;
+            return;
+        };
+        for (target, ticket) in inner.pending.snapshot() {
+            if inner.remove_generations(&target).await.is_ok() {
+                inner.pending.settle(target.pending_key(), Some(ticket));
+                tracing::info!(
+                    key = target.pending_key(),
+                    "cache: pending invalidation landed"
+                );
+            }
+        }
+        if inner.pending.is_empty() && !inner.pending.stop_retrying() {
+            claim.released = true;
+            return;
+        }
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
