@@ -166,16 +166,22 @@ impl Inner {
         if !self.pending.start_retrying() {
             return;
         }
+
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             self.pending.abandon_retrying();
             return;
         };
-        runtime.spawn(retry_pending(self.this.clone()));
+        // The claim moves into the task's future: dropped with it, even unpolled.
+        let claim = Claim {
+            cache: self.this.clone(),
+            released: false,
+        };
+        runtime.spawn(retry_pending(claim));
     }
 }
 
 /// The retry task's claim on its cache: released when the task ends in any way,
-/// including being dropped by a runtime that shuts down.
+/// including being dropped, polled or not, by a runtime that shuts down.
 struct Claim {
     cache: Weak<Inner>,
     released: bool,
@@ -192,11 +198,8 @@ impl Drop for Claim {
 }
 
 /// Retries pending invalidations with backoff until none is left or the cache is gone.
-async fn retry_pending(cache: Weak<Inner>) {
-    let mut claim = Claim {
-        cache: cache.clone(),
-        released: false,
-    };
+async fn retry_pending(mut claim: Claim) {
+    let cache = claim.cache.clone();
     let mut delay = Duration::from_millis(50);
     loop {
         // A real delay between attempts, not synchronisation.

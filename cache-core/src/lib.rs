@@ -48,6 +48,7 @@ mod option_mark;
 pub mod outcome;
 mod pending;
 pub mod prefix;
+mod sites;
 pub mod slot;
 mod stats;
 mod throttle;

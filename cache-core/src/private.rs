@@ -22,6 +22,8 @@ pub struct Site {
     pub(crate) version: u32,
     /// The counters of the first cache used here, by cache id.
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
+    /// Whether this site's value type was checked against the sites sharing its keys.
+    registered: AtomicBool,
 }
 
 impl Site {
@@ -38,6 +40,27 @@ impl Site {
             ttl,
             version,
             counters: OnceLock::new(),
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    /// Warns, once per site, when another site with the same prefix, name and version
+    /// stores another type: both read and fill the same entries.
+    fn register<T>(&self) {
+        if self.registered.load(Ordering::Relaxed) || self.registered.swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        let mine = std::any::type_name::<T>();
+        if let Some(other) = crate::sites::register(self.prefix, self.name, self.version, mine) {
+            tracing::warn!(
+                prefix = self.prefix,
+                name = self.name,
+                version = self.version,
+                first = other,
+                second = mine,
+                "cache: two #[cached] functions share a prefix, a name and a version but store different types, so they read each other's entries; give one of them `name = \"...\"` or `version = ...`"
+            );
         }
     }
 }
@@ -63,6 +86,7 @@ where
     M: outcome::Mode,
     F: Future<Output = M::Output>,
 {
+    site.register::<M::Stored>();
     match cache {
         Some(cache) => cache.inner.read_through::<M, F>(site, &parts, fut).await,
         None => fut.await,

@@ -24,7 +24,77 @@ on_both_backends!(
     entry_of_another_type,
     user_keys,
     get_or_set,
+    values_that_serialize_to_null_round_trip,
 );
+
+/// `Some(x)` where `x` serializes to `null` comes back as `Some(x)`, not `None`: the
+/// payload marks the option instead of inferring `None` from `null`.
+async fn values_that_serialize_to_null_round_trip(cache: Cache) {
+    use cache_core::__private::{ValueMode, cached};
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Unit;
+
+    static UNIT: Site = Site::new("nulls", "unit", Duration::from_secs(60), 0);
+    static NULL: Site = Site::new("nulls", "json_null", Duration::from_secs(60), 0);
+    static UNIT_STRUCT: Site = Site::new("nulls", "unit_struct", Duration::from_secs(60), 0);
+    static NESTED: Site = Site::new("nulls", "nested", Duration::from_secs(60), 0);
+    static IN_RESULT: Site = Site::new("nulls", "in_result", Duration::from_secs(60), 0);
+    static NONE: Site = Site::new("nulls", "none", Duration::from_secs(60), 0);
+    let loads = AtomicUsize::new(0);
+    let load = |value| {
+        loads.fetch_add(1, Ordering::SeqCst);
+        async move { value }
+    };
+    for _ in 0..2 {
+        let unit = cached::<OptionMode<Option<()>, false>, _>(
+            &UNIT,
+            Some(cache.clone()),
+            KeyParts::new(),
+            load(Some(())),
+        );
+        assert_eq!(unit.await, Some(()));
+        let null = cached::<OptionMode<Option<serde_json::Value>, false>, _>(
+            &NULL,
+            Some(cache.clone()),
+            KeyParts::new(),
+            async { Some(serde_json::Value::Null) },
+        );
+        assert_eq!(null.await, Some(serde_json::Value::Null));
+        let unit_struct = cached::<OptionMode<Option<Unit>, false>, _>(
+            &UNIT_STRUCT,
+            Some(cache.clone()),
+            KeyParts::new(),
+            async { Some(Unit) },
+        );
+        assert_eq!(unit_struct.await, Some(Unit));
+        let nested = cached::<ValueMode<Option<Option<()>>>, _>(
+            &NESTED,
+            Some(cache.clone()),
+            KeyParts::new(),
+            async { Some(None) },
+        );
+        assert_eq!(nested.await, Some(None));
+        let in_result = cached::<ResultMode<Result<Option<()>, String>>, _>(
+            &IN_RESULT,
+            Some(cache.clone()),
+            KeyParts::new(),
+            async { Ok(Some(())) },
+        );
+        assert_eq!(in_result.await, Ok(Some(())));
+        let none = cached::<OptionMode<Option<()>, true>, _>(
+            &NONE,
+            Some(cache.clone()),
+            KeyParts::new(),
+            async { None },
+        );
+        assert_eq!(none.await, None);
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 1, "the second call was a hit");
+    let stats = cache.stats().prefix("nulls");
+    assert_eq!((stats.hits, stats.misses), (6, 6), "{stats:?}");
+    assert_eq!(stats.decode_errors, 0);
+}
 
 async fn hit_after_miss(cache: Cache) {
     let source = Source::default();
