@@ -378,3 +378,71 @@ async fn memory_invalidations_never_pend() {
     assert_eq!(read(&cache, &source, "acme").await.as_deref(), Ok("v2"));
     assert_eq!(cache.pending_invalidations(), 0);
 }
+
+/// `wait_for_replicas(1)` with a replica that receives nothing (frozen), and connections
+/// closed right after a write's reply: no invalidation may be reported acknowledged. A
+/// `WAIT` sent on a fresh connection (after a reconnect between the write and it) would
+/// count that replica, since the fresh connection wrote nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_always_comes_from_the_connection_that_wrote() {
+    let master = RedisServer::start();
+    let port = master.addr().port().to_string();
+    let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut conn = raw(&master.url()).await;
+    let started = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut conn)
+            .await
+            .expect("INFO");
+        if info.contains("connected_slaves:1") && info.contains("state=online") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no replica: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // polling a readiness condition
+    }
+    replica.freeze();
+    let proxy = Proxy::start(master.addr()).await;
+    let cache = test_builder(&proxy.url(), &unique_namespace("exact-wait"))
+        .op_timeout(DEADLINE)
+        .breaker(u32::MAX, Duration::from_millis(1))
+        .wait_for_replicas(1)
+        .build()
+        .await
+        .expect("cache");
+    // The generations exist (an UNLINK of a missing key writes nothing to replicate).
+    let namespace = cache.namespace().to_owned();
+    let filler = test_builder(&master.url(), &namespace)
+        .build()
+        .await
+        .expect("filler");
+    let source = Source::default();
+    for tenant in 0..40 {
+        read(&filler, &source, &format!("t{tenant}"))
+            .await
+            .expect("fill");
+    }
+    proxy.set(Fault::CloseAfterWrite);
+    let mut acknowledged = 0;
+    for round in 0..10 {
+        let attempts = (0..4).map(|i| {
+            let cache = cache.clone();
+            let tenant = format!("t{}", round * 4 + i);
+            tokio::spawn(async move { cache.try_invalidate("fmpa", &tenant).await })
+        });
+        for attempt in attempts {
+            if attempt.await.expect("task").is_ok() {
+                acknowledged += 1;
+            }
+        }
+    }
+    replica.thaw();
+    assert_eq!(
+        acknowledged, 0,
+        "invalidations acknowledged though no replica holds them"
+    );
+}

@@ -23,6 +23,10 @@ pub enum Fault {
     Reset,
     /// Forward half of the next reply chunk, then close the connection.
     CutMidReply,
+    /// After relaying a request that writes (`SET`, `UNLINK`), forward the next reply
+    /// chunk, then close the connection: what a connection reset right after a write
+    /// was acknowledged looks like to the client.
+    CloseAfterWrite,
 }
 
 /// The proxy; dropping it stops it and closes its connections.
@@ -105,8 +109,11 @@ impl Drop for Proxy {
 async fn relay(client: TcpStream, server: TcpStream, fault: watch::Receiver<Fault>) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
+    // Set when a write went through under `CloseAfterWrite`.
+    let armed = std::sync::atomic::AtomicBool::new(false);
     let requests = {
         let mut fault = fault.clone();
+        let armed = &armed;
         async move {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
@@ -117,13 +124,16 @@ async fn relay(client: TcpStream, server: TcpStream, fault: watch::Receiver<Faul
                 if fault.wait_for(|f| *f != Fault::Blackhole).await.is_err() {
                     return;
                 }
+                if *fault.borrow() == Fault::CloseAfterWrite && is_write(&buf[..n]) {
+                    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 if server_write.write_all(&buf[..n]).await.is_err() {
                     return;
                 }
             }
         }
     };
-    let replies = async move {
+    let replies = async {
         let mut fault = fault;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
@@ -142,6 +152,12 @@ async fn relay(client: TcpStream, server: TcpStream, fault: watch::Receiver<Faul
                     let _ = client_write.write_all(&buf[..n.div_ceil(2)]).await;
                     return;
                 }
+                Fault::CloseAfterWrite => {
+                    if armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        let _ = client_write.write_all(&buf[..n]).await;
+                        return;
+                    }
+                }
             }
             if client_write.write_all(&buf[..n]).await.is_err() {
                 return;
@@ -153,4 +169,15 @@ async fn relay(client: TcpStream, server: TcpStream, fault: watch::Receiver<Faul
         _ = requests => {}
         _ = replies => {}
     }
+}
+
+/// Whether a chunk of requests holds a write (`SET` or `UNLINK`, as RESP bulk strings).
+fn is_write(requests: &[u8]) -> bool {
+    [&b"$3\r\nSET\r\n"[..], b"$6\r\nUNLINK\r\n"]
+        .iter()
+        .any(|command| {
+            requests
+                .windows(command.len())
+                .any(|w| w.eq_ignore_ascii_case(command))
+        })
 }
