@@ -43,8 +43,11 @@ async fn values_that_serialize_to_null_round_trip(cache: Cache) {
     static NONE: Site = Site::new("nulls", "none", Duration::from_secs(60), 0);
     let loads = AtomicUsize::new(0);
     let load = |value| {
-        loads.fetch_add(1, Ordering::SeqCst);
-        async move { value }
+        let loads = &loads;
+        async move {
+            loads.fetch_add(1, Ordering::SeqCst);
+            value
+        }
     };
     for _ in 0..2 {
         let unit = cached::<OptionMode<Option<()>, false>, _>(
