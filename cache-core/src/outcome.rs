@@ -30,6 +30,12 @@ impl<O> ResultMode<O> {
     }
 }
 
+impl<O> Default for ResultMode<O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T, E> ResultMode<Result<T, E>> {
     /// Whether `#[invalidates]` should invalidate after this output: on `Ok` only.
     pub fn succeeded(&self, output: &Result<T, E>) -> bool {
@@ -109,6 +115,12 @@ impl<O, const CACHE_NONE: bool, const RESULT: bool> Probe<O, CACHE_NONE, RESULT>
     }
 }
 
+impl<O, const CACHE_NONE: bool, const RESULT: bool> Default for Probe<O, CACHE_NONE, RESULT> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<O, const CACHE_NONE: bool, const RESULT: bool> Clone for Probe<O, CACHE_NONE, RESULT> {
     fn clone(&self) -> Self {
         *self
@@ -179,6 +191,8 @@ mod tests {
     }
 
     #[test]
+    // The references are the point: method lookup through them picks the mode.
+    #[allow(clippy::needless_borrow)]
     fn the_mode_comes_from_the_type_not_its_name() {
         let result = name((&&Probe::<Fallible<u8>, false, true>::new()).pick());
         assert!(result.contains("ResultMode"), "{result}");
