@@ -1,7 +1,7 @@
 //! The circuit breaker: after repeated Redis failures, skip Redis for a while, then let
 //! one call probe it.
 //!
-//! The hot path (`allow` while closed) is one relaxed atomic load.
+//! The hot path (`permit` while closed) is one relaxed atomic load.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

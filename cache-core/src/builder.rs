@@ -2,12 +2,69 @@
 
 use crate::backend::{Backend, MemoryBackend, RedisBackend, RedisConfig, TlsFiles};
 use crate::breaker::Breakers;
-use crate::cache::{Cache, Inner};
+use crate::cache::Cache;
 use crate::codec::Codec;
 use crate::error::{CacheError, redact};
+use crate::inner::Inner;
 use crate::throttle::Throttle;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+impl Cache {
+    /// Starts configuring a cache.
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::default()
+    }
+
+    /// A cache configured from the environment; never fails.
+    ///
+    /// - `REDIS_URL` (`redis://` or `rediss://`): Redis, connected lazily: the program
+    ///   starts even if Redis is down and begins caching once it answers.
+    /// - `REDIS_CLUSTER_URLS`: a Redis Cluster instead, as comma-separated node URLs
+    ///   (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`); it wins over `REDIS_URL`.
+    /// - `REDIS_TLS_CA_FILE`, and `REDIS_TLS_CERT_FILE` with `REDIS_TLS_KEY_FILE`: PEM
+    ///   files for a private CA and a client certificate (see
+    ///   [`CacheBuilder::tls_ca_file`], [`CacheBuilder::tls_client_cert`]).
+    /// - `CACHE_NAMESPACE`: the namespace (default: none).
+    /// - Without either, or if it does not parse: the in-process memory store
+    ///   (a malformed URL is logged at `error`).
+    pub async fn from_env() -> Cache {
+        let mut builder = Cache::builder();
+        if let Ok(namespace) = std::env::var("CACHE_NAMESPACE") {
+            builder = builder.namespace(namespace);
+        }
+        if let Ok(ca) = std::env::var("REDIS_TLS_CA_FILE") {
+            builder = builder.tls_ca_file(ca);
+        }
+        if let (Ok(cert), Ok(key)) = (
+            std::env::var("REDIS_TLS_CERT_FILE"),
+            std::env::var("REDIS_TLS_KEY_FILE"),
+        ) {
+            builder = builder.tls_client_cert(cert, key);
+        }
+        let var = |name| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let (target, name) = if let Some(urls) = var("REDIS_CLUSTER_URLS") {
+            let urls = urls.split(',').map(str::trim).filter(|url| !url.is_empty());
+            (builder.clone().cluster_urls(urls), "REDIS_CLUSTER_URLS")
+        } else if let Some(url) = var("REDIS_URL") {
+            (builder.clone().redis_url(url), "REDIS_URL")
+        } else {
+            return memory_fallback(builder);
+        };
+        match target.lazy().build().await {
+            Ok(cache) => cache,
+            Err(error) => {
+                tracing::error!(%error, variable = name, "the Redis configuration is unusable; caching in process memory instead");
+                memory_fallback(builder)
+            }
+        }
+    }
+}
+
+/// The memory cache `from_env` falls back to (no I/O to build).
+fn memory_fallback(builder: CacheBuilder) -> Cache {
+    builder.memory().build_memory()
+}
 
 /// Where a cache keeps its entries.
 #[derive(Clone)]

@@ -23,52 +23,6 @@ pub enum Codec {
     MessagePack,
 }
 
-/// How a call's value becomes its stored payload: with the cache's codec and the
-/// top-level `Option` marked, for the attributes' entries; plain JSON for user keys
-/// (`get_or_set`), which any client may read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Payload {
-    codec: Codec,
-    marked: bool,
-}
-
-impl Payload {
-    /// The payload of an attribute's entry written with `codec`.
-    pub fn entry(codec: Codec) -> Payload {
-        Payload {
-            codec,
-            marked: true,
-        }
-    }
-
-    /// Plain JSON, as [`crate::Cache::set`] writes it.
-    pub fn plain() -> Payload {
-        Payload {
-            codec: Codec::Json,
-            marked: false,
-        }
-    }
-
-    /// The codec, recorded in the entry's header.
-    pub fn codec(self) -> Codec {
-        self.codec
-    }
-
-    pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>, CodecError> {
-        match self.marked {
-            true => self.codec.encode_value(value),
-            false => self.codec.encode(value),
-        }
-    }
-
-    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
-        match self.marked {
-            true => self.codec.decode_value(bytes),
-            false => self.codec.decode(bytes),
-        }
-    }
-}
-
 /// A value that would not encode or decode.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -32,6 +32,15 @@ pub enum EntryError {
     UnknownFlags(u8),
 }
 
+/// The generations an entry is (or will be) filled under.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Generations {
+    /// The prefix generation's token.
+    pub prefix: bytes::Bytes,
+    /// The scope generation's token.
+    pub scope: bytes::Bytes,
+}
+
 /// A decoded envelope, borrowing the stored bytes: the generations it was filled under
 /// and its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,82 +14,12 @@
 //! [`Pending`](crate::pending::Pending), even if the caller's future is dropped halfway:
 //! the targets not yet settled are parked when it is dropped.
 
-use crate::cache::Inner;
 use crate::error::CacheError;
-use crate::key::{self, KeyParts};
+use crate::inner::Inner;
+use crate::target::Target;
 use std::collections::VecDeque;
 use std::sync::Weak;
 use std::time::Duration;
-
-/// What one invalidation removes: the generation of one (prefix, scope), or of a whole
-/// prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
-    namespace: String,
-    prefix: String,
-    /// The encoded scope; `None` for the whole prefix.
-    scope: Option<String>,
-    /// The scope's generation key, or the prefix's marker: the name in the pending table
-    /// that reads check.
-    key: String,
-}
-
-impl Target {
-    /// One scope of `prefix`; `scope` is an encoded key component.
-    pub fn scope(namespace: &str, prefix: &str, scope: &str) -> Target {
-        Target {
-            namespace: namespace.to_owned(),
-            prefix: prefix.to_owned(),
-            scope: Some(scope.to_owned()),
-            key: key::scope_generation_key(namespace, prefix, scope),
-        }
-    }
-
-    /// Every scope of `prefix`.
-    pub fn prefix(namespace: &str, prefix: &str) -> Target {
-        Target {
-            namespace: namespace.to_owned(),
-            prefix: prefix.to_owned(),
-            scope: None,
-            key: key::prefix_marker(namespace, prefix),
-        }
-    }
-
-    /// The scope of `parts` in `prefix`; the whole prefix when `parts` has no scope, or a
-    /// scope that did not encode (coarser, never weaker).
-    pub fn of_parts(namespace: &str, prefix: &str, parts: &KeyParts) -> Target {
-        match parts.scope_component_if_set() {
-            Some(scope) if !parts.is_invalid() => Target::scope(namespace, prefix, scope),
-            _ => Target::prefix(namespace, prefix),
-        }
-    }
-
-    /// The name under which this target is parked and checked by reads.
-    pub fn pending_key(&self) -> &str {
-        &self.key
-    }
-
-    /// The prefix this target belongs to (for its counters).
-    pub fn prefix_name(&self) -> &str {
-        &self.prefix
-    }
-
-    /// The whole prefix of this target.
-    pub fn widened(self) -> Target {
-        match self.scope {
-            Some(_) => Target::prefix(&self.namespace, &self.prefix),
-            None => self,
-        }
-    }
-
-    /// The generation keys this target removes.
-    fn generation_keys(&self) -> Vec<String> {
-        match self.scope {
-            Some(_) => vec![self.key.clone()],
-            None => key::prefix_generation_keys(&self.namespace, &self.prefix),
-        }
-    }
-}
 
 /// The targets of one invalidation not settled yet; dropped early (the caller's future
 /// was cancelled), it parks them for the retry task.
@@ -142,8 +72,8 @@ impl Inner {
     async fn remove_generations(&self, target: &Target) -> Result<(), CacheError> {
         let keys = target.generation_keys();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        match (&target.scope, keys.first()) {
-            (Some(_), Some(key)) => {
+        match (target.is_scope(), keys.first()) {
+            (true, Some(key)) => {
                 self.guarded(key, self.backend.remove_generations(&keys))
                     .await
             }

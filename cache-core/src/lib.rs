@@ -42,15 +42,20 @@ pub mod entry;
 mod error;
 mod flight;
 mod generation;
+mod inner;
 mod invalidation;
 pub mod key;
 mod option_mark;
 pub mod outcome;
+mod payload;
 mod pending;
 pub mod prefix;
+mod read;
+mod site;
 mod sites;
 pub mod slot;
 mod stats;
+mod target;
 mod throttle;
 pub mod ttl;
 
@@ -71,7 +76,7 @@ pub use cache_macros::invalidates;
 
 use arc_swap::ArcSwapOption;
 
-static INSTALLED: ArcSwapOption<cache::Inner> = ArcSwapOption::const_empty();
+static INSTALLED: ArcSwapOption<inner::Inner> = ArcSwapOption::const_empty();
 
 /// Makes `cache` the process default that the attributes use; returns the one it
 /// replaces.

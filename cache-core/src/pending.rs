@@ -14,7 +14,7 @@
 //! invalidation of its whole prefix instead (coarser, never weaker), so a long outage
 //! with many tenants written cannot grow it without bound.
 
-use crate::invalidation::Target;
+use crate::target::Target;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -148,7 +148,7 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::Pending;
-    use crate::invalidation::Target;
+    use crate::target::Target;
 
     fn scope(name: &str) -> Target {
         Target::scope("ns", "fmpa", name)

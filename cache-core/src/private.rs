@@ -2,68 +2,16 @@
 //! it changes with the macros, which are pinned to this crate's exact version.
 
 use crate::Cache;
-use crate::invalidation::Target;
 use crate::outcome;
-use crate::stats::Counters;
+use crate::target::Target;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 pub use crate::key::KeyParts;
 pub use serde;
 
-/// What one `#[cached]` function fixes at compile time.
-#[derive(Debug)]
-pub struct Site {
-    pub(crate) prefix: &'static str,
-    pub(crate) name: &'static str,
-    pub(crate) ttl: Duration,
-    pub(crate) version: u32,
-    /// The counters of the first cache used here, by cache id.
-    pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
-    /// Whether this site's value type was checked against the sites sharing its keys.
-    registered: AtomicBool,
-}
-
-impl Site {
-    /// A call site; built in a `static` by the generated code.
-    pub const fn new(
-        prefix: &'static str,
-        name: &'static str,
-        ttl: Duration,
-        version: u32,
-    ) -> Self {
-        Self {
-            prefix,
-            name,
-            ttl,
-            version,
-            counters: OnceLock::new(),
-            registered: AtomicBool::new(false),
-        }
-    }
-
-    /// Warns, once per site, when another site with the same prefix, name and version
-    /// stores another type: both read and fill the same entries.
-    fn register<T>(&self) {
-        if self.registered.load(Ordering::Relaxed) || self.registered.swap(true, Ordering::Relaxed)
-        {
-            return;
-        }
-        let mine = std::any::type_name::<T>();
-        if let Some(other) = crate::sites::register(self.prefix, self.name, self.version, mine) {
-            tracing::warn!(
-                prefix = self.prefix,
-                name = self.name,
-                version = self.version,
-                first = other,
-                second = mine,
-                "cache: two #[cached] functions share a prefix, a name and a version but store different types, so they read each other's entries; give one of them `name = \"...\"` or `version = ...`"
-            );
-        }
-    }
-}
+pub use crate::site::Site;
 
 /// The output modes; see [`crate::outcome`].
 pub type ResultMode<O> = outcome::ResultMode<O>;
@@ -178,6 +126,3 @@ pub fn explicit<C: AsCache + ?Sized>(cache: &C) -> Option<Cache> {
 /// Asserts, at compile time, that a cached value can be stored. Generated with the span
 /// of the return type, so a type that is not serde is reported there.
 pub const fn assert_cacheable<T: serde::Serialize + serde::de::DeserializeOwned>() {}
-
-/// Asserts that an `#[invalidates]` prefix is a string.
-pub const fn assert_prefix(_: &'static str) {}

@@ -1,0 +1,97 @@
+//! The state behind every handle of one cache, and the guard each backend call goes
+//! through: the breaker of the key's server (or group of slots), and the counting and
+//! rate-limited logging of failures.
+
+use crate::backend::Backend;
+use crate::breaker::{Breakers, Permit};
+use crate::codec::Codec;
+use crate::error::CacheError;
+use crate::flight::Flights;
+use crate::pending::Pending;
+use crate::stats::{Counters, Stats};
+use crate::throttle::Throttle;
+use std::future::Future;
+use std::sync::Weak;
+use std::time::Duration;
+
+/// What a [`crate::Cache`] handle shares with its clones; the read path
+/// ([`crate::read`]) and the invalidation path ([`crate::invalidation`]) are methods on it.
+pub(crate) struct Inner {
+    /// Unique per cache built in this process (never reused, unlike an address).
+    pub(crate) id: u64,
+    /// This cache itself, for the tasks it spawns (the retry of pending invalidations).
+    pub(crate) this: Weak<Inner>,
+    pub(crate) backend: Backend,
+    pub(crate) namespace: String,
+    pub(crate) generation_ttl: Duration,
+    pub(crate) codec: Codec,
+    pub(crate) breakers: Breakers,
+    pub(crate) flights: Flights,
+    pub(crate) pending: Pending,
+    pub(crate) stats: Stats,
+    pub(crate) warnings: Throttle,
+}
+
+impl Inner {
+    /// Runs one backend operation on `key` (or on keys in its slot) through the breaker
+    /// that guards it, reporting its outcome.
+    pub(crate) async fn guarded<T>(
+        &self,
+        key: &str,
+        op: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
+        if !self.backend.is_remote() {
+            return op.await;
+        }
+        let breaker = self.breakers.for_key(key);
+        if breaker.permit() == Permit::Skip {
+            return Err(CacheError::Unavailable);
+        }
+        let result = op.await;
+        match &result {
+            // A refusal is an answer: Redis is up.
+            Ok(_) | Err(CacheError::Refused(_)) => breaker.success(),
+            Err(error) if error.is_transport() => {
+                if breaker.failure() {
+                    tracing::warn!(
+                        "cache: Redis keeps failing; skipping it and probing again later"
+                    );
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Runs an operation that may reach every node (a scan, keys of many slots): through
+    /// the breaker of a single server; on a cluster, under its deadline only, since no one
+    /// group of slots is to blame for its failure.
+    pub(crate) async fn guarded_wide<T>(
+        &self,
+        op: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
+        if self.breakers.single().is_some() {
+            return self.guarded("", op).await;
+        }
+        op.await
+    }
+
+    /// Counts and (rate-limited) logs a failed cache operation.
+    pub(crate) fn count_failure(&self, counters: &Counters, what: &str, error: &CacheError) {
+        if matches!(error, CacheError::Unavailable) {
+            counters.bypass();
+            return;
+        }
+        if matches!(error, CacheError::Refused(_)) {
+            counters.refused();
+            if let Some(suppressed) = self.warnings.allow() {
+                tracing::warn!(%error, operation = what, suppressed, "cache: Redis refused a command (full, with maxmemory-policy noeviction?); carrying on");
+            }
+            return;
+        }
+        counters.error();
+        if let Some(suppressed) = self.warnings.allow() {
+            tracing::warn!(%error, operation = what, suppressed, "cache operation failed; carrying on without the cache");
+        }
+    }
+}

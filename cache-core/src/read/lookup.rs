@@ -1,0 +1,152 @@
+//! The lookup stage: one read of the backend, checked client-side, and the generations
+//! a miss must fill under (created when missing, before the load starts).
+
+use super::Read;
+use crate::entry;
+use crate::entry::Generations;
+use crate::error::CacheError;
+use crate::generation;
+use crate::inner::Inner;
+use crate::key::{self, CallKeys};
+use crate::payload::Payload;
+use crate::stats::Counters;
+use bytes::Bytes;
+
+impl Inner {
+    /// The read of a call: one `MGET` of both generations and the entry (a `GET` for a
+    /// user key, which has no generations).
+    pub(super) async fn lookup(&self, prefix: &str, keys: &CallKeys, counters: &Counters) -> Read {
+        if keys.is_plain() {
+            return match self
+                .guarded(keys.entry(), self.backend.get(keys.entry()))
+                .await
+            {
+                Ok(Some(raw)) => Read::Hit {
+                    raw,
+                    payload_at: 0,
+                    payload: Payload::plain(),
+                    generations: Generations::default(),
+                },
+                Ok(None) => Read::Miss(Generations::default()),
+                Err(error) => {
+                    self.count_failure(counters, "read", &error);
+                    Read::Bypass
+                }
+            };
+        }
+        if !self.pending.is_empty()
+            && self.pending.blocks(&[
+                &key::prefix_marker(&self.namespace, prefix),
+                keys.scope_generation(),
+            ])
+        {
+            // Make sure a retry runs (its task may have died with a runtime).
+            self.spawn_retry();
+            counters.bypass();
+            return Read::Bypass;
+        }
+        let read = self
+            .guarded(
+                keys.entry(),
+                self.backend.mget(&[
+                    keys.prefix_generation(),
+                    keys.scope_generation(),
+                    keys.entry(),
+                ]),
+            )
+            .await;
+        let mut values = match read {
+            Ok(values) if values.len() == 3 => values.into_iter(),
+            Ok(_) => {
+                self.count_failure(counters, "read", &CacheError::Unavailable);
+                return Read::Bypass;
+            }
+            Err(error) => {
+                self.count_failure(counters, "read", &error);
+                return Read::Bypass;
+            }
+        };
+        let (prefix, scope, raw) = (
+            values.next().flatten(),
+            values.next().flatten(),
+            values.next().flatten(),
+        );
+        let current = match (&prefix, &scope, &raw) {
+            (Some(prefix), Some(scope), Some(raw)) => match entry::decode(raw) {
+                Ok(entry) if entry.is_current(prefix, scope) => {
+                    Some((raw.len() - entry.payload.len(), entry.codec))
+                }
+                Ok(_) => None, // filled under an older generation: invalidated
+                Err(error) => {
+                    counters.decode_error();
+                    tracing::debug!(key = keys.entry(), %error, "corrupt cache entry; reloading");
+                    None
+                }
+            },
+            _ => None,
+        };
+        // Moved, not cloned: a clone of a `Bytes` made from a `Vec` allocates.
+        match (current, raw, prefix, scope) {
+            (Some((payload_at, codec)), Some(raw), Some(prefix), Some(scope)) => Read::Hit {
+                raw,
+                payload_at,
+                payload: Payload::entry(codec),
+                generations: Generations { prefix, scope },
+            },
+            (_, _, prefix, scope) => match self
+                .resolve_generations(keys, prefix, scope, counters)
+                .await
+            {
+                Some(generations) => Read::Miss(generations),
+                None => Read::Bypass,
+            },
+        }
+    }
+
+    /// The generations to fill under, creating missing ones. This happens before the load
+    /// starts: an invalidation during the load then removes a generation the fill
+    /// records, and the filled entry is never served.
+    async fn resolve_generations(
+        &self,
+        keys: &CallKeys,
+        prefix: Option<Bytes>,
+        scope: Option<Bytes>,
+        counters: &Counters,
+    ) -> Option<Generations> {
+        let prefix = match prefix {
+            Some(generation) => generation,
+            None => {
+                self.create_generation(keys.prefix_generation(), counters)
+                    .await?
+            }
+        };
+        let scope = match scope {
+            Some(generation) => generation,
+            None => {
+                self.create_generation(keys.scope_generation(), counters)
+                    .await?
+            }
+        };
+        Some(Generations { prefix, scope })
+    }
+
+    /// Creates a missing generation key with a fresh token (`SET NX GET`), or returns the
+    /// one another caller created first. A missing key is never read as an old value.
+    async fn create_generation(&self, key: &str, counters: &Counters) -> Option<Bytes> {
+        let token = generation::fresh();
+        match self
+            .guarded(
+                key,
+                self.backend.set_nx_get(key, &token, self.generation_ttl),
+            )
+            .await
+        {
+            Ok(Some(existing)) => Some(existing),
+            Ok(None) => Some(Bytes::from(token)),
+            Err(error) => {
+                self.count_failure(counters, "generation", &error);
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The read path behind `#[cached]` and `get_or_set`, as stages:
+//!
+//! 1. **guard**: a key that did not encode, or a breaker that is open, skips the cache;
+//! 2. **lookup** ([`lookup`]): one read of the backend (an `MGET` of both generations and
+//!    the entry; a `GET` for a user key), checked client-side: a hit, or the generations
+//!    a fill must record;
+//! 3. **payload** ([`crate::payload`]): entry bytes to a value and back (codec and
+//!    the `Option` mark; the envelope of generations around them);
+//! 4. **fill** ([`fill`]): on a miss, the function once per key per process
+//!    (single-flight), and the store of what should be kept.
+//!
+//! An in-process tier belongs before the lookup, a compression or encryption stage
+//! inside the payload; neither needs a branch here.
+
+mod fill;
+mod lookup;
+
+use crate::entry::Generations;
+use crate::error::CacheError;
+use crate::inner::Inner;
+use crate::key::KeyParts;
+use crate::outcome::Mode;
+use crate::payload::Payload;
+use crate::site::CallSite;
+use crate::stats::Counters;
+use bytes::Bytes;
+use std::future::Future;
+use std::time::Instant;
+
+/// What the lookup found.
+pub(crate) enum Read {
+    /// The entry was current: the stored bytes, its payload from `payload_at` on, how to
+    /// decode it, and the generations it was read under.
+    Hit {
+        raw: Bytes,
+        payload_at: usize,
+        payload: Payload,
+        generations: Generations,
+    },
+    /// Nothing usable; these are the generations to fill under.
+    Miss(Generations),
+    /// The cache cannot be used for this call.
+    Bypass,
+}
+
+impl Inner {
+    /// The cache-aside flow: guard, lookup, decode a hit, or fill on a miss.
+    pub(crate) async fn read_through<M, F>(
+        &self,
+        site: &impl CallSite,
+        parts: &KeyParts,
+        fut: F,
+    ) -> M::Output
+    where
+        M: Mode,
+        F: Future<Output = M::Output>,
+    {
+        let counters = site.counters(self);
+        if parts.is_invalid() {
+            self.count_failure(&counters, "key", &CacheError::Unavailable);
+            return load(&counters, fut).await;
+        }
+        if self.backend.is_remote()
+            && self
+                .breakers
+                .single()
+                .is_some_and(|breaker| breaker.is_open())
+        {
+            // Redis is being skipped: not even the keys are built.
+            counters.bypass();
+            return load(&counters, fut).await;
+        }
+        let keys = site.keys(&self.namespace, parts);
+        let generations = match self.lookup(site.prefix(), &keys, &counters).await {
+            Read::Hit {
+                raw,
+                payload_at,
+                payload,
+                generations,
+            } => match payload.decode::<M::Stored>(&raw[payload_at..]) {
+                Ok(value) => {
+                    counters.hit();
+                    tracing::debug!(key = keys.entry(), "cache hit");
+                    return M::restore(value);
+                }
+                Err(error) => {
+                    // Written by another shape of the type: a miss, overwritten below.
+                    counters.decode_error();
+                    tracing::debug!(key = keys.entry(), %error, "cache entry of another type; reloading");
+                    generations
+                }
+            },
+            Read::Miss(generations) => generations,
+            Read::Bypass => return load(&counters, fut).await,
+        };
+        tracing::debug!(key = keys.entry(), "cache miss");
+        self.fill::<M, F>(site, &keys, generations, &counters, fut)
+            .await
+    }
+}
+
+/// Runs the function, counting and timing the load.
+async fn load<O>(counters: &Counters, fut: impl Future<Output = O>) -> O {
+    let started = Instant::now();
+    let out = fut.await;
+    counters.load(started.elapsed());
+    out
+}

@@ -1,0 +1,120 @@
+//! Call sites: what a cached read needs to know about where it is called from. A
+//! `#[cached]` function's [`Site`] is a `static` the generated code builds; `get_or_set`
+//! on a user key is a [`UserSite`].
+
+use crate::inner::Inner;
+use crate::key::{self, CallKeys, KeyParts};
+use crate::stats::Counters;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// What one `#[cached]` function fixes at compile time.
+#[derive(Debug)]
+pub struct Site {
+    pub(crate) prefix: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) ttl: Duration,
+    pub(crate) version: u32,
+    /// The counters of the first cache used here, by cache id.
+    pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
+    /// Whether this site's value type was checked against the sites sharing its keys.
+    registered: AtomicBool,
+}
+
+impl Site {
+    /// A call site; built in a `static` by the generated code.
+    pub const fn new(
+        prefix: &'static str,
+        name: &'static str,
+        ttl: Duration,
+        version: u32,
+    ) -> Self {
+        Self {
+            prefix,
+            name,
+            ttl,
+            version,
+            counters: OnceLock::new(),
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    /// Warns, once per site, when another site with the same prefix, name and version
+    /// stores another type: both read and fill the same entries.
+    pub(crate) fn register<T>(&self) {
+        if self.registered.load(Ordering::Relaxed) || self.registered.swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        let mine = std::any::type_name::<T>();
+        if let Some(other) = crate::sites::register(self.prefix, self.name, self.version, mine) {
+            tracing::warn!(
+                prefix = self.prefix,
+                name = self.name,
+                version = self.version,
+                first = other,
+                second = mine,
+                "cache: two #[cached] functions share a prefix, a name and a version but store different types, so they read each other's entries; give one of them `name = \"...\"` or `version = ...`"
+            );
+        }
+    }
+}
+
+/// What a cached read needs to know about its call site.
+pub(crate) trait CallSite {
+    fn prefix(&self) -> &str;
+    /// The prefix's counters in `inner`.
+    fn counters(&self, inner: &Inner) -> Arc<Counters> {
+        inner.stats.prefix(self.prefix())
+    }
+    fn ttl(&self) -> Duration;
+    fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys;
+}
+
+impl CallSite for Site {
+    fn prefix(&self) -> &str {
+        self.prefix
+    }
+    /// Remembers the counters of the first cache used at this site, which is the only
+    /// one in most programs: the hit path then skips the map lookup (another cache looks
+    /// its counters up).
+    fn counters(&self, inner: &Inner) -> Arc<Counters> {
+        if let Some((id, counters)) = self.counters.get()
+            && *id == inner.id
+        {
+            return counters.clone();
+        }
+        let counters = inner.stats.prefix(self.prefix);
+        let _ = self.counters.set((inner.id, counters.clone()));
+        counters
+    }
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys {
+        key::call_keys(namespace, self.prefix, self.name, self.version, parts)
+    }
+}
+
+/// `get_or_set` on a user key: no generations to honour, so both are empty and always
+/// current; the stored value is plain JSON like [`Cache::set`]'s.
+pub(crate) struct UserSite<'a> {
+    pub key: &'a str,
+    pub ttl: Duration,
+}
+
+impl CallSite for UserSite<'_> {
+    fn prefix(&self) -> &str {
+        self.key.split(':').next().unwrap_or(self.key)
+    }
+    fn counters(&self, inner: &Inner) -> Arc<Counters> {
+        inner.stats.user_key(self.key)
+    }
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+    fn keys(&self, namespace: &str, _: &KeyParts) -> CallKeys {
+        CallKeys::plain(key::user_key(namespace, self.key))
+    }
+}
