@@ -119,13 +119,13 @@ pub async fn hits(conn: &ConnectionManager, rounds: usize, window: Duration, blo
     for (name, single, clustered) in [
         (
             "`invalidate` (one scope: one `SET`)",
-            crate::median_of(50, || single_cache.invalidate("bench", "t9")).await,
-            crate::median_of(50, || cache.invalidate("bench", "t9")).await,
+            crate::invalidation::median_of(50, || single_cache.invalidate("bench", "t9")).await,
+            crate::invalidation::median_of(50, || cache.invalidate("bench", "t9")).await,
         ),
         (
             "`invalidate_all` (`UNLINK` of 1024 copies; per slot on a cluster, in parallel)",
-            crate::median_of(50, || single_cache.invalidate_all("bench-all")).await,
-            crate::median_of(50, || cache.invalidate_all("bench-all")).await,
+            crate::invalidation::median_of(50, || single_cache.invalidate_all("bench-all")).await,
+            crate::invalidation::median_of(50, || cache.invalidate_all("bench-all")).await,
         ),
     ] {
         println!("| {name} | {} | {} |", us(single), us(clustered));

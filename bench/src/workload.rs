@@ -214,3 +214,10 @@ pub async fn peer_list(tenant: String) -> Result<Page, BenchError> {
 pub async fn peer_miss(key: String) -> Result<Row, BenchError> {
     Ok(row(key.len() as u64))
 }
+
+/// The keys of `<name>("t1")`, a function of prefix `bench`, in namespace `ns`.
+pub fn our_keys(ns: &str, name: &str) -> cache_core::key::CallKeys {
+    let mut parts = cache_core::key::KeyParts::new();
+    parts.scope("t1");
+    cache_core::key::call_keys(ns, "bench", name, 0, &parts)
+}
