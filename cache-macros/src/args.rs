@@ -39,7 +39,7 @@ pub struct CachedArgs {
     pub cache: Option<Expr>,
     pub cache_none: Option<LitBool>,
     pub result: Option<LitBool>,
-    pub version: Option<LitInt>,
+    pub version: Option<u32>,
 }
 
 /// `#[invalidates(...)]`.
@@ -243,11 +243,11 @@ fn parse_name(input: ParseStream) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
-fn parse_version(input: ParseStream) -> syn::Result<LitInt> {
+/// `version = 2`, parsed once, here.
+fn parse_version(input: ParseStream) -> syn::Result<u32> {
     let lit = input
         .parse::<LitInt>()
         .map_err(|e| syn::Error::new(e.span(), "`version` takes an integer: version = 2"))?;
     lit.base10_parse::<u32>()
-        .map_err(|_| syn::Error::new(lit.span(), "`version` must fit in a u32"))?;
-    Ok(lit)
+        .map_err(|_| syn::Error::new(lit.span(), "`version` must fit in a u32"))
 }

@@ -1,8 +1,71 @@
-//! Checks of the attribute against the function it is on.
+//! Checks of the attribute against the function it is on: every check of both
+//! attributes is here; the expand files only emit.
 
-use crate::args::KeyExpr;
+use crate::args::{CachedArgs, InvalidatesArgs, KeyExpr, Prefix, Ttl};
+use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, LitBool, Pat, PathArguments, ReturnType, Signature, Type};
+
+/// A `#[cached]` attribute that passed every check: what the expansion needs.
+pub struct Cached<'a> {
+    pub prefix: &'a Prefix,
+    pub ttl: &'a Ttl,
+    /// The function's return type.
+    pub ret: &'a Type,
+    pub returns: Returns,
+    pub cache_none: bool,
+}
+
+/// Checks `#[cached(args)]` on a function with signature `sig`.
+pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cached<'a>> {
+    let prefix = args.prefix.as_ref().ok_or_else(|| {
+        syn::Error::new(
+            Span::call_site(),
+            "missing `prefix`: the namespace that #[invalidates] targets, e.g. #[cached(prefix = \"fmpa\", ttl = \"5m\")]",
+        )
+    })?;
+    let ttl = args.ttl.as_ref().ok_or_else(|| {
+        syn::Error::new(
+            Span::call_site(),
+            "missing `ttl`: how long entries live, e.g. ttl = \"5m\" or ttl = cache_core::ttl::LIST_SHORT",
+        )
+    })?;
+    is_async(sig, "cached")?;
+    for key in args.scope.iter().chain(&args.keys) {
+        key_reads_a_parameter(key, sig)?;
+    }
+    let (ret, returns) = returns(sig, args.result.as_ref())?;
+    if let Some(lit) = &args.cache_none
+        && !matches!(returns, Returns::Option(_))
+    {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`cache_none` applies to functions returning `Option<T>`",
+        ));
+    }
+    Ok(Cached {
+        prefix,
+        ttl,
+        ret,
+        returns,
+        cache_none: args.cache_none.as_ref().is_some_and(|lit| lit.value),
+    })
+}
+
+/// Checks `#[invalidates(args)]` on a function with signature `sig`.
+pub fn invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
+    if args.prefixes.is_empty() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "missing prefix: name what to invalidate, e.g. #[invalidates(\"fmpa\", key = tenant)]",
+        ));
+    }
+    is_async(sig, "invalidates")?;
+    if let Some(key) = &args.scope {
+        key_reads_a_parameter(key, sig)?;
+    }
+    Ok(())
+}
 
 /// What the function returns, which decides what is stored.
 pub enum Returns {
@@ -16,7 +79,7 @@ pub enum Returns {
 }
 
 /// `fn` must be `async`.
-pub fn is_async(sig: &Signature, attribute: &str) -> syn::Result<()> {
+fn is_async(sig: &Signature, attribute: &str) -> syn::Result<()> {
     if sig.asyncness.is_none() {
         return Err(syn::Error::new(
             sig.fn_token.span(),
@@ -30,7 +93,7 @@ pub fn is_async(sig: &Signature, attribute: &str) -> syn::Result<()> {
 }
 
 /// A key expression must read a plain parameter of the function (or `self`).
-pub fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
+fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
     let root = &key.root;
     if root == "self" {
         return match sig.inputs.first() {
@@ -97,8 +160,8 @@ fn binds(pattern: &Pat, name: &syn::Ident) -> bool {
     }
 }
 
-/// What `#[cached]` will store, from the return type (and `result = true`).
-pub fn returns(sig: &Signature, result: Option<&LitBool>) -> syn::Result<Returns> {
+/// The return type, and what `#[cached]` will store of it (with `result = ...`).
+fn returns<'a>(sig: &'a Signature, result: Option<&LitBool>) -> syn::Result<(&'a Type, Returns)> {
     let ty = match &sig.output {
         ReturnType::Default => {
             return Err(syn::Error::new(
@@ -151,11 +214,11 @@ pub fn returns(sig: &Signature, result: Option<&LitBool>) -> syn::Result<Returns
     });
     let name = last.map(|segment| segment.ident.to_string());
     if forced == Some(true) || (forced.is_none() && name.as_deref() == Some("Result")) {
-        return Ok(Returns::Result(first_arg));
+        return Ok((ty, Returns::Result(first_arg)));
     }
     match (name.as_deref(), first_arg) {
-        (Some("Option"), Some(inner)) => Ok(Returns::Option(inner)),
-        _ => Ok(Returns::Value),
+        (Some("Option"), Some(inner)) => Ok((ty, Returns::Option(inner))),
+        _ => Ok((ty, Returns::Value)),
     }
 }
 

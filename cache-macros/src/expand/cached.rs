@@ -3,10 +3,10 @@
 use super::{cache_handle, expand_fn, key_parts};
 use crate::args::{CachedArgs, Ttl};
 use crate::check::{self, Returns};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ItemFn, LitStr, ReturnType};
+use syn::{ItemFn, LitStr};
 
 /// Expands `#[cached(attr)] item`.
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -15,36 +15,13 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let sig = &func.sig;
-    let prefix = args.prefix.as_ref().ok_or_else(|| {
-        syn::Error::new(
-            Span::call_site(),
-            "missing `prefix`: the namespace that #[invalidates] targets, e.g. #[cached(prefix = \"fmpa\", ttl = \"5m\")]",
-        )
-    })?;
-    let ttl = args.ttl.as_ref().ok_or_else(|| {
-        syn::Error::new(
-            Span::call_site(),
-            "missing `ttl`: how long entries live, e.g. ttl = \"5m\" or ttl = cache_core::ttl::LIST_SHORT",
-        )
-    })?;
-    check::is_async(sig, "cached")?;
-    for key in args.scope.iter().chain(&args.keys) {
-        check::key_reads_a_parameter(key, sig)?;
-    }
-    let returns = check::returns(sig, args.result.as_ref())?;
-    let cache_none = args.cache_none.as_ref().is_some_and(|lit| lit.value);
-    if let Some(lit) = &args.cache_none
-        && !matches!(returns, Returns::Option(_))
-    {
-        return Err(syn::Error::new(
-            lit.span(),
-            "`cache_none` applies to functions returning `Option<T>`",
-        ));
-    }
-    let ReturnType::Type(_, ret) = &sig.output else {
-        unreachable!("check::returns rejects a missing return type")
-    };
-
+    let check::Cached {
+        prefix,
+        ttl,
+        ret,
+        returns,
+        cache_none,
+    } = check::cached(&args, sig)?;
     let name = args
         .name
         .clone()
@@ -55,10 +32,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
         Ttl::Path(path) => quote!(#path),
     };
-    let version = match &args.version {
-        Some(lit) => lit.base10_parse::<u32>()?,
-        None => 0,
-    };
+    let version = args.version.unwrap_or(0);
     // The mode comes from the concrete type (an alias of `Result` is a `Result`), picked
     // by the probe in the generated code; `result = true` names it.
     let forced = args.result.as_ref().map(|lit| lit.value);

@@ -3,7 +3,7 @@
 use super::{cache_handle, expand_fn, key_parts};
 use crate::args::InvalidatesArgs;
 use crate::check;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{ItemFn, ReturnType, Type};
 
@@ -14,16 +14,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let sig = &func.sig;
-    if args.prefixes.is_empty() {
-        return Err(syn::Error::new(
-            Span::call_site(),
-            "missing prefix: name what to invalidate, e.g. #[invalidates(\"fmpa\", key = tenant)]",
-        ));
-    }
-    check::is_async(sig, "invalidates")?;
-    if let Some(key) = &args.scope {
-        check::key_reads_a_parameter(key, sig)?;
-    }
+    check::invalidates(&args, sig)?;
     // Whether the output is a `Result` comes from its concrete type (an alias of `Result`
     // is one), probed in the generated code, unless `result = ...` says.
     let succeeded = match (check::returns_result(args.result.as_ref()), &sig.output) {
