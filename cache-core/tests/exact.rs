@@ -60,20 +60,51 @@ async fn until_retried(conn: &mut redis::aio::MultiplexedConnection, more: u64) 
     }
 }
 
+/// A private server with no replica, a cache `a` that asks for one acknowledgement (so
+/// every invalidation of it lands but is reported unacknowledged and retried), and a
+/// plain cache `b`, in one namespace.
+struct Unacknowledged {
+    server: RedisServer,
+    namespace: String,
+    a: Cache,
+    b: Cache,
+    conn: redis::aio::MultiplexedConnection,
+}
+
+impl Unacknowledged {
+    async fn start(test: &str) -> Unacknowledged {
+        let server = RedisServer::start();
+        let namespace = unique_namespace(test);
+        let a = builder(&server.url(), &namespace)
+            .wait_for_replicas(1)
+            .build()
+            .await
+            .expect("a");
+        let b = builder(&server.url(), &namespace).build().await.expect("b");
+        let conn = raw(&server.url()).await;
+        Unacknowledged {
+            server,
+            namespace,
+            a,
+            b,
+            conn,
+        }
+    }
+}
+
 /// One process, `wait_for_replicas(1)` on a server with no replica: every invalidation
 /// lands but is reported unacknowledged and retried. A retry must never make the entry
 /// that another cache filled between two invalidations current again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_never_undoes_a_later_invalidation() {
-    let server = RedisServer::start();
-    let namespace = unique_namespace("exact-retry");
-    let a = builder(&server.url(), &namespace)
-        .wait_for_replicas(1)
-        .build()
-        .await
-        .expect("a");
-    let b = builder(&server.url(), &namespace).build().await.expect("b");
-    let mut conn = raw(&server.url()).await;
+    // `_server` keeps the server running to the end of the test.
+    let Unacknowledged {
+        server: _server,
+        a,
+        b,
+        mut conn,
+        ..
+    } = Unacknowledged::start("exact-retry").await;
     let source = Source::default();
 
     source.put("acme", "v1");
@@ -99,16 +130,14 @@ async fn a_retry_never_undoes_a_later_invalidation() {
 /// first cache's retries of its own, older invalidation must not revert it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_never_undoes_another_process_invalidation() {
-    let server = RedisServer::start();
-    let namespace = unique_namespace("exact-cross");
-    let a = builder(&server.url(), &namespace)
-        .wait_for_replicas(1)
-        .build()
-        .await
-        .expect("a");
-    let b = builder(&server.url(), &namespace).build().await.expect("b");
+    let Unacknowledged {
+        server,
+        namespace,
+        a,
+        b,
+        mut conn,
+    } = Unacknowledged::start("exact-cross").await;
     let c = builder(&server.url(), &namespace).build().await.expect("c");
-    let mut conn = raw(&server.url()).await;
     let source = Source::default();
 
     source.put("acme", "v1");

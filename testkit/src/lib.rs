@@ -16,7 +16,9 @@ pub use cluster::{RedisCluster, redis_cli};
 pub use ports::{free_port, ping};
 pub use proxy::{Fault, Proxy};
 pub use rng::Rng;
-pub use scoped::{ScopedCache, redis_cache, redis_url, test_builder, unique_namespace};
+pub use scoped::{
+    ScopedCache, redis_cache, redis_url, test_builder, unique_namespace, until_no_pending,
+};
 pub use server::RedisServer;
 pub use target::Target;
 pub use tls::TlsFiles;

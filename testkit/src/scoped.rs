@@ -87,3 +87,16 @@ impl Drop for ScopedCache {
         let _ = cleanup.join();
     }
 }
+
+/// Waits (polling, with a deadline of 10 s) until every pending invalidation of `cache`
+/// has landed.
+pub async fn until_no_pending(cache: &Cache) {
+    let started = std::time::Instant::now();
+    while cache.pending_invalidations() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the retries never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
+    }
+}

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-use testkit::{RedisServer, test_builder, unique_namespace};
+use std::time::Duration;
+use testkit::{RedisServer, test_builder, unique_namespace, until_no_pending};
 
 /// Versions per (prefix, tenant): the source of truth.
 #[derive(Default)]
@@ -44,17 +44,6 @@ async fn read_stats(cache: &Cache, store: &Store, tenant: &str) -> Result<u64, S
 async fn write(cache: &Cache, store: &Store, tenant: &str) -> Result<(), String> {
     store.bump(tenant);
     Ok(())
-}
-
-async fn until_no_pending(cache: &Cache) {
-    let started = Instant::now();
-    while cache.pending_invalidations() > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the retries never landed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
-    }
 }
 
 /// The caller drops the write's future after its body committed (a tower timeout, a

@@ -128,14 +128,4 @@ pub fn source_value(source: &Source, tenant: &str) -> String {
     value
 }
 
-/// Waits (polling, with a deadline) until every pending invalidation has landed.
-pub async fn until_no_pending(cache: &Cache) {
-    let started = Instant::now();
-    while cache.pending_invalidations() > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the retries never landed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await; // pacing while polling
-    }
-}
+pub use testkit::until_no_pending;
