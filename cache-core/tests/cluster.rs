@@ -5,9 +5,11 @@
 
 mod common;
 
+use testkit::until_no_pending;
+
 use cache_core::Cache;
 use cache_core::key::call_keys;
-use common::{Source, parts, read, until_hit, until_no_pending};
+use common::{Source, parts, read, until_hit};
 use std::time::{Duration, Instant};
 use testkit::{RedisCluster, Target, unique_namespace};
 

@@ -5,8 +5,10 @@
 
 mod common;
 
+use testkit::until_no_pending;
+
 use cache_core::{Cache, CacheError};
-use common::{LIST, Source, parts, read, until_no_pending};
+use common::{LIST, Source, parts, read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::{Fault, Proxy, RedisServer, test_builder, unique_namespace};

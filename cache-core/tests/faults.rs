@@ -3,8 +3,10 @@
 
 mod common;
 
+use testkit::until_no_pending;
+
 use cache_core::{Cache, CacheError};
-use common::{Source, read, source_value, until_hit, until_no_pending};
+use common::{Source, read, source_value, until_hit};
 use std::time::{Duration, Instant};
 use testkit::{RedisServer, free_port, test_builder, unique_namespace};
 

@@ -127,5 +127,3 @@ pub fn source_value(source: &Source, tenant: &str) -> String {
         .store(before, std::sync::atomic::Ordering::SeqCst);
     value
 }
-
-pub use testkit::until_no_pending;
