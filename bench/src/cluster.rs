@@ -118,7 +118,7 @@ pub async fn hits(conn: &ConnectionManager, rounds: usize, window: Duration, blo
     println!("|---|---|---|");
     for (name, single, clustered) in [
         (
-            "`invalidate` (one scope: one `SET`)",
+            "`invalidate` (one scope: one `UNLINK`)",
             crate::invalidation::median_of(50, || single_cache.invalidate("bench", "t9")).await,
             crate::invalidation::median_of(50, || cache.invalidate("bench", "t9")).await,
         ),

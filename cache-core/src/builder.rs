@@ -246,8 +246,10 @@ impl CacheBuilder {
     /// `WAIT`, within [`CacheBuilder::op_timeout`]), so that a failover to a replica
     /// cannot lose an invalidation that returned. One that is not acknowledged in time
     /// returns [`CacheError::NotReplicated`] from the `try_*` calls and is kept like one
-    /// that failed: this process serves that scope from the source, and a retry writes
-    /// the same generation token again (no further invalidation) until replicas hold it.
+    /// that failed: this process serves that scope from the source, and retries remove the
+    /// generation again (at most one more miss each) until replicas hold it. Each removal
+    /// and its `WAIT` go in one pipeline on one connection, so an acknowledgement always
+    /// counts the write it follows.
     ///
     /// Default 0: do not wait. A master that dies right after an invalidation may then
     /// take it with it, and the entries it hid are served again until their TTL.

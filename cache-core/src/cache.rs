@@ -24,13 +24,15 @@ use std::time::Duration;
 ///   miss, a failed write is dropped; both are counted in [`Cache::stats`] and logged
 ///   (rate-limited) with `tracing`. The `try_*` operations return the error instead.
 /// - **Deadlines and breaker.** Every Redis call has the deadline set by
-///   [`CacheBuilder::op_timeout`]. After repeated failures the cache skips Redis for a
+///   [`crate::CacheBuilder::op_timeout`]. After repeated failures the cache skips Redis for a
 ///   while, then lets one call probe it.
 /// - **Generations.** Entries of the attributes are filled under the generations of
-///   their prefix and of their (prefix, scope); [`Cache::invalidate`] replaces a
-///   generation (one `SET`) and [`Cache::invalidate_all`] removes the prefix
-///   generation's [`crate::key::BUCKETS`] copies (one `UNLINK`), whatever the number of
-///   entries: every entry filled under an old generation is then a miss.
+///   their prefix and of their (prefix, scope); [`Cache::invalidate`] removes the
+///   scope's generation (one `UNLINK`) and [`Cache::invalidate_all`] the prefix
+///   generation's [`crate::key::BUCKETS`] copies, whatever the number of entries; the
+///   next read creates a fresh token, so every entry filled before is then a miss. An
+///   invalidation is idempotent and monotonic: retried, duplicated or delivered late, it
+///   can only remove a generation once more, never bring an old one back.
 /// - **Hit = one round trip.** A hit reads the prefix generation, the scope generation
 ///   and the entry with one `MGET`, and checks them client-side (no Lua). The three keys
 ///   share a Redis Cluster hash tag (the prefix generation has one copy per bucket of

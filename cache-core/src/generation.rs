@@ -1,7 +1,8 @@
 //! Generation tokens: the values of the generation keys.
 //!
-//! Invalidation writes a fresh token; an entry records the tokens current when its fill
-//! began and is a hit only while both are still current. A token never repeats (the
+//! Invalidation removes a generation key; the next read creates it with a fresh token.
+//! An entry records the tokens current when its fill began and is a hit only while both
+//! are still current. A token never repeats (the
 //! time in microseconds, a per-process random seed and a counter), so a generation key
 //! that disappears (evicted, expired, deleted by hand) and is created again can never
 //! bring an entry filled under an older token back to life.
