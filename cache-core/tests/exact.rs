@@ -477,3 +477,67 @@ async fn an_acknowledgement_always_comes_from_the_connection_that_wrote() {
         "invalidations acknowledged though no replica holds them"
     );
 }
+
+/// Collects the messages of `WARN` events.
+#[derive(Clone, Default)]
+struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Warnings {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() == tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        self.0.lock().unwrap().push(message.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Two `#[cached]` sites in different modules with the same prefix, name and version
+/// but different value types read each other's entries: the second one's first call
+/// warns, once.
+#[test]
+fn sites_sharing_keys_with_other_types_warn_once() {
+    use cache_core::__private::{Site, ValueMode, cached};
+    static FIRST: Site = Site::new("shared-keys", "list", Duration::from_secs(60), 3);
+    static SECOND: Site = Site::new("shared-keys", "list", Duration::from_secs(60), 3);
+    static SAME_TYPE: Site = Site::new("shared-keys", "list", Duration::from_secs(60), 3);
+    let warnings = Warnings::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    tracing::subscriber::with_default(warnings.clone(), || {
+        runtime.block_on(async {
+            for _ in 0..3 {
+                cached::<ValueMode<u32>, _>(&FIRST, None, Default::default(), async { 1 }).await;
+                cached::<ValueMode<u32>, _>(&SAME_TYPE, None, Default::default(), async { 1 })
+                    .await;
+                cached::<ValueMode<String>, _>(&SECOND, None, Default::default(), async {
+                    "one".to_owned()
+                })
+                .await;
+            }
+        })
+    });
+    let warnings = warnings.0.lock().unwrap();
+    let shared: Vec<_> = warnings
+        .iter()
+        .filter(|message| message.contains("share a prefix, a name and a version"))
+        .collect();
+    assert_eq!(shared.len(), 1, "{warnings:?}");
+}
