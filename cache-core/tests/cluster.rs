@@ -148,6 +148,22 @@ async fn invalidation_on_a_cluster_is_per_scope_and_per_prefix() {
     assert_eq!(source.loads(), 81, "every tenant reloads");
     read_all().await;
     assert_eq!(source.loads(), 81);
+
+    // With replica acknowledgements: one pipeline of UNLINKs and WAIT per master, for a
+    // scope and for the 1024 copies spread over every master.
+    let acked = Target::Cluster(cluster.urls())
+        .builder(cache.namespace())
+        .op_timeout(Duration::from_millis(500))
+        .wait_for_replicas(1)
+        .build()
+        .await
+        .expect("connect to the cluster");
+    acked.try_invalidate("fmpa", "tenant-7").await.unwrap();
+    read_all().await;
+    assert_eq!(source.loads(), 82, "only tenant-7 reloads");
+    acked.try_invalidate_all("fmpa").await.unwrap();
+    read_all().await;
+    assert_eq!(source.loads(), 122, "every tenant reloads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
