@@ -479,7 +479,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
         eprintln!("schedule: cache {p}: {:?}", cache.stats().total);
     }
     assert!(
-        caches.iter().map(|c| c.stats().total.hits).sum::<u64>() > steps / 10,
+        caches.iter().map(|c| c.stats().total.hits).sum::<u64>() > steps / 20,
         "seed {seed}: the caches barely hit; the schedule tested little"
     );
 }
