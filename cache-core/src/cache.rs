@@ -271,8 +271,8 @@ impl Cache {
                 "cache: the invalidation scope did not serialize; invalidating the whole prefix"
             );
         }
-        let target = Target::of_parts(&self.inner.namespace, prefix, &parts);
-        self.inner.invalidate(vec![target]).await
+        let targets = Target::of_parts(&self.inner.namespace, prefix, &parts);
+        self.inner.invalidate(targets).await
     }
 
     /// Invalidates every entry of `prefix`, all scopes, in O(1): the cost is that of

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! byte 0      0xC1: the envelope format, version 1 (never the first byte of UTF-8 text,
-//!             so plain JSON written by another client is told apart at once)
+//!             so plain JSON written by another client is told apart at once); 0xC2 for
+//!             an entry with tags, whose scope generation is followed by t, the number
+//!             of tag generations, then each as a length byte and its bytes
 //! byte 1      flags: the low four bits name the codec (0 = JSON, 1 = MessagePack, see
 //!             [`crate::codec`]); the others are reserved and must be zero
 //! byte 2      n, the length of the prefix generation, then n bytes
@@ -13,8 +15,11 @@
 //! An entry whose header does not parse, has another format byte or unknown flags, or
 //! whose payload does not decode, is a miss: it is counted and overwritten by the next fill.
 
-/// The first byte of every entry.
+/// The first byte of every entry without tags.
 pub const FORMAT: u8 = 0xC1;
+
+/// The first byte of an entry with tags.
+pub const FORMAT_TAGGED: u8 = 0xC2;
 
 use crate::codec::Codec;
 
@@ -39,6 +44,8 @@ pub(crate) struct Generations {
     pub prefix: bytes::Bytes,
     /// The scope generation's token.
     pub scope: bytes::Bytes,
+    /// The tag generations' tokens, in the order of [`crate::key::CallKeys::tag_generations`].
+    pub tags: Vec<bytes::Bytes>,
 }
 
 /// A decoded envelope, borrowing the stored bytes: the generations it was filled under
@@ -51,14 +58,49 @@ pub struct Entry<'a> {
     pub prefix_generation: &'a [u8],
     /// The scope generation current when the fill began.
     pub scope_generation: &'a [u8],
+    /// The tag generations current when the fill began: a count, then each as a length
+    /// byte and its bytes (empty without tags).
+    pub tag_generations: &'a [u8],
     /// The serialized value.
     pub payload: &'a [u8],
 }
 
 impl Entry<'_> {
-    /// Whether this entry was filled under these generations.
+    /// Whether this entry was filled under these generations (and no tags).
     pub fn is_current(&self, prefix_generation: &[u8], scope_generation: &[u8]) -> bool {
-        self.prefix_generation == prefix_generation && self.scope_generation == scope_generation
+        self.is_current_with::<&[u8]>(prefix_generation, scope_generation, &[])
+    }
+
+    /// Whether this entry was filled under these generations, tags included.
+    pub fn is_current_with<T: AsRef<[u8]>>(
+        &self,
+        prefix_generation: &[u8],
+        scope_generation: &[u8],
+        tag_generations: &[T],
+    ) -> bool {
+        if self.prefix_generation != prefix_generation || self.scope_generation != scope_generation
+        {
+            return false;
+        }
+        let Some((&count, mut rest)) = self.tag_generations.split_first() else {
+            return tag_generations.is_empty();
+        };
+        if usize::from(count) != tag_generations.len() {
+            return false;
+        }
+        for expected in tag_generations {
+            let Some((&len, after)) = rest.split_first() else {
+                return false;
+            };
+            let Some((token, after)) = after.split_at_checked(usize::from(len)) else {
+                return false;
+            };
+            if token != expected.as_ref() {
+                return false;
+            }
+            rest = after;
+        }
+        true
     }
 }
 
@@ -72,15 +114,44 @@ pub fn encode(
     scope_generation: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
-    let p = &prefix_generation[..prefix_generation.len().min(255)];
-    let s = &scope_generation[..scope_generation.len().min(255)];
-    let mut out = Vec::with_capacity(4 + p.len() + s.len() + payload.len());
-    out.push(FORMAT);
+    encode_with::<&[u8]>(codec, prefix_generation, scope_generation, &[], payload)
+}
+
+/// Writes the envelope of `payload`, filled under the given generations, tags included
+/// (at most 255 of them; more make the entry a miss, never a false hit).
+pub fn encode_with<T: AsRef<[u8]>>(
+    codec: Codec,
+    prefix_generation: &[u8],
+    scope_generation: &[u8],
+    tag_generations: &[T],
+    payload: &[u8],
+) -> Vec<u8> {
+    let cut = |generation: &[u8]| generation.len().min(255);
+    let tags_len: usize = tag_generations
+        .iter()
+        .map(|t| 1 + cut(t.as_ref()))
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(
+        5 + prefix_generation.len() + scope_generation.len() + tags_len + payload.len(),
+    );
+    out.push(if tag_generations.is_empty() {
+        FORMAT
+    } else {
+        FORMAT_TAGGED
+    });
     out.push(codec.id());
-    out.push(p.len() as u8);
-    out.extend_from_slice(p);
-    out.push(s.len() as u8);
-    out.extend_from_slice(s);
+    for generation in [prefix_generation, scope_generation] {
+        out.push(cut(generation) as u8);
+        out.extend_from_slice(&generation[..cut(generation)]);
+    }
+    if !tag_generations.is_empty() {
+        out.push(tag_generations.len().min(255) as u8);
+        for generation in tag_generations {
+            let generation = generation.as_ref();
+            out.push(cut(generation) as u8);
+            out.extend_from_slice(&generation[..cut(generation)]);
+        }
+    }
     out.extend_from_slice(payload);
     out
 }
@@ -88,7 +159,7 @@ pub fn encode(
 /// Reads an envelope without copying its parts.
 pub fn decode(bytes: &[u8]) -> Result<Entry<'_>, EntryError> {
     let (&format, rest) = bytes.split_first().ok_or(EntryError::Truncated)?;
-    if format != FORMAT {
+    if format != FORMAT && format != FORMAT_TAGGED {
         return Err(EntryError::UnknownFormat(format));
     }
     let (&flags, mut rest) = rest.split_first().ok_or(EntryError::Truncated)?;
@@ -104,10 +175,22 @@ pub fn decode(bytes: &[u8]) -> Result<Entry<'_>, EntryError> {
     };
     let prefix_generation = field()?;
     let scope_generation = field()?;
+    let mut tag_generations: &[u8] = &[];
+    if format == FORMAT_TAGGED {
+        let start = rest;
+        let (&count, mut after) = rest.split_first().ok_or(EntryError::Truncated)?;
+        for _ in 0..count {
+            let (&len, tail) = after.split_first().ok_or(EntryError::Truncated)?;
+            after = tail.get(usize::from(len)..).ok_or(EntryError::Truncated)?;
+        }
+        tag_generations = &start[..start.len() - after.len()];
+        rest = after;
+    }
     Ok(Entry {
         codec,
         prefix_generation,
         scope_generation,
+        tag_generations,
         payload: rest,
     })
 }
@@ -126,6 +209,31 @@ mod tests {
         assert_eq!(entry.payload, b"{\"a\":1}");
         assert!(entry.is_current(b"p1", b"s22"));
         assert!(!entry.is_current(b"p1", b"s23"));
+    }
+
+    #[test]
+    fn tagged_round_trip() {
+        let tags = [&b"t1"[..], b"", b"t333"];
+        let raw = encode_with(Codec::Json, b"p1", b"s22", &tags, b"[1]");
+        assert_eq!(raw[0], FORMAT_TAGGED);
+        let entry = decode(&raw).unwrap();
+        assert_eq!(entry.payload, b"[1]");
+        assert!(entry.is_current_with(b"p1", b"s22", &tags));
+        assert!(!entry.is_current_with(b"p1", b"s22", &[&b"t1"[..], b"", b"t334"]));
+        assert!(!entry.is_current_with(b"p1", b"s22", &tags[..2]));
+        assert!(
+            !entry.is_current(b"p1", b"s22"),
+            "a tagged entry needs its tags"
+        );
+        let untagged = encode(Codec::Json, b"p1", b"s22", b"[1]");
+        assert!(
+            !decode(&untagged)
+                .unwrap()
+                .is_current_with(b"p1", b"s22", &tags)
+        );
+        for cut in 0..raw.len() - 3 {
+            let _ = decode(&raw[..cut]); // never a panic
+        }
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Inner {
             };
             match result {
                 Ok(()) => {
-                    self.pending.settle(target.pending_key(), ticket);
+                    self.pending.settle(&target, ticket);
                     tracing::debug!(key = target.pending_key(), "cache invalidated");
                 }
                 Err(error) => {
@@ -140,7 +140,7 @@ async fn retry_pending(mut claim: Claim) {
         };
         for (target, ticket) in inner.pending.snapshot() {
             if inner.remove_generations(&target).await.is_ok() {
-                inner.pending.settle(target.pending_key(), Some(ticket));
+                inner.pending.settle(&target, Some(ticket));
                 tracing::info!(
                     key = target.pending_key(),
                     "cache: pending invalidation landed"

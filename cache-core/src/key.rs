@@ -1,16 +1,30 @@
 //! Key encoding: how a call's identity becomes a Redis key.
 //!
-//! # Format, version `c2`
+//! # Format, version `c3`
 //!
 //! ```text
-//! entry              <ns>:c2:{<prefix>:<bucket>}:<scope>:<name>:<version>:<arg>:<arg>…
-//! scope generation   <ns>:c2:{<prefix>:<bucket>}:<scope>
-//! prefix generation  <ns>:c2:{<prefix>:<bucket>}
+//! entry                <ns>:c3:{<prefix>:<bucket>}:<scope>:<name>:<version>:<arg>:<arg>…
+//! scope generation     <ns>:c3:{<prefix>:<bucket>}:<scope>
+//! prefix generation    <ns>:c3:{<prefix>:<bucket>}
+//! scope tag generation <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>=<value>   one value
+//!                      <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>           any value
+//! prefix tag generation <ns>:c3:{<prefix>:<bucket>}!<tag>=<value>           one value
+//!                      <ns>:c3:{<prefix>:<bucket>}!<tag>                   any value
 //! ```
+//!
+//! Tags (`tag(status = ...)`) are further dimensions an entry depends on. An entry with
+//! tag value `v` is checked against the scope's and the prefix's generation of `v`; an
+//! entry whose value is `None` ("every value") against the generations of any value.
+//! Invalidating `v` removes the generation of `v` and that of any value, in the scope (two
+//! keys, one slot) or, across every scope, in each of the [`BUCKETS`] copies of the
+//! prefix's. A tag name is an identifier (letters, digits, `_`; any other byte is written
+//! `%XX`), so the first `=` ends it; the `!` after the scope or after the brace cannot
+//! start a component (`!` is escaped inside components), so no tag key equals an entry,
+//! a generation or another tag's key. Format `c2` had no tags.
 //!
 //! - `<ns>:` is the cache's namespace ([`crate::CacheBuilder::namespace`]); it is left out,
 //!   with its colon, when the namespace is empty.
-//! - `c2` is the version of this format. A change to the layout or to the component
+//! - `c3` is the version of this format. A change to the layout or to the component
 //!   encoding bumps it, so that old and new entries never read each other.
 //! - `<prefix>` is the attribute's `prefix`, `<name>` the function's name (or `name = ...`),
 //!   `<version>` the attribute's `version` in decimal (0 by default), `<scope>` the value of
@@ -53,7 +67,7 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// The version of the key format, written into every key.
-pub const FORMAT: &str = "c2";
+pub const FORMAT: &str = "c3";
 
 /// The longest encoded component kept readable; longer ones are hashed.
 pub const MAX_COMPONENT_LEN: usize = 96;
@@ -322,6 +336,8 @@ pub fn component<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json:
 pub struct KeyParts {
     scope: Option<String>,
     args: String,
+    /// Tag names and their encoded values (`None`: every value).
+    tags: Vec<(&'static str, Option<String>)>,
     invalid: bool,
 }
 
@@ -346,6 +362,21 @@ impl KeyParts {
         self
     }
 
+    /// Adds a tag: a further dimension the entry depends on (`tag(status = ...)`). A value
+    /// that serializes to `null` (`None`) stands for every value of the tag.
+    pub fn tag<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> &mut Self {
+        let mut encoded = String::new();
+        self.invalid |= push_value_component(&mut encoded, value).is_err();
+        let value = (encoded != "~null").then_some(encoded);
+        self.tags.push((name, value));
+        self
+    }
+
+    /// The tags, names and encoded values (`None`: every value).
+    pub fn tags(&self) -> &[(&'static str, Option<String>)] {
+        &self.tags
+    }
+
     /// The encoded scope, `!` when there is none.
     pub fn scope_component(&self) -> &str {
         self.scope.as_deref().unwrap_or(NO_SCOPE)
@@ -366,13 +397,15 @@ impl KeyParts {
     }
 }
 
-/// The three keys one cached call touches, in one buffer (one allocation per call): each
-/// generation key is a prefix of the entry's key.
+/// The keys one cached call touches: the entry and its two generations in one buffer (one
+/// allocation per call; each generation key is a prefix of the entry's key), and the
+/// generations of its tags, if any (two per tag: the scope's, the prefix's copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallKeys {
     buf: String,
     prefix_end: usize,
     scope_end: usize,
+    tags: Vec<String>,
 }
 
 impl CallKeys {
@@ -391,6 +424,12 @@ impl CallKeys {
         &self.buf[..self.prefix_end]
     }
 
+    /// The generations of the call's tags, two per tag in the order written: the scope's
+    /// generation of the value (or of any value), then the prefix's copy in this bucket.
+    pub fn tag_generations(&self) -> &[String] {
+        &self.tags
+    }
+
     /// Whether these are the keys of a plain user key (`get_or_set`): no generations,
     /// plain JSON.
     pub fn is_plain(&self) -> bool {
@@ -403,11 +442,12 @@ impl CallKeys {
             buf: entry,
             prefix_end: 0,
             scope_end: 0,
+            tags: Vec::new(),
         }
     }
 }
 
-/// Writes `<ns>:c2:` (or `c2:` for an empty namespace).
+/// Writes `<ns>:c3:` (or `c3:` for an empty namespace).
 fn push_root(out: &mut String, namespace: &str) {
     if !namespace.is_empty() {
         out.push_str(namespace);
@@ -417,7 +457,7 @@ fn push_root(out: &mut String, namespace: &str) {
     out.push(':');
 }
 
-/// Writes `<ns>:c2:{<prefix>:<bucket>}`.
+/// Writes `<ns>:c3:{<prefix>:<bucket>}`.
 fn push_tag(out: &mut String, namespace: &str, prefix: &str, bucket: u16) {
     push_root(out, namespace);
     out.push('{');
@@ -444,7 +484,7 @@ pub fn prefix_generation_keys(namespace: &str, prefix: &str) -> Vec<String> {
 }
 
 /// The name under which a pending `invalidate_all` of `prefix` is remembered:
-/// `<ns>:c2:{<prefix>:*}`, which no key of the format can equal (a bucket is hex digits).
+/// `<ns>:c3:{<prefix>:*}`, which no key of the format can equal (a bucket is hex digits).
 pub(crate) fn prefix_marker(namespace: &str, prefix: &str) -> String {
     let mut out = String::with_capacity(namespace.len() + prefix.len() + 10);
     push_root(&mut out, namespace);
@@ -484,11 +524,76 @@ pub fn call_keys(
     push_str_component(&mut buf, name);
     let _ = write!(buf, ":{version}");
     buf.push_str(parts.args());
+    let mut tags = Vec::with_capacity(2 * parts.tags().len());
+    for (tag, value) in parts.tags() {
+        let value = value.as_deref();
+        let mut scoped = String::with_capacity(scope_end + tag.len() + 24);
+        scoped.push_str(&buf[..scope_end]);
+        push_tag_suffix(&mut scoped, ':', tag, value);
+        let mut across = String::with_capacity(prefix_end + tag.len() + 24);
+        across.push_str(&buf[..prefix_end]);
+        push_tag_suffix(&mut across, '!', tag, value);
+        tags.push(scoped);
+        tags.push(across);
+    }
     CallKeys {
         buf,
         prefix_end,
         scope_end,
+        tags,
     }
+}
+
+/// Writes `:!<tag>=<value>` (`sep` `:`, after a scope) or `!<tag>=<value>` (`sep` `!`,
+/// after the hash tag); without `=<value>` for any value.
+fn push_tag_suffix(out: &mut String, sep: char, tag: &str, value: Option<&str>) {
+    if sep == ':' {
+        out.push(':');
+    }
+    out.push('!');
+    for byte in tag.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'_' {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    if let Some(value) = value {
+        out.push('=');
+        out.push_str(value);
+    }
+}
+
+/// The scope's generation of `tag` = `value` (`None`: any value), `scope` and `value`
+/// being encoded components.
+pub fn scope_tag_key(
+    namespace: &str,
+    prefix: &str,
+    scope: &str,
+    tag: &str,
+    value: Option<&str>,
+) -> String {
+    let mut out = scope_generation_key(namespace, prefix, scope);
+    push_tag_suffix(&mut out, ':', tag, value);
+    out
+}
+
+/// Every copy of the prefix's generation of `tag` = `value` (`None`: any value), one per
+/// bucket.
+pub fn prefix_tag_keys(
+    namespace: &str,
+    prefix: &str,
+    tag: &str,
+    value: Option<&str>,
+) -> Vec<String> {
+    (0..BUCKETS)
+        .map(|bucket| {
+            let mut out = String::with_capacity(namespace.len() + prefix.len() + tag.len() + 24);
+            push_tag(&mut out, namespace, prefix, bucket);
+            push_tag_suffix(&mut out, '!', tag, value);
+            out
+        })
+        .collect()
 }
 
 /// A key given by the user to `get`/`set`/`delete`/..., placed under the namespace.
@@ -558,7 +663,7 @@ mod tests {
         let mut parts = KeyParts::new();
         parts.scope("acme").arg(&7u8);
         let keys = call_keys("app", "fmpa", "list", 0, &parts);
-        let tag = format!("app:c2:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
+        let tag = format!("app:c3:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
         assert_eq!(keys.prefix_generation(), tag);
         assert!(prefix_generation_keys("app", "fmpa").contains(&tag));
         assert_eq!(keys.scope_generation(), format!("{tag}:acme"));
@@ -570,20 +675,55 @@ mod tests {
         let unscoped = call_keys("", "fmpa", "list", 2, &KeyParts::new());
         assert_eq!(
             unscoped.entry(),
-            format!("c2:{{fmpa:{:03x}}}:!:list:2", bucket("fmpa", "!"))
+            format!("c3:{{fmpa:{:03x}}}:!:list:2", bucket("fmpa", "!"))
+        );
+    }
+
+    #[test]
+    fn tag_keys_share_the_call_slot_and_never_meet_other_keys() {
+        let mut parts = KeyParts::new();
+        parts
+            .scope("acme")
+            .arg(&7u8)
+            .tag("status", &Some("open"))
+            .tag("item", &None::<u32>);
+        let keys = call_keys("app", "fmpa", "list", 0, &parts);
+        let tag = format!("app:c3:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
+        assert_eq!(
+            keys.tag_generations(),
+            [
+                format!("{tag}:acme:!status=open"),
+                format!("{tag}!status=open"),
+                format!("{tag}:acme:!item"),
+                format!("{tag}!item"),
+            ]
+        );
+        assert_eq!(
+            keys.tag_generations()[0],
+            scope_tag_key("app", "fmpa", "acme", "status", Some("open"))
+        );
+        assert!(prefix_tag_keys("app", "fmpa", "item", None).contains(&keys.tag_generations()[3]));
+        for key in keys.tag_generations() {
+            assert_eq!(crate::slot::of(key), crate::slot::of(keys.entry()));
+        }
+        // A scope or a value cannot forge a tag marker: `!` and `=`-free names.
+        assert_eq!(component("a:!b").unwrap(), "a%3A%21b");
+        assert_eq!(
+            scope_tag_key("", "p", "s", "a=b", Some("c")),
+            format!("c3:{{p:{:03x}}}:s:!a%3Db=c", bucket("p", "s"))
         );
     }
 
     #[test]
     fn buckets_are_stable_and_cover_the_range() {
-        // Part of the format: these values must never change within `c2`.
+        // Part of the format: these values must never change within a format.
         assert_eq!(bucket("", ""), 0x06d);
         assert_eq!(bucket("fmpa", "tenant-42"), 0x38c);
         assert_ne!(bucket("fmpa", "acme"), bucket("user", "acme"));
         let keys = prefix_generation_keys("app", "fmpa");
         assert_eq!(keys.len(), usize::from(BUCKETS));
-        assert_eq!(keys[0], "app:c2:{fmpa:000}");
-        assert_eq!(keys[1023], "app:c2:{fmpa:3ff}");
+        assert_eq!(keys[0], "app:c3:{fmpa:000}");
+        assert_eq!(keys[1023], "app:c3:{fmpa:3ff}");
         let mut seen = std::collections::HashSet::new();
         for tenant in 0..20_000 {
             seen.insert(bucket("fmpa", &format!("tenant-{tenant}")));

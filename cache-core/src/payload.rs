@@ -66,10 +66,11 @@ impl Payload {
         if !self.entry {
             return (Bytes::from(encoded), 0);
         }
-        let envelope = entry::encode(
+        let envelope = entry::encode_with(
             self.codec,
             &generations.prefix,
             &generations.scope,
+            &generations.tags,
             &encoded,
         );
         let at = envelope.len() - encoded.len();

@@ -63,9 +63,10 @@ impl Pending {
         }
     }
 
-    /// Keeps `target` until an attempt that starts from now on lands; past the limit, its
-    /// whole prefix instead.
+    /// Keeps `target` (a tag value as its scope or prefix) until an attempt that starts
+    /// from now on lands; past the limit, its whole prefix instead.
     pub fn park(&self, target: Target) {
+        let target = target.for_pending();
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let mut parked = self.parked();
         let target = if parked.len() >= self.limit && !parked.contains_key(target.pending_key()) {
@@ -85,14 +86,16 @@ impl Pending {
         self.parked().get(key).map(|parked| parked.ticket)
     }
 
-    /// An attempt that started under `ticket` landed: forgets `key` unless it was parked
-    /// again since.
-    pub fn settle(&self, key: &str, ticket: Option<Ticket>) {
+    /// An attempt on `target` that started under `ticket` landed: forgets what is parked
+    /// under its key, unless it was parked again since, or it is more than `target`
+    /// covers (a scope parked for a failed tag value, when another tag value lands).
+    pub fn settle(&self, target: &Target, ticket: Option<Ticket>) {
         let Some(ticket) = ticket else { return };
         let mut parked = self.parked();
+        let key = target.pending_key();
         if parked
             .get(key)
-            .is_some_and(|parked| parked.ticket == ticket)
+            .is_some_and(|parked| parked.ticket == ticket && parked.target == *target)
         {
             parked.remove(key);
         }
@@ -163,7 +166,7 @@ mod tests {
         assert!(pending.blocks(&["a", b.pending_key()]));
         assert!(!pending.blocks(&["a", "c"]));
         let ticket = pending.ticket(b.pending_key());
-        pending.settle(b.pending_key(), ticket);
+        pending.settle(&b, ticket);
         assert!(!pending.blocks(&[b.pending_key()]));
         assert_eq!(pending.count(), 0);
     }
@@ -175,16 +178,38 @@ mod tests {
         // Nothing parked when the attempt started: it removes nothing parked meanwhile.
         let before = pending.ticket(b.pending_key());
         pending.park(b.clone());
-        pending.settle(b.pending_key(), before);
+        pending.settle(&b, before);
         assert_eq!(pending.count(), 1);
         // Parked again while a retry was on the wire: the retry's success keeps it.
         let retry = pending.ticket(b.pending_key());
         pending.park(b.clone());
-        pending.settle(b.pending_key(), retry);
+        pending.settle(&b, retry);
         assert_eq!(pending.count(), 1);
         let next = pending.ticket(b.pending_key());
-        pending.settle(b.pending_key(), next);
+        pending.settle(&b, next);
         assert_eq!(pending.count(), 0);
+    }
+
+    #[test]
+    fn a_tag_that_lands_never_settles_the_scope_parked_for_another() {
+        let pending = Pending::default();
+        let mut parts = crate::key::KeyParts::new();
+        parts.scope("b").tag("item", &1);
+        let one = Target::of_parts("ns", "fmpa", &parts).remove(0);
+        let mut parts = crate::key::KeyParts::new();
+        parts.scope("b").tag("item", &2);
+        let two = Target::of_parts("ns", "fmpa", &parts).remove(0);
+        pending.park(one.clone());
+        assert!(
+            pending.blocks(&[scope("b").pending_key()]),
+            "parked as its scope"
+        );
+        let ticket = pending.ticket(two.pending_key());
+        pending.settle(&two, ticket);
+        assert_eq!(pending.count(), 1, "item 2 landing does not cover item 1");
+        let ticket = pending.ticket(one.pending_key());
+        pending.settle(&scope("b"), ticket);
+        assert_eq!(pending.count(), 0, "the scope's retry does");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub async fn invalidate(cache: Option<Cache>, prefixes: &[&str], parts: &KeyPart
     }
     let targets = prefixes
         .iter()
-        .map(|prefix| Target::of_parts(cache.namespace(), prefix, parts))
+        .flat_map(|prefix| Target::of_parts(cache.namespace(), prefix, parts))
         .collect();
     let _ = cache.inner.invalidate(targets).await;
 }

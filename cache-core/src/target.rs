@@ -1,19 +1,21 @@
-//! What an invalidation targets: one (prefix, scope), or a whole prefix. Built once,
-//! from the attribute's key parts or the public API's arguments, and carried as it is
-//! through the invalidation, the pending table and its retries.
+//! What an invalidation targets: one (prefix, scope), a whole prefix, or one tag value in
+//! either. Built once, from the attribute's key parts or the public API's arguments, and
+//! carried as it is through the invalidation, the pending table and its retries.
 
 use crate::key::{self, KeyParts};
 
-/// What one invalidation removes: the generation of one (prefix, scope), or of a whole
-/// prefix.
+/// What one invalidation removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     namespace: String,
     prefix: String,
-    /// The encoded scope; `None` for the whole prefix.
+    /// The encoded scope; `None` for every scope of the prefix.
     scope: Option<String>,
+    /// A tag name and its encoded value: only the entries of that value (and those of
+    /// every value) go. `None`: every entry of the scope or prefix.
+    tag: Option<(String, String)>,
     /// The scope's generation key, or the prefix's marker: the name in the pending table
-    /// that reads check.
+    /// that reads check (a tag target is parked as its scope or prefix).
     key: String,
 }
 
@@ -24,6 +26,7 @@ impl Target {
             namespace: namespace.to_owned(),
             prefix: prefix.to_owned(),
             scope: Some(scope.to_owned()),
+            tag: None,
             key: key::scope_generation_key(namespace, prefix, scope),
         }
     }
@@ -34,17 +37,59 @@ impl Target {
             namespace: namespace.to_owned(),
             prefix: prefix.to_owned(),
             scope: None,
+            tag: None,
             key: key::prefix_marker(namespace, prefix),
         }
     }
 
-    /// The scope of `parts` in `prefix`; the whole prefix when `parts` has no scope, or a
-    /// scope that did not encode (coarser, never weaker).
-    pub fn of_parts(namespace: &str, prefix: &str, parts: &KeyParts) -> Target {
-        match parts.scope_component_if_set() {
-            Some(scope) if !parts.is_invalid() => Target::scope(namespace, prefix, scope),
-            _ => Target::prefix(namespace, prefix),
+    /// The entries of `prefix` whose tag `tag` has the encoded value `value` (or every
+    /// value), in one scope or, with `scope` `None`, in every scope.
+    fn tagged(
+        namespace: &str,
+        prefix: &str,
+        scope: Option<&str>,
+        tag: &str,
+        value: &str,
+    ) -> Target {
+        let whole = match scope {
+            Some(scope) => Target::scope(namespace, prefix, scope),
+            None => Target::prefix(namespace, prefix),
+        };
+        Target {
+            tag: Some((tag.to_owned(), value.to_owned())),
+            ..whole
         }
+    }
+
+    /// What `parts` invalidates in `prefix`: each of its tag values, in its scope or (no
+    /// scope) in every scope; without tags, the scope or the whole prefix. A scope or a
+    /// tag value that did not encode, or a tag without a value (`None`), widens to the
+    /// scope or the prefix (coarser, never weaker).
+    pub fn of_parts(namespace: &str, prefix: &str, parts: &KeyParts) -> Vec<Target> {
+        let scope = match parts.scope_component_if_set() {
+            Some(_) if parts.is_invalid() => {
+                return vec![Target::prefix(namespace, prefix)];
+            }
+            scope => scope,
+        };
+        let whole = || match scope {
+            Some(scope) => Target::scope(namespace, prefix, scope),
+            None => Target::prefix(namespace, prefix),
+        };
+        if parts.is_invalid() || parts.tags().iter().any(|(_, value)| value.is_none()) {
+            return vec![whole()];
+        }
+        if parts.tags().is_empty() {
+            return vec![whole()];
+        }
+        parts
+            .tags()
+            .iter()
+            .filter_map(|(tag, value)| {
+                let value = value.as_deref()?;
+                Some(Target::tagged(namespace, prefix, scope, tag, value))
+            })
+            .collect()
     }
 
     /// The name under which this target is parked and checked by reads.
@@ -52,7 +97,8 @@ impl Target {
         &self.key
     }
 
-    /// Whether this is one scope (its keys are in one slot), not a whole prefix.
+    /// Whether this target's keys are in one slot (one scope), not spread over the
+    /// buckets of a prefix.
     pub fn is_scope(&self) -> bool {
         self.scope.is_some()
     }
@@ -62,19 +108,83 @@ impl Target {
         &self.prefix
     }
 
+    /// What is parked when this target did not land: a tag value as its whole scope or
+    /// prefix, so that reads need check no more than today (coarser, never weaker).
+    pub fn for_pending(self) -> Target {
+        Target { tag: None, ..self }
+    }
+
     /// The whole prefix of this target.
     pub fn widened(self) -> Target {
-        match self.scope {
-            Some(_) => Target::prefix(&self.namespace, &self.prefix),
-            None => self,
+        match (&self.scope, &self.tag) {
+            (None, None) => self,
+            _ => Target::prefix(&self.namespace, &self.prefix),
         }
     }
 
-    /// The generation keys this target removes.
+    /// The generation keys this target removes: for a tag value, its generation and that
+    /// of every value (entries that depend on the whole tag), in the scope or in each
+    /// bucket's copy.
     pub fn generation_keys(&self) -> Vec<String> {
-        match self.scope {
-            Some(_) => vec![self.key.clone()],
-            None => key::prefix_generation_keys(&self.namespace, &self.prefix),
+        let (ns, prefix) = (&self.namespace, &self.prefix);
+        match (&self.scope, &self.tag) {
+            (Some(_), None) => vec![self.key.clone()],
+            (None, None) => key::prefix_generation_keys(ns, prefix),
+            (Some(scope), Some((tag, value))) => vec![
+                key::scope_tag_key(ns, prefix, scope, tag, Some(value)),
+                key::scope_tag_key(ns, prefix, scope, tag, None),
+            ],
+            (None, Some((tag, value))) => {
+                let mut keys = key::prefix_tag_keys(ns, prefix, tag, Some(value));
+                keys.extend(key::prefix_tag_keys(ns, prefix, tag, None));
+                keys
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+    use crate::key::KeyParts;
+
+    #[test]
+    fn parts_make_the_narrowest_target_that_covers_them() {
+        let mut scoped = KeyParts::new();
+        scoped.scope("acme");
+        assert_eq!(
+            Target::of_parts("ns", "fmpa", &scoped),
+            [Target::scope("ns", "fmpa", "acme")]
+        );
+        assert_eq!(
+            Target::of_parts("ns", "fmpa", &KeyParts::new()),
+            [Target::prefix("ns", "fmpa")]
+        );
+        let mut tagged = KeyParts::new();
+        tagged.scope("acme").tag("item", &42).tag("status", &"open");
+        let targets = Target::of_parts("ns", "fmpa", &tagged);
+        assert_eq!(targets.len(), 2);
+        assert!(targets.iter().all(Target::is_scope));
+        assert_eq!(targets[0].generation_keys().len(), 2);
+        assert_eq!(
+            targets[0].clone().for_pending(),
+            Target::scope("ns", "fmpa", "acme")
+        );
+        let mut everywhere = KeyParts::new();
+        everywhere.tag("item", &42);
+        let targets = Target::of_parts("ns", "fmpa", &everywhere);
+        assert!(!targets[0].is_scope());
+        assert_eq!(targets[0].generation_keys().len(), 2048);
+        assert_eq!(
+            targets[0].clone().for_pending(),
+            Target::prefix("ns", "fmpa")
+        );
+        // A tag without a value stands for every value: the whole scope.
+        let mut any = KeyParts::new();
+        any.scope("acme").tag("item", &None::<u32>);
+        assert_eq!(
+            Target::of_parts("ns", "fmpa", &any),
+            [Target::scope("ns", "fmpa", "acme")]
+        );
     }
 }

@@ -25,7 +25,141 @@ on_both_backends!(
     user_keys,
     get_or_set,
     values_that_serialize_to_null_round_trip,
+    tags_invalidate_only_their_entries,
+    a_slow_reader_across_a_tag_invalidation,
 );
+
+static ITEM: Site = Site::new("tagged", "item", Duration::from_secs(60), 0);
+static TAGGED_LIST: Site = Site::new("tagged", "list", Duration::from_secs(60), 0);
+
+/// The keys of the item `id` of `tenant`: tagged by its id.
+fn item_parts(tenant: &str, id: u32) -> KeyParts {
+    let mut parts = KeyParts::new();
+    parts.scope(tenant).arg(&id).tag("item", &id);
+    parts
+}
+
+/// The keys of `tenant`'s list filtered by `status` (`None`: every status).
+fn list_parts(tenant: &str, status: Option<&str>) -> KeyParts {
+    let mut parts = KeyParts::new();
+    parts.scope(tenant).arg(&status).tag("status", &status);
+    parts
+}
+
+/// A cached read through `site` with `parts`; returns whether it loaded.
+async fn loaded(cache: &Cache, site: &'static Site, parts: KeyParts) -> bool {
+    let ran = AtomicUsize::new(0);
+    let value = __private::cached::<ResultMode<Result<u32, String>>, _>(
+        site,
+        Some(cache.clone()),
+        parts,
+        async {
+            ran.fetch_add(1, Ordering::SeqCst);
+            Ok(7)
+        },
+    )
+    .await;
+    assert_eq!(value, Ok(7));
+    ran.load(Ordering::SeqCst) == 1
+}
+
+/// Invalidates what `parts` names in the prefix `tagged`, as `#[invalidates]` does.
+async fn invalidate_tagged(cache: &Cache, parts: KeyParts) {
+    __private::invalidate(Some(cache.clone()), &["tagged"], &parts).await;
+}
+
+/// Each read of the table, and whether it loaded: the entries a tag invalidation reaches.
+async fn loads_of_table(cache: &Cache) -> Vec<bool> {
+    let mut out = Vec::new();
+    for (tenant, id) in [("acme", 1), ("acme", 2), ("globex", 1)] {
+        out.push(loaded(cache, &ITEM, item_parts(tenant, id)).await);
+    }
+    for (tenant, status) in [
+        ("acme", Some("open")),
+        ("acme", Some("closed")),
+        ("acme", None),
+        ("globex", Some("open")),
+    ] {
+        out.push(loaded(cache, &TAGGED_LIST, list_parts(tenant, status)).await);
+    }
+    out
+}
+
+/// A tag value invalidates its entries and those of every value of the tag, in one scope
+/// or in every scope, and nothing else.
+async fn tags_invalidate_only_their_entries(cache: Cache) {
+    //                items: acme 1, acme 2, globex 1 | lists: acme open, acme closed, acme all, globex open
+    assert_eq!(loads_of_table(&cache).await, [true; 7]);
+    assert_eq!(loads_of_table(&cache).await, [false; 7]);
+
+    let mut item_1_in_acme = KeyParts::new();
+    item_1_in_acme.scope("acme").tag("item", &1u32);
+    invalidate_tagged(&cache, item_1_in_acme).await;
+    let only_item_1_of_acme = [true, false, false, false, false, false, false];
+    assert_eq!(loads_of_table(&cache).await, only_item_1_of_acme);
+
+    let mut open_in_acme = KeyParts::new();
+    open_in_acme.scope("acme").tag("status", &Some("open"));
+    invalidate_tagged(&cache, open_in_acme).await;
+    let open_and_unfiltered_of_acme = [false, false, false, true, false, true, false];
+    assert_eq!(loads_of_table(&cache).await, open_and_unfiltered_of_acme);
+
+    let mut item_1_everywhere = KeyParts::new();
+    item_1_everywhere.tag("item", &1u32);
+    invalidate_tagged(&cache, item_1_everywhere).await;
+    let item_1_of_both = [true, false, true, false, false, false, false];
+    assert_eq!(loads_of_table(&cache).await, item_1_of_both);
+
+    let mut open_everywhere = KeyParts::new();
+    open_everywhere.tag("status", &"open");
+    invalidate_tagged(&cache, open_everywhere).await;
+    let open_and_unfiltered_of_both = [false, false, false, true, false, true, true];
+    assert_eq!(loads_of_table(&cache).await, open_and_unfiltered_of_both);
+
+    // The scope (and the prefix) still cover every tagged entry.
+    cache.invalidate("tagged", "acme").await;
+    let all_of_acme = [true, true, false, true, true, true, false];
+    assert_eq!(loads_of_table(&cache).await, all_of_acme);
+    cache.invalidate_all("tagged").await;
+    assert_eq!(loads_of_table(&cache).await, [true; 7]);
+    assert_eq!(loads_of_table(&cache).await, [false; 7]);
+}
+
+/// A load that straddles an invalidation of its tag value fills an entry nobody reads.
+async fn a_slow_reader_across_a_tag_invalidation(cache: Cache) {
+    let source = Source::default();
+    source.put("acme", "v1");
+    let (started, go) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
+    let slow = __private::cached::<ResultMode<Result<String, String>>, _>(
+        &ITEM,
+        Some(cache.clone()),
+        item_parts("acme", 9),
+        async {
+            let value = source.read("acme");
+            started.notify_one();
+            go.notified().await;
+            Ok(value)
+        },
+    );
+    let writer = async {
+        started.notified().await;
+        source.put("acme", "v2");
+        let mut item_9 = KeyParts::new();
+        item_9.scope("acme").tag("item", &9u32);
+        invalidate_tagged(&cache, item_9).await;
+        go.notify_one();
+    };
+    let (old, ()) = tokio::join!(slow, writer);
+    assert_eq!(old.as_deref(), Ok("v1"), "it began before the write");
+    let again = __private::cached::<ResultMode<Result<String, String>>, _>(
+        &ITEM,
+        Some(cache.clone()),
+        item_parts("acme", 9),
+        async { Ok(source.read("acme")) },
+    )
+    .await;
+    assert_eq!(again.as_deref(), Ok("v2"), "the stale fill is never served");
+}
 
 /// `Some(x)` where `x` serializes to `null` comes back as `Some(x)`, not `None`: the
 /// payload marks the option instead of inferring `None` from `null`.

@@ -28,6 +28,13 @@ pub struct KeyExpr {
     pub expr: Expr,
 }
 
+/// `tag(name = value)`: a tag of the entry (or of the invalidation) and the expression
+/// that gives its value.
+pub struct TagArg {
+    pub name: Ident,
+    pub value: KeyExpr,
+}
+
 /// `#[cached(...)]`.
 #[derive(Default)]
 pub struct CachedArgs {
@@ -40,6 +47,7 @@ pub struct CachedArgs {
     pub cache_none: Option<LitBool>,
     pub result: Option<LitBool>,
     pub version: Option<u32>,
+    pub tags: Vec<TagArg>,
 }
 
 /// `#[invalidates(...)]`.
@@ -49,11 +57,11 @@ pub struct InvalidatesArgs {
     pub scope: Option<KeyExpr>,
     pub cache: Option<Expr>,
     pub result: Option<LitBool>,
+    pub tags: Vec<TagArg>,
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, or bare parameter names for more key arguments";
-const INVALIDATES_OPTIONS: &str =
-    "prefixes (string literals or constant paths), `key`, `cache`, `result`";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `tag(name = value, ...)`";
 
 /// Sets an option once; a second time is an error on the second name.
 fn set_once<T>(slot: &mut Option<T>, name: &Ident, value: T) -> syn::Result<()> {
@@ -76,6 +84,8 @@ fn is_option(input: ParseStream) -> bool {
 enum Item {
     /// `name = <value>`: the name is parsed, the value is left for the caller.
     Option(Ident),
+    /// `tag(name = value, ...)`.
+    Tags(Vec<TagArg>),
     /// Anything else (a key argument, a positional prefix).
     Bare,
 }
@@ -86,7 +96,19 @@ fn parse_items(
     mut each: impl FnMut(Item, ParseStream) -> syn::Result<()>,
 ) -> syn::Result<()> {
     while !input.is_empty() {
-        if is_option(input) {
+        if input.peek(Ident) && input.peek2(syn::token::Paren) && is_tag_group(input) {
+            let tag: Ident = input.parse()?;
+            let content;
+            syn::parenthesized!(content in input);
+            let tags = content.parse_terminated(TagArg::parse, Token![,])?;
+            if tags.is_empty() {
+                return Err(syn::Error::new(
+                    tag.span(),
+                    "`tag(...)` names at least one tag: tag(status = filters.status)",
+                ));
+            }
+            each(Item::Tags(tags.into_iter().collect()), input)?;
+        } else if is_option(input) {
             let name: Ident = input.parse()?;
             input.parse::<Token![=]>()?;
             each(Item::Option(name), input)?;
@@ -101,6 +123,36 @@ fn parse_items(
     Ok(())
 }
 
+/// Whether the input starts with `tag(`.
+fn is_tag_group(input: ParseStream) -> bool {
+    input
+        .fork()
+        .parse::<Ident>()
+        .is_ok_and(|ident| ident == "tag")
+}
+
+impl Parse for TagArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "a tag is `name = value`: tag(status = filters.status)",
+            )
+        })?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("tag `{name}` has no value: write `{name} = <parameter or field>`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        Ok(TagArg {
+            name,
+            value: input.parse()?,
+        })
+    }
+}
+
 fn unknown_option(name: &Ident, expected: &str) -> syn::Error {
     syn::Error::new(
         name.span(),
@@ -112,9 +164,16 @@ impl Parse for CachedArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = CachedArgs::default();
         parse_items(input, |item, input| {
-            let Item::Option(name) = item else {
-                args.keys.push(input.parse()?);
-                return Ok(());
+            let name = match item {
+                Item::Option(name) => name,
+                Item::Tags(tags) => {
+                    args.tags.extend(tags);
+                    return Ok(());
+                }
+                Item::Bare => {
+                    args.keys.push(input.parse()?);
+                    return Ok(());
+                }
             };
             match name.to_string().as_str() {
                 "prefix" => set_once(&mut args.prefix, &name, input.parse::<PrefixArg>()?.0),
@@ -136,9 +195,16 @@ impl Parse for InvalidatesArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = InvalidatesArgs::default();
         parse_items(input, |item, input| {
-            let Item::Option(name) = item else {
-                args.prefixes.push(input.parse::<PrefixArg>()?.0);
-                return Ok(());
+            let name = match item {
+                Item::Option(name) => name,
+                Item::Tags(tags) => {
+                    args.tags.extend(tags);
+                    return Ok(());
+                }
+                Item::Bare => {
+                    args.prefixes.push(input.parse::<PrefixArg>()?.0);
+                    return Ok(());
+                }
             };
             match name.to_string().as_str() {
                 "key" => set_once(&mut args.scope, &name, input.parse()?),

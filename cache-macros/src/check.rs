@@ -1,7 +1,7 @@
 //! Checks of the attribute against the function it is on: every check of both
 //! attributes is here; the expand files only emit.
 
-use crate::args::{CachedArgs, InvalidatesArgs, KeyExpr, Prefix, Ttl};
+use crate::args::{CachedArgs, InvalidatesArgs, KeyExpr, Prefix, TagArg, Ttl};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, LitBool, Pat, PathArguments, ReturnType, Signature, Type};
@@ -34,6 +34,7 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
     for key in args.scope.iter().chain(&args.keys) {
         key_reads_a_parameter(key, sig)?;
     }
+    tags(&args.tags, sig, true)?;
     let (ret, returns) = returns(sig, args.result.as_ref())?;
     if let Some(lit) = &args.cache_none
         && !matches!(returns, Returns::Option(_))
@@ -63,6 +64,24 @@ pub fn invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
     is_async(sig, "invalidates")?;
     if let Some(key) = &args.scope {
         key_reads_a_parameter(key, sig)?;
+    }
+    // An invalidation may name several values of one tag (an item's old and new status).
+    tags(&args.tags, sig, false)
+}
+
+/// Each tag value reads a parameter; an entry's tags (`unique`) are named once each.
+fn tags(tags: &[TagArg], sig: &Signature, unique: bool) -> syn::Result<()> {
+    for (i, tag) in tags.iter().enumerate() {
+        if unique && tags[..i].iter().any(|earlier| earlier.name == tag.name) {
+            return Err(syn::Error::new(
+                tag.name.span(),
+                format!(
+                    "duplicate tag `{}`: an entry has one value per tag (an invalidation may name several)",
+                    tag.name
+                ),
+            ));
+        }
+        key_reads_a_parameter(&tag.value, sig)?;
     }
     Ok(())
 }

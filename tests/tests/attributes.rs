@@ -321,3 +321,121 @@ async fn explicit_cache_can_be_an_arc_or_a_reference() {
     assert_eq!(CALLS.load(Ordering::SeqCst), 1);
     assert_eq!(scoped.cache.stats().prefix("arc").hits, 1);
 }
+
+/// The seed's item and list routes with tags: an item depends on its id, a list on its
+/// status filter (`None`: every status). A write to one item invalidates that item and the
+/// lists of its statuses, and leaves the other items and lists cached.
+mod tags {
+    use super::*;
+
+    /// Rows: (tenant, id) → status; loads counted per route.
+    #[derive(Default)]
+    pub struct Rows {
+        status: Mutex<HashMap<(String, u32), String>>,
+        loads: AtomicUsize,
+    }
+
+    impl Rows {
+        fn loads(&self) -> usize {
+            self.loads.load(Ordering::SeqCst)
+        }
+    }
+
+    #[cached(prefix = "tagged", ttl = "1m", key = tenant, id, tag(item = id), cache = cache)]
+    async fn item(cache: &Cache, rows: &Rows, tenant: &str, id: u32) -> Option<String> {
+        rows.loads.fetch_add(1, Ordering::SeqCst);
+        let rows = rows.status.lock().unwrap();
+        rows.get(&(tenant.to_owned(), id)).cloned()
+    }
+
+    #[cached(prefix = "tagged", ttl = "1m", key = tenant, status, tag(status = status), cache = cache)]
+    async fn list(cache: &Cache, rows: &Rows, tenant: &str, status: Option<&str>) -> Vec<u32> {
+        rows.loads.fetch_add(1, Ordering::SeqCst);
+        let rows = rows.status.lock().unwrap();
+        let mut ids: Vec<u32> = rows
+            .iter()
+            .filter(|((t, _), s)| t == tenant && status.is_none_or(|status| *s == status))
+            .map(|((_, id), _)| *id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Moves an item from one status to another: the item, and the lists of both
+    /// statuses (two values of one tag).
+    #[invalidates("tagged", key = tenant, tag(item = id, status = from, status = to), cache = cache)]
+    async fn set_status(
+        cache: &Cache,
+        rows: &Rows,
+        tenant: &str,
+        id: u32,
+        from: &str,
+        to: &str,
+    ) -> Result<(), String> {
+        let _ = from;
+        rows.status
+            .lock()
+            .unwrap()
+            .insert((tenant.to_owned(), id), to.to_owned());
+        Ok(())
+    }
+
+    /// Renames the status of an item in every tenant (a shared catalogue row).
+    #[invalidates("tagged", tag(item = id), cache = cache)]
+    async fn touch_everywhere(cache: &Cache, id: u32) {}
+
+    #[tokio::test]
+    async fn a_write_invalidates_its_item_and_its_statuses_only() {
+        let scoped = testkit::redis_cache("tags").await;
+        let cache = &scoped.cache;
+        let rows = Rows::default();
+        for (tenant, id, status) in [
+            ("acme", 1, "open"),
+            ("acme", 2, "open"),
+            ("acme", 3, "closed"),
+            ("globex", 1, "open"),
+        ] {
+            rows.status
+                .lock()
+                .unwrap()
+                .insert((tenant.to_owned(), id), status.to_owned());
+        }
+        let read_all = || async {
+            (
+                item(cache, &rows, "acme", 1).await,
+                item(cache, &rows, "acme", 2).await,
+                item(cache, &rows, "globex", 1).await,
+                list(cache, &rows, "acme", Some("open")).await,
+                list(cache, &rows, "acme", Some("closed")).await,
+                list(cache, &rows, "acme", None).await,
+            )
+        };
+        let first = read_all().await;
+        assert_eq!(rows.loads(), 6);
+        assert_eq!(read_all().await, first);
+        assert_eq!(rows.loads(), 6, "all hits");
+
+        set_status(cache, &rows, "acme", 2, "open", "closed")
+            .await
+            .unwrap();
+        let after = read_all().await;
+        assert_eq!(after.1.as_deref(), Some("closed"));
+        assert_eq!(after.3, vec![1], "open list without item 2");
+        assert_eq!(after.4, vec![2, 3], "closed list with item 2");
+        assert_eq!(after.5, vec![1, 2, 3]);
+        assert_eq!(
+            rows.loads(),
+            6 + 4,
+            "item 2 and the open, closed and unfiltered lists reloaded; items 1 stayed"
+        );
+
+        touch_everywhere(cache, 1).await;
+        assert_eq!(read_all().await, after);
+        assert_eq!(
+            rows.loads(),
+            10 + 2,
+            "item 1 of acme and of globex, no list"
+        );
+        assert_eq!(cache.stats().prefix("tagged").errors, 0);
+    }
+}

@@ -1,5 +1,5 @@
 //! The key format, pinned: the keys generated for a fixed table of inputs. Any change to
-//! the format shows up here, in review, as a snapshot diff (and must bump the format version, `c2` now).
+//! the format shows up here, in review, as a snapshot diff (and must bump the format version, `c3` now).
 
 use cache_core::__private::KeyParts;
 use cache_core::key::call_keys;
@@ -33,6 +33,14 @@ fn row(table: &mut String, label: &str, namespace: &str, parts: &KeyParts) {
         keys.prefix_generation()
     )
     .unwrap();
+    for tag in keys.tag_generations() {
+        assert_eq!(
+            cache_core::slot::of(tag),
+            slot,
+            "a tag generation in the call's slot"
+        );
+        writeln!(table, "    tag    {tag}").unwrap();
+    }
 }
 
 fn scoped<S: Serialize + ?Sized>(scope: &S) -> KeyParts {
@@ -107,6 +115,16 @@ fn key_format() {
         "another scope, same arguments",
         "app",
         scoped("globex").arg(&1u32).arg("b").arg(&vec![1, 2]),
+    );
+    row(
+        t,
+        "tags: a value, every value (None), an escaped tag value",
+        "app",
+        scoped("acme")
+            .arg(&7u32)
+            .tag("status", &Some("OPEN"))
+            .tag("item", &Option::<u64>::None)
+            .tag("slug", "a:b=c"),
     );
     insta::assert_snapshot!(table);
 }

@@ -27,13 +27,14 @@ impl Inner {
         M: Mode,
         F: Future<Output = M::Output>,
     {
-        let Generations { prefix, scope } = &generations;
         // A flight is keyed by the entry and the generations read: a call that starts
         // after an invalidation never joins a load that began before it.
-        let mut flight_key =
-            Vec::with_capacity(keys.entry().len() + prefix.len() + scope.len() + 2);
+        let all = [&generations.prefix, &generations.scope]
+            .into_iter()
+            .chain(&generations.tags);
+        let mut flight_key = Vec::with_capacity(keys.entry().len() + 64);
         flight_key.extend_from_slice(keys.entry().as_bytes());
-        for generation in [prefix, scope] {
+        for generation in all {
             flight_key.push(0);
             flight_key.extend_from_slice(generation);
         }

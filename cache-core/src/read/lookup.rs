@@ -45,18 +45,22 @@ impl Inner {
             counters.bypass();
             return Read::Bypass;
         }
-        let read = self
-            .guarded(
-                keys.entry(),
-                self.backend.mget(&[
-                    keys.prefix_generation(),
-                    keys.scope_generation(),
-                    keys.entry(),
-                ]),
-            )
-            .await;
+        let tag_keys = keys.tag_generations();
+        let fixed = [
+            keys.prefix_generation(),
+            keys.scope_generation(),
+            keys.entry(),
+        ];
+        let read = if tag_keys.is_empty() {
+            self.guarded(keys.entry(), self.backend.mget(&fixed)).await
+        } else {
+            let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
+            all.extend(fixed);
+            all.extend(tag_keys.iter().map(String::as_str));
+            self.guarded(keys.entry(), self.backend.mget(&all)).await
+        };
         let mut values = match read {
-            Ok(values) if values.len() == 3 => values.into_iter(),
+            Ok(values) if values.len() == fixed.len() + tag_keys.len() => values.into_iter(),
             Ok(_) => {
                 self.count_failure(counters, "read", &CacheError::Unavailable);
                 return Read::Bypass;
@@ -71,9 +75,12 @@ impl Inner {
             values.next().flatten(),
             values.next().flatten(),
         );
-        let current = match (&prefix, &scope, &raw) {
-            (Some(prefix), Some(scope), Some(raw)) => match entry::decode(raw) {
-                Ok(entry) if entry.is_current(prefix, scope) => {
+        // Empty, without an allocation, for a call without tags.
+        let tags: Vec<Option<Bytes>> = values.collect();
+        let all_tags: Option<Vec<Bytes>> = tags.iter().cloned().collect();
+        let current = match (&prefix, &scope, &raw, &all_tags) {
+            (Some(prefix), Some(scope), Some(raw), Some(all_tags)) => match entry::decode(raw) {
+                Ok(entry) if entry.is_current_with(prefix, scope, all_tags) => {
                     Some((raw.len() - entry.payload.len(), entry.codec))
                 }
                 Ok(_) => None, // filled under an older generation: invalidated
@@ -86,15 +93,21 @@ impl Inner {
             _ => None,
         };
         // Moved, not cloned: a clone of a `Bytes` made from a `Vec` allocates.
-        match (current, raw, prefix, scope) {
-            (Some((payload_at, codec)), Some(raw), Some(prefix), Some(scope)) => Read::Hit {
-                raw,
-                payload_at,
-                payload: Payload::entry(codec),
-                generations: Generations { prefix, scope },
-            },
-            (_, _, prefix, scope) => match self
-                .resolve_generations(keys, prefix, scope, counters)
+        match (current, raw, prefix, scope, all_tags) {
+            (Some((payload_at, codec)), Some(raw), Some(prefix), Some(scope), Some(tags)) => {
+                Read::Hit {
+                    raw,
+                    payload_at,
+                    payload: Payload::entry(codec),
+                    generations: Generations {
+                        prefix,
+                        scope,
+                        tags,
+                    },
+                }
+            }
+            (_, _, prefix, scope, _) => match self
+                .resolve_generations(keys, prefix, scope, tags, counters)
                 .await
             {
                 Some(generations) => Read::Miss(generations),
@@ -111,6 +124,7 @@ impl Inner {
         keys: &CallKeys,
         prefix: Option<Bytes>,
         scope: Option<Bytes>,
+        tags: Vec<Option<Bytes>>,
         counters: &Counters,
     ) -> Option<Generations> {
         let prefix = match prefix {
@@ -127,7 +141,18 @@ impl Inner {
                     .await?
             }
         };
-        Some(Generations { prefix, scope })
+        let mut resolved = Vec::with_capacity(tags.len());
+        for (generation, key) in tags.into_iter().zip(keys.tag_generations()) {
+            resolved.push(match generation {
+                Some(generation) => generation,
+                None => self.create_generation(key, counters).await?,
+            });
+        }
+        Some(Generations {
+            prefix,
+            scope,
+            tags: resolved,
+        })
     }
 
     /// Creates a missing generation key with a fresh token (`SET NX GET`), or returns the

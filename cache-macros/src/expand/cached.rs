@@ -70,7 +70,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         )
         .await
     };
-    let parts = key_parts(args.scope.as_ref(), &args.keys);
+    let parts = key_parts(args.scope.as_ref(), &args.keys, &args.tags);
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
     Ok(quote! {

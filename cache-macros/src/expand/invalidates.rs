@@ -45,7 +45,7 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     };
     let prefixes = &args.prefixes;
-    let parts = key_parts(args.scope.as_ref(), &[]);
+    let parts = key_parts(args.scope.as_ref(), &[], &args.tags);
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
     Ok(quote! {

@@ -4,7 +4,7 @@
 pub mod cached;
 pub mod invalidates;
 
-use crate::args::{KeyExpr, Prefix};
+use crate::args::{KeyExpr, Prefix, TagArg};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::parse::Parse;
@@ -50,7 +50,7 @@ impl ToTokens for Prefix {
 
 /// `let __cache_parts = ...;`: the key parts, encoded before the body runs (it may
 /// consume the arguments).
-pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr]) -> TokenStream {
+pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr], tags: &[TagArg]) -> TokenStream {
     let scope = scope.map(|key| {
         let expr = &key.expr;
         quote! { __cache_parts.scope(&#expr); }
@@ -59,12 +59,18 @@ pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr]) -> TokenStream {
         let expr = &key.expr;
         quote! { __cache_parts.arg(&#expr); }
     });
+    let tags = tags.iter().map(|tag| {
+        let name = tag.name.to_string();
+        let expr = &tag.value.expr;
+        quote! { __cache_parts.tag(#name, &#expr); }
+    });
     quote! {
         let __cache_parts = {
             #[allow(unused_mut)]
             let mut __cache_parts = ::cache_core::__private::KeyParts::new();
             #scope
             #(#keys)*
+            #(#tags)*
             __cache_parts
         };
     }
