@@ -41,6 +41,11 @@ impl<T, E> ResultMode<Result<T, E>> {
     pub fn succeeded(&self, output: &Result<T, E>) -> bool {
         output.is_ok()
     }
+
+    /// What `#[invalidates]` takes keys from: the `Ok` value.
+    pub fn ok<'a>(&self, output: &'a Result<T, E>) -> Option<&'a T> {
+        output.as_ref().ok()
+    }
 }
 
 impl<T: Serialize + DeserializeOwned, E> Mode for ResultMode<Result<T, E>> {
@@ -61,6 +66,11 @@ impl<O, const CACHE_NONE: bool> OptionMode<O, CACHE_NONE> {
     /// Whether `#[invalidates]` should invalidate after this output: always.
     pub fn succeeded(&self, _: &O) -> bool {
         true
+    }
+
+    /// What `#[invalidates]` takes keys from: the output.
+    pub fn ok<'a>(&self, output: &'a O) -> Option<&'a O> {
+        Some(output)
     }
 }
 
@@ -84,6 +94,11 @@ impl<O> ValueMode<O> {
     /// Whether `#[invalidates]` should invalidate after this output: always.
     pub fn succeeded(&self, _: &O) -> bool {
         true
+    }
+
+    /// What `#[invalidates]` takes keys from: the output.
+    pub fn ok<'a>(&self, output: &'a O) -> Option<&'a O> {
+        Some(output)
     }
 }
 

@@ -76,6 +76,13 @@ pub async fn invalidate(cache: Option<Cache>, prefixes: &[&str], parts: &KeyPart
     let _ = cache.inner.invalidate(targets).await;
 }
 
+/// Calls `f` with `value`: how `#[invalidates]` applies `key = |row| ...`, `tag(... = |row|
+/// ...)` and `when = |row| ...` to the result, the closure's parameter type inferred from
+/// the bound.
+pub fn apply<T: ?Sized, R>(value: &T, f: impl FnOnce(&T) -> R) -> R {
+    f(value)
+}
+
 /// The installed cache, warning once when there is none.
 pub fn installed() -> Option<Cache> {
     static WARNED: AtomicBool = AtomicBool::new(false);

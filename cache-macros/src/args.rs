@@ -28,11 +28,28 @@ pub struct KeyExpr {
     pub expr: Expr,
 }
 
-/// `tag(name = value)`: a tag of the entry (or of the invalidation) and the expression
-/// that gives its value.
+/// Where a key or tag value of `#[invalidates]` comes from: the arguments (read before
+/// the body), or the function's result (`|row| row.id`, called with a reference to the
+/// `Ok` value, or to the output when it is not a `Result`).
+pub enum KeyValue {
+    Arg(KeyExpr),
+    Result(Expr),
+}
+
+impl Parse for KeyValue {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![move]) {
+            return Ok(KeyValue::Result(input.parse()?));
+        }
+        Ok(KeyValue::Arg(input.parse()?))
+    }
+}
+
+/// `tag(name = value)`: a tag of the entry (or of the invalidation) and where its value
+/// comes from.
 pub struct TagArg {
     pub name: Ident,
-    pub value: KeyExpr,
+    pub value: KeyValue,
 }
 
 /// `#[cached(...)]`.
@@ -54,14 +71,16 @@ pub struct CachedArgs {
 #[derive(Default)]
 pub struct InvalidatesArgs {
     pub prefixes: Vec<Prefix>,
-    pub scope: Option<KeyExpr>,
+    pub scope: Option<KeyValue>,
     pub cache: Option<Expr>,
     pub result: Option<LitBool>,
     pub tags: Vec<TagArg>,
+    /// `when = |out| ...`: invalidate only when it says something changed.
+    pub when: Option<Expr>,
 }
 
 const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
-const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `tag(name = value, ...)`";
+const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `tag(name = value, ...)`";
 
 /// Sets an option once; a second time is an error on the second name.
 fn set_once<T>(slot: &mut Option<T>, name: &Ident, value: T) -> syn::Result<()> {
@@ -210,6 +229,7 @@ impl Parse for InvalidatesArgs {
                 "key" => set_once(&mut args.scope, &name, input.parse()?),
                 "cache" => set_once(&mut args.cache, &name, input.parse()?),
                 "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?),
+                "when" => set_once(&mut args.when, &name, input.parse()?),
                 "prefix" => {
                     args.prefixes.push(input.parse::<PrefixArg>()?.0);
                     Ok(())

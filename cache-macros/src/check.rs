@@ -1,7 +1,7 @@
 //! Checks of the attribute against the function it is on: every check of both
 //! attributes is here; the expand files only emit.
 
-use crate::args::{CachedArgs, InvalidatesArgs, KeyExpr, Prefix, TagArg, Ttl};
+use crate::args::{CachedArgs, InvalidatesArgs, KeyExpr, KeyValue, Prefix, TagArg, Ttl};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, LitBool, Pat, PathArguments, ReturnType, Signature, Type};
@@ -62,14 +62,41 @@ pub fn invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
         ));
     }
     is_async(sig, "invalidates")?;
-    if let Some(key) = &args.scope {
+    if let Some(KeyValue::Arg(key)) = &args.scope {
         key_reads_a_parameter(key, sig)?;
+    }
+    let from_result = matches!(args.scope, Some(KeyValue::Result(_)))
+        || args
+            .tags
+            .iter()
+            .any(|tag| matches!(tag.value, KeyValue::Result(_)));
+    let needs_output = from_result
+        .then_some("a value from the result")
+        .or(args.when.as_ref().map(|_| "`when`"));
+    if let Some(what) = needs_output
+        && !names_its_output(sig)
+    {
+        let span = args
+            .when
+            .as_ref()
+            .map(|when| when.span())
+            .unwrap_or_else(|| sig.ident.span());
+        return Err(syn::Error::new(
+            span,
+            format!("{what} needs a return type that can be named, not `impl Trait`"),
+        ));
     }
     // An invalidation may name several values of one tag (an item's old and new status).
     tags(&args.tags, sig, false)
 }
 
-/// Each tag value reads a parameter; an entry's tags (`unique`) are named once each.
+/// Whether the output's type can be written in the generated code.
+fn names_its_output(sig: &Signature) -> bool {
+    !matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)))
+}
+
+/// Each tag value reads a parameter (or, for an invalidation, the result); an entry's tags
+/// (`unique`) are named once each and come from the arguments.
 fn tags(tags: &[TagArg], sig: &Signature, unique: bool) -> syn::Result<()> {
     for (i, tag) in tags.iter().enumerate() {
         if unique && tags[..i].iter().any(|earlier| earlier.name == tag.name) {
@@ -81,7 +108,16 @@ fn tags(tags: &[TagArg], sig: &Signature, unique: bool) -> syn::Result<()> {
                 ),
             ));
         }
-        key_reads_a_parameter(&tag.value, sig)?;
+        match &tag.value {
+            KeyValue::Arg(value) => key_reads_a_parameter(value, sig)?,
+            KeyValue::Result(closure) if unique => {
+                return Err(syn::Error::new(
+                    closure.span(),
+                    "a #[cached] tag comes from the arguments: its value must be known before the function runs",
+                ));
+            }
+            KeyValue::Result(_) => {}
+        }
     }
     Ok(())
 }

@@ -439,3 +439,119 @@ mod tags {
         assert_eq!(cache.stats().prefix("tagged").errors, 0);
     }
 }
+
+/// Invalidation keys from the result, and invalidation only when something changed: the
+/// second application of the issue (articles read per viewer, follows).
+mod from_the_result {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Article {
+        pub slug: String,
+        pub title: String,
+    }
+
+    #[derive(Default)]
+    pub struct Store {
+        titles: Mutex<HashMap<u32, (String, String)>>,
+        follows: Mutex<Vec<(String, String)>>,
+        loads: AtomicUsize,
+    }
+
+    impl Store {
+        fn loads(&self) -> usize {
+            self.loads.load(Ordering::SeqCst)
+        }
+    }
+
+    /// An article as one viewer sees it: the viewer is the scope, the slug a tag.
+    #[cached(prefix = "article", ttl = "1m", key = viewer, slug, tag(article = slug), cache = cache)]
+    async fn article(cache: &Cache, store: &Store, viewer: &str, slug: &str) -> Option<Article> {
+        store.loads.fetch_add(1, Ordering::SeqCst);
+        let titles = store.titles.lock().unwrap();
+        titles
+            .values()
+            .find(|(s, _)| s == slug)
+            .map(|(slug, title)| Article {
+                slug: slug.clone(),
+                title: format!("{title} (for {viewer})"),
+            })
+    }
+
+    /// Edits article `id` by its id: which slug it has is known only from the result.
+    /// Every viewer's copy goes (no `key`: every scope).
+    #[invalidates("article", tag(article = |a: &Article| a.slug.clone()), cache = cache)]
+    async fn retitle(
+        cache: &Cache,
+        store: &Store,
+        id: u32,
+        title: &str,
+    ) -> Result<Article, String> {
+        let mut titles = store.titles.lock().unwrap();
+        let entry = titles.get_mut(&id).ok_or("no such article")?;
+        entry.1 = title.to_owned();
+        Ok(Article {
+            slug: entry.0.clone(),
+            title: entry.1.clone(),
+        })
+    }
+
+    /// A follow: `Ok(false)` when it existed already, and then nothing is invalidated.
+    #[invalidates("profile", key = follower, when = |created: &bool| *created, cache = cache)]
+    async fn follow(
+        cache: &Cache,
+        store: &Store,
+        follower: &str,
+        author: &str,
+    ) -> Result<bool, String> {
+        let mut follows = store.follows.lock().unwrap();
+        let pair = (follower.to_owned(), author.to_owned());
+        if follows.contains(&pair) {
+            return Ok(false);
+        }
+        follows.push(pair);
+        Ok(true)
+    }
+
+    #[tokio::test]
+    async fn keys_from_the_result_and_writes_that_change_nothing() {
+        let scoped = testkit::redis_cache("from-result").await;
+        let cache = &scoped.cache;
+        let store = Store::default();
+        store.titles.lock().unwrap().extend([
+            (1, ("rust".to_owned(), "Rust".to_owned())),
+            (2, ("redis".to_owned(), "Redis".to_owned())),
+        ]);
+        let read_all = || async {
+            (
+                article(cache, &store, "ann", "rust").await,
+                article(cache, &store, "bob", "rust").await,
+                article(cache, &store, "ann", "redis").await,
+            )
+        };
+        read_all().await;
+        read_all().await;
+        assert_eq!(store.loads(), 3, "hits the second time");
+
+        let edited = retitle(cache, &store, 1, "Rust 2024").await.unwrap();
+        assert_eq!(edited.slug, "rust");
+        let after = read_all().await;
+        assert_eq!(after.0.unwrap().title, "Rust 2024 (for ann)");
+        assert_eq!(after.1.unwrap().title, "Rust 2024 (for bob)");
+        assert_eq!(
+            store.loads(),
+            3 + 2,
+            "both viewers' copies of `rust`, not `redis`"
+        );
+        // A failed edit (no article 9) invalidates nothing.
+        assert!(retitle(cache, &store, 9, "x").await.is_err());
+        read_all().await;
+        assert_eq!(store.loads(), 5);
+
+        let invalidations = || cache.stats().prefix("profile").invalidations;
+        assert!(follow(cache, &store, "ann", "bob").await.unwrap());
+        assert_eq!(invalidations(), 1);
+        assert!(!follow(cache, &store, "ann", "bob").await.unwrap());
+        assert_eq!(invalidations(), 1, "an existing follow changes nothing");
+    }
+}

@@ -1,7 +1,7 @@
 //! `#[invalidates]`: run the function, then, if it succeeded, invalidate.
 
 use super::{cache_handle, expand_fn, key_parts};
-use crate::args::InvalidatesArgs;
+use crate::args::{InvalidatesArgs, KeyValue};
 use crate::check;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -16,19 +16,77 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let sig = &func.sig;
     check::invalidates(&args, sig)?;
     // Whether the output is a `Result` comes from its concrete type (an alias of `Result`
-    // is one), probed in the generated code, unless `result = ...` says.
-    let succeeded = match (check::returns_result(args.result.as_ref()), &sig.output) {
-        (Some(true), _) => quote!(::core::result::Result::is_ok(&__cache_out)),
-        (Some(false), _) => quote!(true),
-        (None, ReturnType::Type(_, ty)) if !matches!(**ty, Type::ImplTrait(_)) => quote! {{
-            #[allow(unused_imports)]
-            use ::cache_core::__private::{PickOption as _, PickResult as _, PickValue as _};
-            (&&::cache_core::__private::Probe::<#ty, false, true>::new())
-                .pick()
-                .succeeded(&__cache_out)
-        }},
-        (None, _) => quote!(true),
+    // is one), probed in the generated code, unless `result = ...` says. An `impl Trait`
+    // output cannot be named: it succeeds, unless `result = true`.
+    let forced = check::returns_result(args.result.as_ref());
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)) => None,
+        ReturnType::Type(_, ty) => Some(quote!(#ty)),
+        ReturnType::Default => Some(quote!(())),
     };
+    let (mode, succeeded) = match (&output, forced) {
+        (Some(ty), Some(true)) => (
+            quote! { let __cache_mode = ::cache_core::__private::ResultMode::<#ty>::new(); },
+            quote!(__cache_mode.succeeded(&__cache_out)),
+        ),
+        (Some(ty), forced) => {
+            let as_result = forced.is_none();
+            (
+                quote! {
+                    #[allow(unused_imports)]
+                    use ::cache_core::__private::{PickOption as _, PickResult as _, PickValue as _};
+                    let __cache_mode =
+                        (&&::cache_core::__private::Probe::<#ty, false, #as_result>::new()).pick();
+                },
+                quote!(__cache_mode.succeeded(&__cache_out)),
+            )
+        }
+        (None, Some(true)) => (
+            quote!(),
+            quote!(::core::result::Result::is_ok(&__cache_out)),
+        ),
+        (None, _) => (quote!(), quote!(true)),
+    };
+    // Keys and tags from the result, added once the body succeeded.
+    let from_result = {
+        let scope = match &args.scope {
+            Some(KeyValue::Result(closure)) => Some(quote! {
+                __cache_parts.scope(&::cache_core::__private::apply(__cache_ok, #closure));
+            }),
+            _ => None,
+        };
+        let tags: Vec<TokenStream> = args
+            .tags
+            .iter()
+            .filter_map(|tag| match &tag.value {
+                KeyValue::Result(closure) => {
+                    let name = tag.name.to_string();
+                    Some(quote! {
+                        __cache_parts.tag(#name, &::cache_core::__private::apply(__cache_ok, #closure));
+                    })
+                }
+                KeyValue::Arg(_) => None,
+            })
+            .collect();
+        (scope.is_some() || !tags.is_empty()).then(|| {
+            quote! {
+                #[allow(unused_mut)]
+                let mut __cache_parts = __cache_parts;
+                if let ::core::option::Option::Some(__cache_ok) = __cache_mode.ok(&__cache_out) {
+                    #scope
+                    #(#tags)*
+                }
+            }
+        })
+    };
+    // `when`: nothing changed, nothing to invalidate.
+    let changed = args.when.as_ref().map(|when| {
+        quote! {
+            && __cache_mode
+                .ok(&__cache_out)
+                .is_none_or(|__cache_ok| ::cache_core::__private::apply(__cache_ok, #when))
+        }
+    });
     // Pin the body's type so that `?` and `return` inside it infer as in the original.
     let body = match &sig.output {
         ReturnType::Type(_, ty) if !matches!(**ty, Type::ImplTrait(_)) => {
@@ -45,7 +103,11 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     };
     let prefixes = &args.prefixes;
-    let parts = key_parts(args.scope.as_ref(), &[], &args.tags);
+    let scope = match &args.scope {
+        Some(KeyValue::Arg(key)) => Some(key),
+        _ => None, // from the result: added after the body
+    };
+    let parts = key_parts(scope, &[], &args.tags);
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
     Ok(quote! {
@@ -53,8 +115,10 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         #vis #sig {
             #parts
             #handle
+            #mode
             let __cache_out = #body;
-            if #succeeded {
+            if #succeeded #changed {
+                #from_result
                 ::cache_core::__private::invalidate(__cache_handle, &[#(#prefixes),*], &__cache_parts).await;
             }
             __cache_out

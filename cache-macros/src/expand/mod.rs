@@ -4,7 +4,7 @@
 pub mod cached;
 pub mod invalidates;
 
-use crate::args::{KeyExpr, Prefix, TagArg};
+use crate::args::{KeyExpr, KeyValue, Prefix, TagArg};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::parse::Parse;
@@ -59,10 +59,13 @@ pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr], tags: &[TagArg]) -> 
         let expr = &key.expr;
         quote! { __cache_parts.arg(&#expr); }
     });
-    let tags = tags.iter().map(|tag| {
+    let tags = tags.iter().filter_map(|tag| {
+        let KeyValue::Arg(value) = &tag.value else {
+            return None; // from the result: added after the body
+        };
         let name = tag.name.to_string();
-        let expr = &tag.value.expr;
-        quote! { __cache_parts.tag(#name, &#expr); }
+        let expr = &value.expr;
+        Some(quote! { __cache_parts.tag(#name, &#expr); })
     });
     quote! {
         let __cache_parts = {

@@ -114,3 +114,17 @@ snapshot!(
         truncate().await;
     }
 );
+
+snapshot!(
+    invalidates_keys_from_the_result_when_changed,
+    super::invalidates::expand,
+    (
+        "article",
+        key = viewer,
+        tag(article = old_slug, article = |a: &Article| a.slug.clone()),
+        when = |a: &Article| a.changed
+    ),
+    async fn rename(viewer: &str, old_slug: &str) -> Result<Article, Error> {
+        apply(viewer, old_slug).await
+    }
+);
