@@ -1,7 +1,7 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` runs sections 1-2 alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`) runs sections 1-2 (or 10) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
 mod cluster;
@@ -13,6 +13,7 @@ mod memory;
 mod misses;
 mod profile;
 mod stampede;
+mod tags;
 mod workload;
 
 /// One allocator for every variant (the baseline, ours and the peer alike): mimalloc by
@@ -102,14 +103,15 @@ async fn main() {
         redis_url()
     );
 
-    // `--only hits`: sections 1-2 alone (to compare two builds of the hit path).
-    if std::env::args()
-        .skip_while(|a| a != "--only")
-        .nth(1)
-        .as_deref()
-        == Some("hits")
-    {
-        hits::hits(&conn, plan).await;
+    // `--only hits` (sections 1-2, to compare two builds of the hit path) or `--only tags`
+    // (section 10): one section alone.
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+    match only.as_deref() {
+        Some("hits") => hits::hits(&conn, plan).await,
+        Some("tags") => tags::tags(&conn, &cache, plan).await,
+        _ => {}
+    }
+    if only.is_some() {
         cache.delete_pattern("*").await;
         return;
     }
@@ -120,6 +122,7 @@ async fn main() {
     memory::memory(&conn, &cache).await;
     cluster::hits(&conn, plan.rounds, plan.window, plan.blocks).await;
     cluster::slot_spread();
+    tags::tags(&conn, &cache, plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.
