@@ -84,12 +84,14 @@ impl Repo {
 
     // ----- the seven list routes ---------------------------------------------------------
 
-    #[cached(prefix = prefix::FMPA, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    // A list depends on its status filter (None: every status) and on the tenant's lists
+    // as a whole (`list`: an update whose previous status is unknown reaches them all).
+    #[cached(prefix = prefix::FMPA, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
     pub async fn list_fmpa(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Session>> {
         self.page(SESSION_COLUMNS, "fmpa", tenant, filters).await
     }
 
-    #[cached(prefix = prefix::FORMATION, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::FORMATION, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
     pub async fn list_formations(
         &self,
         tenant: &str,
@@ -133,12 +135,13 @@ impl Repo {
 
     // ----- items, profile, dashboard -------------------------------------------------------
 
-    #[cached(prefix = prefix::FMPA, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, cache = self.reads())]
+    // An item depends on its id only: writes to other items leave it cached.
+    #[cached(prefix = prefix::FMPA, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), cache = self.reads())]
     pub async fn get_fmpa(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
         self.session("fmpa", tenant, id).await
     }
 
-    #[cached(prefix = prefix::FORMATION, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, cache = self.reads())]
+    #[cached(prefix = prefix::FORMATION, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), cache = self.reads())]
     pub async fn get_formation(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
         self.session("formations", tenant, id).await
     }
@@ -209,13 +212,20 @@ impl Repo {
     }
 
     // ----- writes: each invalidates what it changes --------------------------------------
+    //
+    // A create reaches the lists of its status (and the unfiltered ones); an update, its
+    // item and every list of the tenant (its previous status is not known here); a delete,
+    // its item and the lists of the status it had (returned by the DELETE). Each write
+    // also changes the dashboard's counts: the tenant's stats.
 
-    #[invalidates(prefix::FMPA, prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(prefix::FMPA, key = tenant, tag(status = input.status), cache = self.cache)]
+    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn create_fmpa(&self, tenant: &str, input: &SessionInput) -> DbResult<Session> {
         self.insert_session("fmpa", tenant, input).await
     }
 
-    #[invalidates(prefix::FMPA, prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(prefix::FMPA, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), cache = self.cache)]
+    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn update_fmpa(
         &self,
         tenant: &str,
@@ -225,17 +235,21 @@ impl Repo {
         self.update_session("fmpa", tenant, id, input).await
     }
 
-    #[invalidates(prefix::FMPA, prefix::STATS, key = tenant, cache = self.cache)]
-    pub async fn delete_fmpa(&self, tenant: &str, id: i64) -> DbResult<bool> {
+    /// Deletes the row; the status it had, if it existed.
+    #[invalidates(prefix::FMPA, key = tenant, tag(item = id, status = |s: &Option<String>| s.clone()), when = |s: &Option<String>| s.is_some(), cache = self.cache)]
+    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    pub async fn delete_fmpa(&self, tenant: &str, id: i64) -> DbResult<Option<String>> {
         self.delete_row("fmpa", tenant, id).await
     }
 
-    #[invalidates(prefix::FORMATION, prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(prefix::FORMATION, key = tenant, tag(status = input.status), cache = self.cache)]
+    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn create_formation(&self, tenant: &str, input: &SessionInput) -> DbResult<Session> {
         self.insert_session("formations", tenant, input).await
     }
 
-    #[invalidates(prefix::FORMATION, prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(prefix::FORMATION, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), cache = self.cache)]
+    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn update_formation(
         &self,
         tenant: &str,
@@ -245,8 +259,10 @@ impl Repo {
         self.update_session("formations", tenant, id, input).await
     }
 
-    #[invalidates(prefix::FORMATION, prefix::STATS, key = tenant, cache = self.cache)]
-    pub async fn delete_formation(&self, tenant: &str, id: i64) -> DbResult<bool> {
+    /// Deletes the row; the status it had, if it existed.
+    #[invalidates(prefix::FORMATION, key = tenant, tag(item = id, status = |s: &Option<String>| s.clone()), when = |s: &Option<String>| s.is_some(), cache = self.cache)]
+    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    pub async fn delete_formation(&self, tenant: &str, id: i64) -> DbResult<Option<String>> {
         self.delete_row("formations", tenant, id).await
     }
 
@@ -360,18 +376,18 @@ impl Repo {
             .await
     }
 
-    async fn delete_row(&self, table: &str, tenant: &str, id: i64) -> DbResult<bool> {
+    async fn delete_row(&self, table: &str, tenant: &str, id: i64) -> DbResult<Option<String>> {
         let sql = self
             .db
             .sql(&format!(
-                "DELETE FROM {table} WHERE tenant_id = ? AND id = ?"
+                "DELETE FROM {table} WHERE tenant_id = ? AND id = ? RETURNING status"
             ))
             .into_owned();
-        let done = sqlx::query(&sql)
+        let deleted: Option<(String,)> = sqlx::query_as(&sql)
             .bind(tenant)
             .bind(id)
-            .execute(&self.db.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(deleted.map(|(status,)| status))
     }
 }

@@ -220,7 +220,7 @@ macro_rules! session_handlers {
             Tenant(tenant): Tenant,
             Id(id): Id,
         ) -> Result<Response, ApiError> {
-            if state.repo.$delete(&tenant, id).await? {
+            if state.repo.$delete(&tenant, id).await?.is_some() {
                 Ok(StatusCode::NO_CONTENT.into_response())
             } else {
                 Err(ApiError::not_found())

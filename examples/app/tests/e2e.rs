@@ -161,6 +161,14 @@ async fn exercise(app: &App) {
         let list = format!("/api/{table}?limit=100");
         app.read_twice(a, &list, prefix).await;
         let other_tenant_list = app.read_twice(b, &list, prefix).await;
+        // Lists filtered by status, cached before the writes: each write must reach the
+        // lists of the statuses it touches (tags), and leave the others right.
+        let (active, draft) = (
+            format!("/api/{table}?status=ACTIVE&limit=100"),
+            format!("/api/{table}?status=DRAFT&limit=100"),
+        );
+        app.read_twice(a, &active, prefix).await;
+        app.read_twice(a, &draft, prefix).await;
 
         let (status, created) = app
             .call(
@@ -177,6 +185,8 @@ async fn exercise(app: &App) {
             ids(&app.get(a, &list).await.1).contains(&id),
             "POST shows in the list"
         );
+        assert!(ids(&app.get(a, &active).await.1).contains(&id));
+        assert!(!ids(&app.get(a, &draft).await.1).contains(&id));
         assert_eq!(
             app.get(a, &format!("/api/{table}/{id}")).await.1["title"],
             "Created"
@@ -218,6 +228,31 @@ async fn exercise(app: &App) {
             .unwrap();
         assert_eq!(row["title"], "Renamed", "PUT shows in the list");
 
+        // A status change moves it from one filtered list to the other.
+        let mut drafted = session("Drafted");
+        drafted["status"] = json!("DRAFT");
+        let (status, _) = app
+            .call(
+                reqwest::Method::PUT,
+                Some(a),
+                &format!("/api/{table}/{id}"),
+                Some(drafted),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !ids(&app.get(a, &active).await.1).contains(&id),
+            "left ACTIVE"
+        );
+        assert!(
+            ids(&app.get(a, &draft).await.1).contains(&id),
+            "joined DRAFT"
+        );
+        assert_eq!(
+            app.get(a, &format!("/api/{table}/{id}")).await.1["status"],
+            "DRAFT"
+        );
+
         // Another tenant cannot change or delete it.
         let (status, _) = app
             .call(
@@ -257,6 +292,10 @@ async fn exercise(app: &App) {
         assert!(
             !ids(&app.get(a, &list).await.1).contains(&id),
             "DELETE shows in the list"
+        );
+        assert!(
+            !ids(&app.get(a, &draft).await.1).contains(&id),
+            "DELETE shows in the list of its status"
         );
     }
     // The dashboard aggregate was invalidated by the writes and recomputed.
