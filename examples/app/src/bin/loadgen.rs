@@ -4,8 +4,12 @@
 //!
 //! ```text
 //! cargo run --release -p fmpa-app --bin loadgen -- --url http://127.0.0.1:3000 \
-//!     --clients 32 --seconds 20 --writes 0.02
+//!     --clients 32 --seconds 20 --writes 0.02 --warmup 20
 //! ```
+//!
+//! `--warmup S` runs the same mix with the cache on for S seconds before the measured run
+//! with it on (not counted), so that the measure is the steady state rather than the
+//! first-time misses of rarely read items.
 //!
 //! Most traffic reads (the seven list routes, with a skewed popularity of tenants and
 //! filters, item reads, profiles, the dashboard); a fraction writes (POST/PUT/DELETE on
@@ -24,6 +28,7 @@ struct Options {
     seconds: u64,
     writes: f64,
     tenants: u64,
+    warmup: u64,
 }
 
 fn options() -> Result<Options, String> {
@@ -33,6 +38,7 @@ fn options() -> Result<Options, String> {
         seconds: 20,
         writes: 0.02,
         tenants: 20,
+        warmup: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -51,8 +57,11 @@ fn options() -> Result<Options, String> {
             "--tenants" => {
                 options.tenants = value()?.parse().map_err(|e| format!("--tenants: {e}"))?
             }
+            "--warmup" => {
+                options.warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?
+            }
             "--help" | "-h" => {
-                return Err("usage: loadgen [--url URL] [--clients N] [--seconds S] [--writes FRACTION] [--tenants N]".into());
+                return Err("usage: loadgen [--url URL] [--clients N] [--seconds S] [--writes FRACTION] [--tenants N] [--warmup S]".into());
             }
             other => return Err(format!("unknown argument {other}; see --help")),
         }
@@ -254,10 +263,15 @@ struct RunResult {
     errors: u64,
     requests: u64,
     hit_rate: Option<f64>,
+    /// Per prefix: hits and misses during the run.
+    prefix_hits: BTreeMap<String, (u64, u64)>,
     elapsed: Duration,
 }
 
-async fn cache_totals(client: &reqwest::Client, url: &str) -> Result<(u64, u64), String> {
+/// Hits and misses in total, and per prefix.
+type Totals = ((u64, u64), BTreeMap<String, (u64, u64)>);
+
+async fn cache_totals(client: &reqwest::Client, url: &str) -> Result<Totals, String> {
     let report: Value = client
         .get(format!("{url}/api/cache/stats"))
         .send()
@@ -266,17 +280,30 @@ async fn cache_totals(client: &reqwest::Client, url: &str) -> Result<(u64, u64),
         .json()
         .await
         .map_err(|e| format!("bad /api/cache/stats: {e}"))?;
-    let total = &report["total"];
-    Ok((
-        total["hits"].as_u64().unwrap_or(0),
-        total["misses"].as_u64().unwrap_or(0),
-    ))
+    let counts = |value: &Value| {
+        (
+            value["hits"].as_u64().unwrap_or(0),
+            value["misses"].as_u64().unwrap_or(0),
+        )
+    };
+    let prefixes = report["prefixes"]
+        .as_object()
+        .map(|prefixes| {
+            prefixes
+                .iter()
+                .map(|(name, value)| (name.clone(), counts(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((counts(&report["total"]), prefixes))
 }
 
 async fn run(
     client: &reqwest::Client,
     options: &Arc<Options>,
     cached: bool,
+    seconds: u64,
+    label: &str,
 ) -> Result<RunResult, String> {
     client
         .put(format!("{}/api/admin/cache", options.url))
@@ -287,21 +314,16 @@ async fn run(
         .error_for_status()
         .map_err(|e| e.to_string())?;
     let before = cache_totals(client, &options.url).await?;
-    let label = if cached {
-        "cache enabled "
-    } else {
-        "cache disabled"
-    };
-    let bar = ProgressBar::new(options.seconds * 10);
+    let bar = ProgressBar::new(seconds * 10);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {elapsed_precise} {msg}")
             .map_err(|e| e.to_string())?
             .progress_chars("=> "),
     );
-    bar.set_prefix(label);
+    bar.set_prefix(label.to_owned());
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(options.seconds);
+    let deadline = started + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for client_index in 0..options.clients {
         let (client, options, done) = (client.clone(), options.clone(), done.clone());
@@ -375,8 +397,14 @@ async fn run(
     total.elapsed = started.elapsed();
     bar.finish_with_message(format!("{} requests", total.requests));
     let after = cache_totals(client, &options.url).await?;
-    let (hits, misses) = (after.0 - before.0, after.1 - before.1);
+    let (hits, misses) = (after.0.0 - before.0.0, after.0.1 - before.0.1);
     total.hit_rate = (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64);
+    for (prefix, (hits, misses)) in after.1 {
+        let (was_hits, was_misses) = before.1.get(&prefix).copied().unwrap_or_default();
+        total
+            .prefix_hits
+            .insert(prefix, (hits - was_hits, misses - was_misses));
+    }
     Ok(total)
 }
 
@@ -452,6 +480,18 @@ fn report(options: &Options, off: &mut RunResult, on: &mut RunResult) {
         Some(rate) => println!("hit rate with the cache: {:.1}%", rate * 100.0),
         None => println!("hit rate with the cache: no cached reads"),
     }
+    let per_prefix: Vec<String> = on
+        .prefix_hits
+        .iter()
+        .filter(|(_, (hits, misses))| hits + misses > 0)
+        .map(|(prefix, (hits, misses))| {
+            format!(
+                "{prefix} {:.1}%",
+                *hits as f64 * 100.0 / (hits + misses) as f64
+            )
+        })
+        .collect();
+    println!("hit rate per prefix: {}", per_prefix.join(", "));
 }
 
 #[tokio::main]
@@ -472,8 +512,11 @@ async fn main() {
             std::process::exit(1)
         });
     let runs = async {
-        let mut off = run(&client, &options, false).await?;
-        let mut on = run(&client, &options, true).await?;
+        let mut off = run(&client, &options, false, options.seconds, "cache disabled").await?;
+        if options.warmup > 0 {
+            run(&client, &options, true, options.warmup, "warm-up       ").await?;
+        }
+        let mut on = run(&client, &options, true, options.seconds, "cache enabled ").await?;
         report(&options, &mut off, &mut on);
         Ok::<_, String>(())
     };
