@@ -213,12 +213,13 @@ impl Repo {
 
     // ----- writes: each invalidates what it changes --------------------------------------
     //
-    // A create reaches the lists of its status (and the unfiltered ones); an update, its
+    // A create reaches the lists of its status (and the unfiltered ones) and its new id (a
+    // read of that id before it existed may have cached "not found"); an update, its
     // item and every list of the tenant (its previous status is not known here); a delete,
     // its item and the lists of the status it had (returned by the DELETE). Each write
     // also changes the dashboard's counts: the tenant's stats.
 
-    #[invalidates(prefix::FMPA, key = tenant, tag(status = input.status), cache = self.cache)]
+    #[invalidates(prefix::FMPA, key = tenant, tag(status = input.status, item = |s: &Session| s.id), cache = self.cache)]
     #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn create_fmpa(&self, tenant: &str, input: &SessionInput) -> DbResult<Session> {
         self.insert_session("fmpa", tenant, input).await
@@ -242,7 +243,7 @@ impl Repo {
         self.delete_row("fmpa", tenant, id).await
     }
 
-    #[invalidates(prefix::FORMATION, key = tenant, tag(status = input.status), cache = self.cache)]
+    #[invalidates(prefix::FORMATION, key = tenant, tag(status = input.status, item = |s: &Session| s.id), cache = self.cache)]
     #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn create_formation(&self, tenant: &str, input: &SessionInput) -> DbResult<Session> {
         self.insert_session("formations", tenant, input).await
