@@ -15,7 +15,7 @@ mod tls;
 pub use cluster::{RedisCluster, redis_cli};
 pub use ports::{free_port, ping};
 pub use proxy::{Fault, Proxy};
-pub use rng::Rng;
+pub use rng::{Rng, seeded_run};
 pub use scoped::{
     ScopedCache, redis_cache, redis_url, test_builder, unique_namespace, until_no_pending,
 };

@@ -20,7 +20,7 @@ use std::pin::pin;
 use std::sync::Mutex;
 use std::task::Poll;
 use std::time::Duration;
-use testkit::{Fault, Proxy, RedisServer, Rng, test_builder, unique_namespace};
+use testkit::{Fault, Proxy, RedisServer, test_builder, unique_namespace};
 use tokio::sync::Notify;
 
 const PREFIXES: [&str; 2] = ["fmpa", "stats"];
@@ -266,21 +266,7 @@ async fn config_set(url: &str, name: &str, value: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_schedule_never_reads_older_than_a_completed_write() {
-    let steps: u64 = std::env::var("SCHEDULE_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
-    let seed: u64 = std::env::var("SCHEDULE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("schedule: SCHEDULE_SEED={seed} SCHEDULE_STEPS={steps}");
-    let mut rng = Rng::new(seed);
+    let (steps, seed, mut rng) = testkit::seeded_run("SCHEDULE", 10_000);
 
     let mut server = RedisServer::start();
     let url = server.url();

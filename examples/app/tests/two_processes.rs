@@ -7,7 +7,6 @@
 use fmpa_app::db::SeedScale;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use testkit::Rng;
 
 struct Instance {
     base: String,
@@ -53,21 +52,7 @@ fn session(title: &str, status: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_writes_through_one_instance_never_leave_the_other_stale() {
-    let steps: u64 = std::env::var("TWO_APPS_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(150);
-    let seed: u64 = std::env::var("TWO_APPS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    eprintln!("two apps: TWO_APPS_SEED={seed} TWO_APPS_STEPS={steps}");
-    let mut rng = Rng::new(seed);
+    let (steps, seed, mut rng) = testkit::seeded_run("TWO_APPS", 150);
 
     let dir = std::env::temp_dir().join(testkit::unique_namespace("fmpa-two"));
     std::fs::create_dir_all(&dir).unwrap();
