@@ -103,17 +103,17 @@ fn is_option(input: ParseStream) -> bool {
 enum Item {
     /// `name = <value>`: the name is parsed, the value is left for the caller.
     Option(Ident),
-    /// `tag(name = value, ...)`.
-    Tags(Vec<TagArg>),
     /// Anything else (a key argument, a positional prefix).
     Bare,
 }
 
-/// Walks a comma-separated argument list, handing each item to `each`.
+/// Walks a comma-separated argument list, handing each item to `each`; returns the
+/// `tag(...)` groups it met, which both attributes take alike.
 fn parse_items(
     input: ParseStream,
     mut each: impl FnMut(Item, ParseStream) -> syn::Result<()>,
-) -> syn::Result<()> {
+) -> syn::Result<Vec<TagArg>> {
+    let mut all_tags = Vec::new();
     while !input.is_empty() {
         if input.peek(Ident) && input.peek2(syn::token::Paren) && is_tag_group(input) {
             let tag: Ident = input.parse()?;
@@ -126,7 +126,7 @@ fn parse_items(
                     "`tag(...)` names at least one tag: tag(status = filters.status)",
                 ));
             }
-            each(Item::Tags(tags.into_iter().collect()), input)?;
+            all_tags.extend(tags);
         } else if is_option(input) {
             let name: Ident = input.parse()?;
             input.parse::<Token![=]>()?;
@@ -139,7 +139,7 @@ fn parse_items(
         }
         input.parse::<Token![,]>()?;
     }
-    Ok(())
+    Ok(all_tags)
 }
 
 /// Whether the input starts with `tag(`.
@@ -182,13 +182,9 @@ fn unknown_option(name: &Ident, expected: &str) -> syn::Error {
 impl Parse for CachedArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = CachedArgs::default();
-        parse_items(input, |item, input| {
+        let tags = parse_items(input, |item, input| {
             let name = match item {
                 Item::Option(name) => name,
-                Item::Tags(tags) => {
-                    args.tags.extend(tags);
-                    return Ok(());
-                }
                 Item::Bare => {
                     args.keys.push(input.parse()?);
                     return Ok(());
@@ -206,6 +202,7 @@ impl Parse for CachedArgs {
                 _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }
         })?;
+        args.tags = tags;
         Ok(args)
     }
 }
@@ -213,13 +210,9 @@ impl Parse for CachedArgs {
 impl Parse for InvalidatesArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = InvalidatesArgs::default();
-        parse_items(input, |item, input| {
+        let tags = parse_items(input, |item, input| {
             let name = match item {
                 Item::Option(name) => name,
-                Item::Tags(tags) => {
-                    args.tags.extend(tags);
-                    return Ok(());
-                }
                 Item::Bare => {
                     args.prefixes.push(input.parse::<PrefixArg>()?.0);
                     return Ok(());
@@ -237,6 +230,7 @@ impl Parse for InvalidatesArgs {
                 _ => Err(unknown_option(&name, INVALIDATES_OPTIONS)),
             }
         })?;
+        args.tags = tags;
         Ok(args)
     }
 }
