@@ -1,8 +1,8 @@
-//! Invalidation: what a write targets, the one function every invalidation goes through,
-//! and the retry of those that did not land.
+//! Invalidation: the one function every invalidation goes through (its targets are
+//! [`Target`]s), and the retry of those that did not land.
 //!
-//! An invalidation **removes** generation keys (`UNLINK`): the scope's, or every copy of
-//! the prefix's. The next read finds no generation and creates a fresh token with
+//! An invalidation **removes** generation keys (`UNLINK`): the scope's, every copy of the
+//! prefix's, or a tag value's (and its tag's "every value") in a scope or in every copy. The next read finds no generation and creates a fresh token with
 //! `SET NX`, so entries filled before are never current again. Removing is idempotent and
 //! monotonic: a retry, a late duplicate or a delayed delivery can only remove a generation
 //! once more (one more miss), never bring an older one back, in any order with other
