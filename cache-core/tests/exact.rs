@@ -30,6 +30,17 @@ async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
         .expect("connect")
 }
 
+/// `CONFIG SET name value` on the test's private server.
+async fn config_set(conn: &mut redis::aio::MultiplexedConnection, name: &str, value: &str) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async(conn)
+        .await
+        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
+}
+
 /// How many generation writes (`UNLINK`, or `SET` in earlier versions) the server has
 /// run: with nothing else going on, the retries that reached it.
 async fn generation_writes(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
@@ -226,20 +237,8 @@ async fn a_full_redis_still_invalidates() {
         .find_map(|line| line.strip_prefix("used_memory:"))
         .and_then(|n| n.trim().parse().ok())
         .expect("used_memory");
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory-policy")
-        .arg("noeviction")
-        .query_async(&mut conn)
-        .await
-        .expect("policy");
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg(used + 256 * 1024)
-        .query_async(&mut conn)
-        .await
-        .expect("maxmemory");
+    config_set(&mut conn, "maxmemory-policy", &("noeviction").to_string()).await;
+    config_set(&mut conn, "maxmemory", &(used + 256 * 1024).to_string()).await;
     // Fill until a write is refused; then the limit a little under what is used, since
     // a server at its limit hovers on the edge (each refusal frees a query buffer).
     let junk = vec![b'x'; 1024];
@@ -253,13 +252,7 @@ async fn a_full_redis_still_invalidates() {
             break;
         }
     }
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg(used + 128 * 1024)
-        .query_async(&mut conn)
-        .await
-        .expect("maxmemory");
+    config_set(&mut conn, "maxmemory", &(used + 128 * 1024).to_string()).await;
     let small: redis::RedisResult<()> = redis::cmd("SET")
         .arg("probe")
         .arg("x")
@@ -290,10 +283,7 @@ async fn a_full_redis_still_invalidates() {
     );
     assert!(!a.is_breaker_open() && !b.is_breaker_open());
     assert_eq!(a.pending_invalidations(), 0);
-    let _: () = redis::cmd("FLUSHALL")
-        .query_async(&mut conn)
-        .await
-        .expect("flush the private server");
+    // The private server, and all it holds, goes when `server` is dropped.
 }
 
 /// The retry task runs on the runtime of the call that parked the invalidation. When that
