@@ -237,7 +237,7 @@ async fn a_full_redis_still_invalidates() {
         .find_map(|line| line.strip_prefix("used_memory:"))
         .and_then(|n| n.trim().parse().ok())
         .expect("used_memory");
-    config_set(&mut conn, "maxmemory-policy", &("noeviction").to_string()).await;
+    config_set(&mut conn, "maxmemory-policy", "noeviction").await;
     config_set(&mut conn, "maxmemory", &(used + 256 * 1024).to_string()).await;
     // Fill until a write is refused; then the limit a little under what is used, since
     // a server at its limit hovers on the edge (each refusal frees a query buffer).
