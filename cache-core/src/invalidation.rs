@@ -14,9 +14,12 @@
 //! [`Pending`](crate::pending::Pending), even if the caller's future is dropped halfway:
 //! the targets not yet settled are parked when it is dropped.
 
+use crate::backend::WriteThrough;
 use crate::error::CacheError;
 use crate::inner::Inner;
+use crate::stats::Counters;
 use crate::target::Target;
+use crate::through::{Rotation, Store};
 use std::collections::VecDeque;
 use std::sync::Weak;
 use std::time::Duration;
@@ -40,6 +43,25 @@ impl Inner {
     /// Invalidates each target in turn: removed, or parked and retried. Returns the first
     /// error (every target is still attempted).
     pub(crate) async fn invalidate(&self, targets: Vec<Target>) -> Result<(), CacheError> {
+        self.invalidate_with(targets, None).await
+    }
+
+    /// [`Inner::invalidate`], with a write-through first ([`crate::through`]): its
+    /// target settled by the write-through step when it stores, and the generation that
+    /// step replaces left alone by the other targets (removing it would remove the value
+    /// just stored).
+    pub(crate) async fn invalidate_with(
+        &self,
+        mut targets: Vec<Target>,
+        rotation: Option<Rotation>,
+    ) -> Result<(), CacheError> {
+        let mut store = None;
+        if let Some(rotation) = rotation {
+            targets.insert(0, rotation.target);
+            store = rotation.store;
+        }
+        // The generation the write-through replaced, once it has.
+        let mut replaced: Option<String> = None;
         let mut unsettled = Unsettled {
             inner: self,
             targets: targets.into(),
@@ -49,12 +71,24 @@ impl Inner {
             let counters = self.stats.prefix(target.prefix_name());
             counters.invalidation();
             let ticket = self.pending.ticket(target.pending_key());
-            let result = self.remove_generations(target).await;
+            let result = match store.take() {
+                Some(store) => {
+                    let result = self.write_through(&store, &counters).await;
+                    if result.is_ok() {
+                        replaced = Some(store.own_key().to_owned());
+                    }
+                    result.map(|()| true)
+                }
+                None => self.remove_generations(target, replaced.as_deref()).await,
+            };
             let Some(target) = unsettled.targets.pop_front() else {
                 break;
             };
             match result {
-                Ok(()) => {
+                // Nothing left to remove: the write-through replaced it before this
+                // target's ticket was taken, so settling would drop a later park.
+                Ok(false) => {}
+                Ok(true) => {
                     self.pending.settle(&target, ticket);
                     tracing::debug!(key = target.pending_key(), "cache invalidated");
                 }
@@ -68,19 +102,53 @@ impl Inner {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Removes the generation keys of `target`.
-    async fn remove_generations(&self, target: &Target) -> Result<(), CacheError> {
+    /// The write-through step of `store`: stored, or (a generation changed) its own
+    /// generation removed. Either way the generation is settled.
+    async fn write_through(&self, store: &Store, counters: &Counters) -> Result<(), CacheError> {
+        let generations: Vec<&str> = store.generations.iter().map(String::as_str).collect();
+        let op = WriteThrough {
+            entry: &store.entry,
+            value: &store.value,
+            ttl: store.ttl,
+            generations: &generations,
+            expected: &store.expected,
+            own: store.own,
+            token: &store.token,
+            generation_ttl: self.generation_ttl,
+        };
+        let stored = self
+            .guarded(&store.entry, self.backend.write_through(&op))
+            .await?;
+        if stored {
+            counters.written_through();
+            tracing::debug!(key = store.entry, "cache written through");
+        } else {
+            tracing::debug!(
+                key = store.entry,
+                "cache: not written through (a concurrent write); invalidated"
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes the generation keys of `target`, but `except` (replaced by a
+    /// write-through); whether there was any to remove.
+    async fn remove_generations(
+        &self,
+        target: &Target,
+        except: Option<&str>,
+    ) -> Result<bool, CacheError> {
         let keys = target.generation_keys();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let keys: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|key| Some(*key) != except)
+            .collect();
+        let removal = self.backend.remove_generations(&keys);
         match (target.is_scope(), keys.first()) {
-            (true, Some(key)) => {
-                self.guarded(key, self.backend.remove_generations(&keys))
-                    .await
-            }
-            _ => {
-                self.guarded_wide(self.backend.remove_generations(&keys))
-                    .await
-            }
+            (_, None) => Ok(false),
+            (true, Some(key)) => self.guarded(key, removal).await.map(|()| true),
+            (false, _) => self.guarded_wide(removal).await.map(|()| true),
         }
     }
 
@@ -139,7 +207,7 @@ async fn retry_pending(mut claim: Claim) {
             return;
         };
         for (target, ticket) in inner.pending.snapshot() {
-            if inner.remove_generations(&target).await.is_ok() {
+            if inner.remove_generations(&target, None).await.is_ok() {
                 inner.pending.settle(&target, Some(ticket));
                 tracing::info!(
                     key = target.pending_key(),

@@ -57,6 +57,7 @@ pub mod slot;
 mod stats;
 mod target;
 mod throttle;
+mod through;
 pub mod ttl;
 
 #[doc(hidden)]

@@ -12,6 +12,7 @@ pub use crate::key::KeyParts;
 pub use serde;
 
 pub use crate::site::Site;
+pub use crate::through::{Captured, Through};
 
 /// The output modes; see [`crate::outcome`].
 pub type ResultMode<O> = outcome::ResultMode<O>;
@@ -63,17 +64,46 @@ where
 /// future has been polled once, even if it is then dropped.
 pub async fn invalidate(cache: Option<Cache>, prefixes: &[&str], parts: &KeyParts) {
     let Some(cache) = cache else { return };
+    let targets = targets(&cache, prefixes, parts);
+    let _ = cache.inner.invalidate(targets).await;
+}
+
+/// The targets of `parts` in each of `prefixes`.
+fn targets(cache: &Cache, prefixes: &[&str], parts: &KeyParts) -> Vec<Target> {
     if parts.is_invalid() {
         tracing::error!(
             ?prefixes,
             "cache: the invalidation key did not serialize; invalidating the whole prefixes"
         );
     }
-    let targets = prefixes
+    prefixes
         .iter()
         .flat_map(|prefix| Target::of_parts(cache.namespace(), prefix, parts))
-        .collect();
-    let _ = cache.inner.invalidate(targets).await;
+        .collect()
+}
+
+/// `write_through = read(...)`, before the body: the read's generations, read now, so
+/// that [`invalidate_through`] can tell whether another write came in between. `None`
+/// without a cache.
+pub async fn capture<O>(cache: &Option<Cache>, through: Through<O>) -> Option<Captured<O>> {
+    let cache = cache.as_ref()?;
+    Some(cache.inner.capture(through).await)
+}
+
+/// [`invalidate`], and the write-through of `output` to the read captured before the
+/// body (see [`crate::through`]): stored if no other write came in between, else that
+/// read's entry invalidated. The same guarantees as [`invalidate`].
+pub async fn invalidate_through<O>(
+    cache: Option<Cache>,
+    prefixes: &[&str],
+    parts: &KeyParts,
+    captured: Option<Captured<O>>,
+    output: &O,
+) {
+    let Some(cache) = cache else { return };
+    let targets = targets(&cache, prefixes, parts);
+    let rotation = captured.map(|captured| captured.rotation(&cache, output));
+    let _ = cache.inner.invalidate_with(targets, rotation).await;
 }
 
 /// Calls `f` with `value`: how `#[invalidates]` applies `key = |row| ...`, `tag(... = |row|

@@ -18,6 +18,7 @@ pub struct Counters {
     decode_errors: AtomicU64,
     invalidations: AtomicU64,
     refused: AtomicU64,
+    written_through: AtomicU64,
     #[cfg(feature = "metrics")]
     exported: Option<exported::Handles>,
 }
@@ -47,6 +48,8 @@ pub struct PrefixStats {
     /// Commands Redis answered with a refusal (`OOM` when full under `noeviction`, a
     /// read-only replica...): Redis is up, but did not store what was asked.
     pub refused: u64,
+    /// Values a write stored under a cached read's key (`write_through`).
+    pub written_through: u64,
 }
 
 impl PrefixStats {
@@ -71,6 +74,7 @@ impl PrefixStats {
         self.decode_errors += other.decode_errors;
         self.invalidations += other.invalidations;
         self.refused += other.refused;
+        self.written_through += other.written_through;
     }
 }
 
@@ -124,6 +128,8 @@ bump! {
     invalidation => invalidations,
     /// Counts a command Redis refused.
     refused => refused,
+    /// Counts a value stored by a write-through.
+    written_through => written_through,
 }
 
 impl Counters {
@@ -152,6 +158,7 @@ impl Counters {
             decode_errors: get(&self.decode_errors),
             invalidations: get(&self.invalidations),
             refused: get(&self.refused),
+            written_through: get(&self.written_through),
         }
     }
 }
@@ -248,6 +255,7 @@ mod exported {
         pub decode_errors: metrics::Counter,
         pub invalidations: metrics::Counter,
         pub refused: metrics::Counter,
+        pub written_through: metrics::Counter,
     }
 
     impl Handles {
@@ -265,6 +273,7 @@ mod exported {
                 decode_errors: counter("cache_decode_errors_total"),
                 invalidations: counter("cache_invalidations_total"),
                 refused: counter("cache_refused_total"),
+                written_through: counter("cache_written_through_total"),
             }
         }
     }

@@ -65,6 +65,9 @@ pub struct CachedArgs {
     pub result: Option<LitBool>,
     pub version: Option<u32>,
     pub tags: Vec<TagArg>,
+    /// `write_through = true`: writes may store their result under this read's key (a
+    /// hidden sibling function builds it).
+    pub write_through: Option<LitBool>,
 }
 
 /// `#[invalidates(...)]`.
@@ -77,10 +80,41 @@ pub struct InvalidatesArgs {
     pub tags: Vec<TagArg>,
     /// `when = |out| ...`: invalidate only when it says something changed.
     pub when: Option<Expr>,
+    /// `write_through = read(args)`: store the result under that cached read's key.
+    pub write_through: Option<ThroughCall>,
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
-const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `tag(name = value, ...)`";
+/// `write_through = self.get_item(tenant, id)` (or `Self::get_item(...)`, `get_item(...)`):
+/// a call of a `#[cached(write_through = true)]` function, as it would be written to read.
+pub enum ThroughCall {
+    Method(syn::ExprMethodCall),
+    Path(syn::ExprCall),
+}
+
+impl quote::ToTokens for ThroughCall {
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        match self {
+            ThroughCall::Method(call) => call.to_tokens(tokens),
+            ThroughCall::Path(call) => call.to_tokens(tokens),
+        }
+    }
+}
+
+impl Parse for ThroughCall {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        match input.parse::<Expr>()? {
+            Expr::MethodCall(call) => Ok(ThroughCall::Method(call)),
+            Expr::Call(call) if matches!(*call.func, Expr::Path(_)) => Ok(ThroughCall::Path(call)),
+            other => Err(syn::Error::new(
+                other.span(),
+                "`write_through` names a call of a #[cached(write_through = true)] function with the arguments of its key: write_through = self.get_item(tenant, id)",
+            )),
+        }
+    }
+}
+
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`";
 
 /// Sets an option once; a second time is an error on the second name.
 fn set_once<T>(slot: &mut Option<T>, name: &Ident, value: T) -> syn::Result<()> {
@@ -199,6 +233,9 @@ impl Parse for CachedArgs {
                 "cache_none" => set_once(&mut args.cache_none, &name, parse_bool(input, &name)?),
                 "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?),
                 "version" => set_once(&mut args.version, &name, parse_version(input)?),
+                "write_through" => {
+                    set_once(&mut args.write_through, &name, parse_bool(input, &name)?)
+                }
                 _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }
         })?;
@@ -223,6 +260,7 @@ impl Parse for InvalidatesArgs {
                 "cache" => set_once(&mut args.cache, &name, input.parse()?),
                 "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?),
                 "when" => set_once(&mut args.when, &name, input.parse()?),
+                "write_through" => set_once(&mut args.write_through, &name, input.parse()?),
                 "prefix" => {
                     args.prefixes.push(input.parse::<PrefixArg>()?.0);
                     Ok(())

@@ -71,16 +71,15 @@ pub fn invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
             .iter()
             .any(|tag| matches!(tag.value, KeyValue::Result(_)));
     let needs_output = from_result
-        .then_some("a value from the result")
-        .or(args.when.as_ref().map(|_| "`when`"));
-    if let Some(what) = needs_output
+        .then(|| ("a value from the result", sig.ident.span()))
+        .or(args.when.as_ref().map(|when| ("`when`", when.span())))
+        .or(args
+            .write_through
+            .as_ref()
+            .map(|call| ("`write_through`", call.span())));
+    if let Some((what, span)) = needs_output
         && !names_its_output(sig)
     {
-        let span = args
-            .when
-            .as_ref()
-            .map(|when| when.span())
-            .unwrap_or_else(|| sig.ident.span());
         return Err(syn::Error::new(
             span,
             format!("{what} needs a return type that can be named, not `impl Trait`"),

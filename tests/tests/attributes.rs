@@ -555,3 +555,175 @@ mod from_the_result {
         assert_eq!(invalidations(), 1, "an existing follow changes nothing");
     }
 }
+
+/// Write-through: a write stores its result under a cached read's key, and never a value
+/// older than a write (or invalidation) that came in between.
+mod write_through {
+    use super::*;
+    use tokio::sync::Notify;
+
+    /// Items: id → title, and a lock-step hook for the race tests.
+    #[derive(Default)]
+    pub struct Items {
+        titles: Mutex<HashMap<u32, String>>,
+        loads: AtomicUsize,
+        /// When set, a write waits here after its commit (before it returns).
+        hold: Mutex<Option<(Arc<Notify>, Arc<Notify>)>>,
+    }
+
+    impl Items {
+        fn loads(&self) -> usize {
+            self.loads.load(Ordering::SeqCst)
+        }
+    }
+
+    #[cached(prefix = "through", name = "item", ttl = "1m", key = tenant, id, tag(item = id), write_through = true, cache = cache)]
+    async fn item(cache: &Cache, items: &Items, tenant: &str, id: u32) -> Option<String> {
+        items.loads.fetch_add(1, Ordering::SeqCst);
+        let _ = tenant;
+        items.titles.lock().unwrap().get(&id).cloned()
+    }
+
+    #[cached(prefix = "through", name = "list", ttl = "1m", key = tenant, tag(list = tenant), cache = cache)]
+    async fn list(cache: &Cache, items: &Items, tenant: &str) -> Vec<String> {
+        items.loads.fetch_add(1, Ordering::SeqCst);
+        let _ = tenant;
+        let mut titles: Vec<String> = items.titles.lock().unwrap().values().cloned().collect();
+        titles.sort();
+        titles
+    }
+
+    /// Renames item `id`: its read written through, the tenant's lists invalidated.
+    #[invalidates("through", key = tenant, tag(list = tenant), write_through = item(cache, items, tenant, id), cache = cache)]
+    async fn rename(
+        cache: &Cache,
+        items: &Items,
+        tenant: &str,
+        id: u32,
+        title: &str,
+    ) -> Option<String> {
+        items.titles.lock().unwrap().insert(id, title.to_owned());
+        let hold = items.hold.lock().unwrap().take();
+        if let Some((committed, release)) = hold {
+            committed.notify_one();
+            release.notified().await;
+        }
+        Some(title.to_owned())
+    }
+
+    /// A plain invalidation of the item (another writer without write-through).
+    #[invalidates("through", key = tenant, tag(item = id), cache = cache)]
+    async fn touch(cache: &Cache, items: &Items, tenant: &str, id: u32, title: &str) {
+        items.titles.lock().unwrap().insert(id, title.to_owned());
+    }
+
+    async fn the_next_read_is_a_hit(cache: Cache) {
+        let items = Items::default();
+        items.titles.lock().unwrap().insert(1, "one".into());
+        items.titles.lock().unwrap().insert(2, "two".into());
+        assert_eq!(
+            item(&cache, &items, "acme", 1).await.as_deref(),
+            Some("one")
+        );
+        assert_eq!(
+            item(&cache, &items, "acme", 2).await.as_deref(),
+            Some("two")
+        );
+        assert_eq!(list(&cache, &items, "acme").await, ["one", "two"]);
+        assert_eq!(items.loads(), 3);
+
+        assert_eq!(
+            rename(&cache, &items, "acme", 1, "uno").await.as_deref(),
+            Some("uno")
+        );
+        assert_eq!(cache.stats().prefix("through").written_through, 1);
+        assert_eq!(
+            item(&cache, &items, "acme", 1).await.as_deref(),
+            Some("uno")
+        );
+        assert_eq!(items.loads(), 3, "the written value is a hit");
+        assert_eq!(
+            item(&cache, &items, "acme", 2).await.as_deref(),
+            Some("two")
+        );
+        assert_eq!(items.loads(), 3, "the other item stayed cached");
+        assert_eq!(list(&cache, &items, "acme").await, ["two", "uno"]);
+        assert_eq!(items.loads(), 4, "the list was invalidated");
+
+        // A write-through of an item never read before: stored all the same.
+        rename(&cache, &items, "acme", 3, "tres").await;
+        assert_eq!(
+            item(&cache, &items, "acme", 3).await.as_deref(),
+            Some("tres")
+        );
+        assert_eq!(items.loads(), 4);
+        assert_eq!(cache.stats().prefix("through").errors, 0);
+    }
+
+    /// Two writes of one item whose capture both come before either commits: the one that
+    /// committed first finishes last, and must not leave its older value cached.
+    async fn an_older_write_finishing_last_stores_nothing(cache: Cache) {
+        let items = Arc::new(Items::default());
+        items.titles.lock().unwrap().insert(1, "v0".into());
+        assert_eq!(item(&cache, &items, "acme", 1).await.as_deref(), Some("v0"));
+
+        let (committed, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        *items.hold.lock().unwrap() = Some((committed.clone(), release.clone()));
+        let first = tokio::spawn({
+            let (cache, items) = (cache.clone(), items.clone());
+            async move { rename(&cache, &items, "acme", 1, "v1").await }
+        });
+        committed.notified().await; // v1 is committed, its write not finished
+        rename(&cache, &items, "acme", 1, "v2").await; // v2 committed and written through
+        assert_eq!(item(&cache, &items, "acme", 1).await.as_deref(), Some("v2"));
+        release.notify_one();
+        assert_eq!(first.await.unwrap().as_deref(), Some("v1"));
+        assert_eq!(
+            item(&cache, &items, "acme", 1).await.as_deref(),
+            Some("v2"),
+            "the older write did not overwrite the newer value"
+        );
+    }
+
+    /// A plain invalidation between a write's capture and its end: nothing stored.
+    async fn an_invalidation_in_between_wins(cache: Cache) {
+        let items = Arc::new(Items::default());
+        items.titles.lock().unwrap().insert(1, "v0".into());
+        let (committed, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        *items.hold.lock().unwrap() = Some((committed.clone(), release.clone()));
+        let first = tokio::spawn({
+            let (cache, items) = (cache.clone(), items.clone());
+            async move { rename(&cache, &items, "acme", 1, "v1").await }
+        });
+        committed.notified().await;
+        touch(&cache, &items, "acme", 1, "v2").await;
+        release.notify_one();
+        first.await.unwrap();
+        assert_eq!(cache.stats().prefix("through").written_through, 0);
+        assert_eq!(item(&cache, &items, "acme", 1).await.as_deref(), Some("v2"));
+    }
+
+    macro_rules! on_redis_and_memory {
+        ($($name:ident),*) => {
+            $(mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn redis() {
+                    let scoped = testkit::redis_cache(concat!("through-", stringify!($name))).await;
+                    super::$name(scoped.cache.clone()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn memory() {
+                    let cache = cache_core::Cache::builder().memory().build().await.unwrap();
+                    super::$name(cache).await;
+                }
+            })*
+        };
+    }
+
+    on_redis_and_memory!(
+        the_next_read_is_a_hit,
+        an_older_write_finishing_last_stores_nothing,
+        an_invalidation_in_between_wins
+    );
+}

@@ -1,6 +1,7 @@
 //! A seeded random schedule over three caches (three processes, as far as the cache can
 //! tell) on one private Redis, each behind a fault proxy: reads, writes through
-//! `#[invalidates]` (one scope of two prefixes, or a whole prefix), writes cancelled at a
+//! `#[invalidates]` (one scope of two prefixes, or a whole prefix; half of them writing
+//! their result through to the fmpa read), writes cancelled at a
 //! random point after their body committed, slow readers racing a write, replies delayed
 //! past the deadline (the command is applied, the caller gave up), blackholes and reset
 //! connections that trip breakers, a full Redis refusing writes, and Redis restarts.
@@ -66,7 +67,7 @@ async fn load(
     Ok(version)
 }
 
-#[cached(prefix = "fmpa", ttl = "10m", key = tenant, cache = cache)]
+#[cached(prefix = "fmpa", ttl = "10m", key = tenant, write_through = true, cache = cache)]
 async fn read_fmpa(
     cache: &Cache,
     store: &Store,
@@ -114,6 +115,19 @@ async fn write_tenant(
     Ok(())
 }
 
+/// [`write_tenant`], storing the fmpa version it wrote under the fmpa read's key.
+#[invalidates("fmpa", "stats", key = tenant, write_through = read_fmpa(cache, store, tenant, None), cache = cache)]
+async fn write_tenant_through(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    wrote: &Mutex<[u64; 2]>,
+) -> Result<u64, String> {
+    let versions = PREFIXES.map(|prefix| store.bump(prefix, tenant));
+    *wrote.lock().unwrap() = versions;
+    Ok(versions[0])
+}
+
 /// Writes `tenant` through process `p`, letting the caller give up after `polls` polls
 /// (`None`: never); returns the versions the write made, for the oracle.
 async fn write(
@@ -122,9 +136,17 @@ async fn write(
     p: usize,
     tenant: &'static str,
     polls: Option<u64>,
+    through: bool,
 ) -> [((&'static str, &'static str), u64); 2] {
     let wrote = Mutex::new([0; 2]);
-    let fut = write_tenant(&caches[p], store, tenant, &wrote);
+    let fut = async {
+        match through {
+            true => write_tenant_through(&caches[p], store, tenant, &wrote)
+                .await
+                .map(drop),
+            false => write_tenant(&caches[p], store, tenant, &wrote).await,
+        }
+    };
     match polls {
         None => fut.await.expect("writes succeed"),
         Some(polls) => {
@@ -173,11 +195,13 @@ enum Op {
     Write {
         p: usize,
         tenant: &'static str,
+        through: bool,
     },
     Cancelled {
         p: usize,
         tenant: &'static str,
         polls: u64,
+        through: bool,
     },
 }
 
@@ -192,10 +216,15 @@ async fn run_op(caches: &[Cache], store: &Store, op: Op) -> Done {
         Op::Read {
             p, prefix, tenant, ..
         } => Done::Read(read(&caches[p], store, prefix, tenant, None).await),
-        Op::Write { p, tenant } => Done::Wrote(write(caches, store, p, tenant, None).await),
-        Op::Cancelled { p, tenant, polls } => {
-            Done::Wrote(write(caches, store, p, tenant, Some(polls)).await)
+        Op::Write { p, tenant, through } => {
+            Done::Wrote(write(caches, store, p, tenant, None, through).await)
         }
+        Op::Cancelled {
+            p,
+            tenant,
+            polls,
+            through,
+        } => Done::Wrote(write(caches, store, p, tenant, Some(polls), through).await),
     }
 }
 
@@ -296,6 +325,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
         let prefix = PREFIXES[rng.below(2) as usize];
         let tenant = TENANTS[rng.below(3) as usize];
         let roll = rng.below(1000);
+        let through = rng.below(2) == 0;
         let what = match roll {
             0..=619 => {
                 let floor = oracle.floor(p, (prefix, tenant));
@@ -309,7 +339,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 "read"
             }
             620..=769 => {
-                let versions = write(&caches, &store, p, tenant, None).await;
+                let versions = write(&caches, &store, p, tenant, None, through).await;
                 oracle.wrote(p, &versions);
                 "write"
             }
@@ -335,11 +365,16 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                                 tenant,
                                 floor: oracle.floor(p, (prefix, tenant)),
                             },
-                            2 => Op::Write { p, tenant },
+                            2 => Op::Write {
+                                p,
+                                tenant,
+                                through: rng.below(2) == 0,
+                            },
                             _ => Op::Cancelled {
                                 p,
                                 tenant,
                                 polls: 1 + rng.below(4),
+                                through: rng.below(2) == 0,
                             },
                         }
                     })
@@ -376,7 +411,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
             780..=839 => {
                 // Cancelled after its body committed (the first poll), at a random point.
                 let polls = 1 + rng.below(4);
-                let versions = write(&caches, &store, p, tenant, Some(polls)).await;
+                let versions = write(&caches, &store, p, tenant, Some(polls), through).await;
                 oracle.wrote(p, &versions);
                 "cancelled write"
             }
@@ -395,7 +430,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 };
                 let writer = async {
                     gate.read.notified().await;
-                    let versions = write(&caches, &store, w, tenant, None).await;
+                    let versions = write(&caches, &store, w, tenant, None, through).await;
                     gate.release.notify_one();
                     versions
                 };

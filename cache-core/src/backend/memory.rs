@@ -1,10 +1,11 @@
 //! The in-process backend: a bounded moka cache with Redis's semantics for the commands
 //! this crate uses, so a program runs with no set-up and behaves as it will on Redis.
 
-use super::glob;
+use super::{WriteThrough, glob};
 use bytes::Bytes;
 use moka::Expiry;
 use moka::sync::Cache as Moka;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
@@ -35,6 +36,10 @@ impl Expiry<String, Stored> for PerEntryTtl {
 #[derive(Clone)]
 pub struct MemoryBackend {
     store: Moka<String, Stored>,
+    /// Held by the commands that write generations (creation, removal, write-through),
+    /// so that a write-through's compare and store are atomic with respect to them, as
+    /// its script is on Redis. Reads and fills do not take it.
+    generations: Arc<Mutex<()>>,
 }
 
 impl MemoryBackend {
@@ -47,7 +52,10 @@ impl MemoryBackend {
             })
             .expire_after(PerEntryTtl)
             .build();
-        Self { store }
+        Self {
+            store,
+            generations: Arc::default(),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<Bytes> {
@@ -64,6 +72,7 @@ impl MemoryBackend {
 
     /// `SET key value NX PX ttl GET`: stores unless present; returns what was there.
     pub fn set_nx_get(&self, key: &str, bytes: Bytes, ttl: Duration) -> Option<Bytes> {
+        let _generations = self.lock_generations();
         let entry = self
             .store
             .entry(key.to_owned())
@@ -72,9 +81,38 @@ impl MemoryBackend {
     }
 
     pub fn del(&self, keys: &[&str]) -> u64 {
+        let _generations = self.lock_generations();
         keys.iter()
             .filter(|key| self.store.remove(**key).is_some())
             .count() as u64
+    }
+
+    /// See [`WriteThrough`]: the same steps as the Redis script, under the lock.
+    pub fn write_through(&self, op: &WriteThrough<'_>) -> bool {
+        let _generations = self.lock_generations();
+        let unchanged = op
+            .generations
+            .iter()
+            .zip(op.expected)
+            .all(|(key, expected)| self.get(key).as_ref() == Some(expected));
+        let Some(own) = op.generations.get(op.own).copied() else {
+            return false;
+        };
+        if !unchanged {
+            self.store.remove(own);
+            return false;
+        }
+        let token = Bytes::copy_from_slice(op.token.as_bytes());
+        self.set(own, token, op.generation_ttl);
+        self.set(op.entry, op.value.clone(), op.ttl);
+        true
+    }
+
+    fn lock_generations(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Nothing is left half-done under this lock: a poisoned one is still sound.
+        self.generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn exists(&self, key: &str) -> bool {

@@ -16,6 +16,20 @@ use crate::error::CacheError;
 use bytes::Bytes;
 use std::time::Duration;
 
+/// One write-through ([`crate::through`]): store `value` under `entry` and replace the
+/// generation `generations[own]` with `token`, only if every generation still has its
+/// `expected` value; otherwise remove `generations[own]` and store nothing. Atomic.
+pub(crate) struct WriteThrough<'a> {
+    pub entry: &'a str,
+    pub value: &'a bytes::Bytes,
+    pub ttl: Duration,
+    pub generations: &'a [&'a str],
+    pub expected: &'a [bytes::Bytes],
+    pub own: usize,
+    pub token: &'a str,
+    pub generation_ttl: Duration,
+}
+
 /// The store behind a [`crate::Cache`].
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
@@ -85,6 +99,14 @@ impl Backend {
                 m.del(keys);
                 Ok(())
             }
+        }
+    }
+
+    /// See [`WriteThrough`]; whether the entry was stored.
+    pub async fn write_through(&self, op: &WriteThrough<'_>) -> Result<bool, CacheError> {
+        match self {
+            Self::Redis(r) => r.write_through(op).await,
+            Self::Memory(m) => Ok(m.write_through(op)),
         }
     }
 

@@ -15,7 +15,7 @@ use bytes::Bytes;
 impl Inner {
     /// The read of a call: one `MGET` of both generations and the entry (a `GET` for a
     /// user key, which has no generations).
-    pub(super) async fn lookup(&self, prefix: &str, keys: &CallKeys, counters: &Counters) -> Read {
+    pub(crate) async fn lookup(&self, prefix: &str, keys: &CallKeys, counters: &Counters) -> Read {
         if keys.is_plain() {
             return match self
                 .guarded(keys.entry(), self.backend.get(keys.entry()))

@@ -1,6 +1,6 @@
 //! `#[cached]`: the function's body becomes the load of a cache-aside read.
 
-use super::{cache_handle, expand_fn, key_parts};
+use super::{cache_handle, expand_fn, key_parts, through_fn};
 use crate::args::{CachedArgs, Ttl};
 use crate::check::{self, Returns};
 use proc_macro2::TokenStream;
@@ -73,16 +73,47 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let parts = key_parts(args.scope.as_ref(), &args.keys, &args.tags);
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
+    let site = quote! {
+        static __CACHE_SITE: ::cache_core::__private::Site =
+            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version);
+    };
+    let picks = quote! {
+        #[allow(unused_imports)]
+        use ::cache_core::__private::{PickOption as _, PickResult as _, PickValue as _};
+    };
+    // `write_through = true`: a sibling that builds this read's key for a write, taking
+    // the same arguments (only `cfg` attributes carry over).
+    let sibling = args
+        .write_through
+        .as_ref()
+        .filter(|lit| lit.value)
+        .map(|_| {
+            let mut sibling = sig.clone();
+            sibling.asyncness = None;
+            sibling.ident = through_fn(&sig.ident);
+            sibling.output = syn::parse_quote!(-> ::cache_core::__private::Through<#ret>);
+            let cfgs = attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
+            quote! {
+                #(#cfgs)*
+                #[doc(hidden)]
+                #[allow(unused_variables, unused_mut, clippy::too_many_arguments)]
+                #vis #sibling {
+                    #site
+                    #parts
+                    #picks
+                    ::cache_core::__private::Through::new(&__CACHE_SITE, __cache_parts, #mode)
+                }
+            }
+        });
     Ok(quote! {
+        #sibling
         #(#attrs)*
         #vis #sig {
             #assert_stored
-            static __CACHE_SITE: ::cache_core::__private::Site =
-                ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version);
+            #site
             #parts
             #handle
-            #[allow(unused_imports)]
-            use ::cache_core::__private::{PickOption as _, PickResult as _, PickValue as _};
+            #picks
             let __cache_mode = #mode;
             #call
         }

@@ -1,10 +1,11 @@
 //! `#[invalidates]`: run the function, then, if it succeeded, invalidate.
 
-use super::{cache_handle, expand_fn, key_parts};
+use super::{cache_handle, expand_fn, key_parts, through_call};
 use crate::args::{InvalidatesArgs, KeyValue};
 use crate::check;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{ItemFn, ReturnType, Type};
 
 /// Expands `#[invalidates(attr)] item`.
@@ -110,16 +111,46 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let parts = key_parts(scope, &[], &args.tags);
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
+    // `write_through`: the read's generations before the body, its entry stored after.
+    let (capture, invalidate) = match &args.write_through {
+        Some(call) => {
+            let through = through_call(call);
+            (
+                quote! {
+                    let __cache_through = #through;
+                    let __cache_captured =
+                        ::cache_core::__private::capture(&__cache_handle, __cache_through).await;
+                },
+                quote_spanned! {call.span()=>
+                    ::cache_core::__private::invalidate_through(
+                        __cache_handle,
+                        &[#(#prefixes),*],
+                        &__cache_parts,
+                        __cache_captured,
+                        &__cache_out,
+                    )
+                    .await;
+                },
+            )
+        }
+        None => (
+            quote!(),
+            quote! {
+                ::cache_core::__private::invalidate(__cache_handle, &[#(#prefixes),*], &__cache_parts).await;
+            },
+        ),
+    };
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
             #parts
             #handle
+            #capture
             #mode
             let __cache_out = #body;
             if #succeeded #changed {
                 #from_result
-                ::cache_core::__private::invalidate(__cache_handle, &[#(#prefixes),*], &__cache_parts).await;
+                #invalidate
             }
             __cache_out
         }

@@ -4,11 +4,11 @@
 pub mod cached;
 pub mod invalidates;
 
-use crate::args::{KeyExpr, KeyValue, Prefix, TagArg};
+use crate::args::{KeyExpr, KeyValue, Prefix, TagArg, ThroughCall};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::parse::Parse;
-use syn::{Expr, ItemFn};
+use syn::{Expr, Ident, ItemFn};
 
 /// Parse, check, emit: the item must be a function; on a configuration error the
 /// function is emitted unchanged beside the error, so one mistake does not cascade into
@@ -89,3 +89,29 @@ pub fn cache_handle(cache: Option<&Expr>) -> TokenStream {
 
 #[cfg(test)]
 mod tests;
+
+/// The hidden sibling that `#[cached(write_through = true)] fn name` emits and
+/// `write_through = name(...)` calls: `__cache_write_through_name`, spanned at `name`.
+pub fn through_fn(name: &Ident) -> Ident {
+    quote::format_ident!("__cache_write_through_{}", name, span = name.span())
+}
+
+/// `write_through = read(args)` as the call of the read's sibling.
+pub fn through_call(call: &ThroughCall) -> TokenStream {
+    match call {
+        ThroughCall::Method(call) => {
+            let mut call = call.clone();
+            call.method = through_fn(&call.method);
+            call.to_token_stream()
+        }
+        ThroughCall::Path(call) => {
+            let mut call = call.clone();
+            if let Expr::Path(path) = &mut *call.func
+                && let Some(last) = path.path.segments.last_mut()
+            {
+                last.ident = through_fn(&last.ident);
+            }
+            call.to_token_stream()
+        }
+    }
+}

@@ -136,12 +136,12 @@ impl Repo {
     // ----- items, profile, dashboard -------------------------------------------------------
 
     // An item depends on its id only: writes to other items leave it cached.
-    #[cached(prefix = prefix::FMPA, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), cache = self.reads())]
+    #[cached(prefix = prefix::FMPA, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
     pub async fn get_fmpa(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
         self.session("fmpa", tenant, id).await
     }
 
-    #[cached(prefix = prefix::FORMATION, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), cache = self.reads())]
+    #[cached(prefix = prefix::FORMATION, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
     pub async fn get_formation(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
         self.session("formations", tenant, id).await
     }
@@ -214,8 +214,9 @@ impl Repo {
     // ----- writes: each invalidates what it changes --------------------------------------
     //
     // A create reaches the lists of its status (and the unfiltered ones) and its new id (a
-    // read of that id before it existed may have cached "not found"); an update, its
-    // item and every list of the tenant (its previous status is not known here); a delete,
+    // read of that id before it existed may have cached "not found"); an update writes
+    // its row through to the item read (the next GET of it is a hit) and invalidates
+    // every list of the tenant (its previous status is not known here); a delete,
     // its item and the lists of the status it had (returned by the DELETE). Each write
     // also changes the dashboard's counts: the tenant's stats.
 
@@ -225,7 +226,7 @@ impl Repo {
         self.insert_session("fmpa", tenant, input).await
     }
 
-    #[invalidates(prefix::FMPA, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), cache = self.cache)]
+    #[invalidates(prefix::FMPA, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), write_through = self.get_fmpa(tenant, id), cache = self.cache)]
     #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn update_fmpa(
         &self,
@@ -249,7 +250,7 @@ impl Repo {
         self.insert_session("formations", tenant, input).await
     }
 
-    #[invalidates(prefix::FORMATION, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), cache = self.cache)]
+    #[invalidates(prefix::FORMATION, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), write_through = self.get_formation(tenant, id), cache = self.cache)]
     #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
     pub async fn update_formation(
         &self,

@@ -213,10 +213,16 @@ async fn exercise(app: &App) {
             )
             .await;
         assert_eq!(status, StatusCode::OK);
+        let hits = app.hits(prefix).await;
         assert_eq!(
             app.get(a, &format!("/api/{table}/{id}")).await.1["title"],
             "Renamed",
             "PUT shows on the item"
+        );
+        assert_eq!(
+            app.hits(prefix).await,
+            hits + 1,
+            "PUT wrote the item through: its next read is a hit"
         );
         let page = app.get(a, &list).await.1;
         let row = page["items"]

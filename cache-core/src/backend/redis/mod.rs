@@ -5,6 +5,7 @@
 mod conn;
 mod connect;
 mod nodes;
+mod through;
 
 pub(crate) use self::connect::{RedisConfig, TlsFiles};
 
@@ -134,10 +135,22 @@ impl RedisBackend {
                 }
             }
         }
+        self.then_wait(writer, node, pipe).await.map(drop)
+    }
+
+    /// Runs `pipe` followed by `WAIT` on `writer` (at `node` of a cluster), in one
+    /// pipeline on one connection; the reply of its last command before the `WAIT`, if
+    /// enough replicas acknowledged.
+    async fn then_wait(
+        &self,
+        writer: &Conn,
+        node: Option<Node>,
+        mut pipe: redis::Pipeline,
+    ) -> Result<redis::Value, CacheError> {
+        let count = pipe.len() + 1;
         // Half the deadline on the server: the answer comes back within ours.
         let wait_ms = (self.op_timeout.as_millis() as u64 / 2).max(1);
         pipe.cmd("WAIT").arg(self.replica_acks).arg(wait_ms);
-        let count = keys.len() + 1;
         let replies: Vec<redis::Value> = match (writer, node) {
             (Conn::Cluster(cluster), Some(node)) => {
                 let mut cluster = cluster.clone();
@@ -149,17 +162,16 @@ impl RedisBackend {
             }
             (Conn::Single(conn), _) => self.within(pipe.query_async(&mut conn.clone())).await?,
         };
-        let mut acknowledged = None;
-        for reply in replies {
-            let reply = reply.extract_error().map_err(CacheError::from_driver)?;
-            acknowledged = Some(reply);
-        }
-        let acknowledged: u64 = match acknowledged {
+        let mut replies = replies
+            .into_iter()
+            .map(|reply| reply.extract_error().map_err(CacheError::from_driver))
+            .collect::<Result<Vec<_>, _>>()?;
+        let acknowledged: u64 = match replies.pop() {
             Some(reply) => redis::from_redis_value(reply).map_err(RedisError::from)?,
             None => 0,
         };
         if acknowledged >= u64::from(self.replica_acks) {
-            return Ok(());
+            return Ok(replies.pop().unwrap_or(redis::Value::Nil));
         }
         Err(CacheError::NotReplicated {
             acknowledged,

@@ -1,0 +1,57 @@
+//! The write-through of one entry, as one script: the generations the write read before
+//! its body are compared with the current ones; if none changed, the entry's own
+//! generation is replaced by a fresh token and the entry stored under it; if any changed,
+//! that generation is removed (the invalidation the write owes) and nothing is stored.
+
+use super::{Node, RedisBackend};
+use crate::backend::WriteThrough;
+use crate::error::CacheError;
+use redis::RedisError;
+
+/// `KEYS`: the entry, then its generations. `ARGV`: the index (1-based, among the
+/// generations) of the one to replace, its new token, its TTL (ms), the entry's bytes,
+/// its TTL (ms), then the expected value of each generation.
+const SCRIPT: &str = r#"
+local n = #KEYS - 1
+local own = tonumber(ARGV[1])
+for i = 1, n do
+  if redis.call('GET', KEYS[i + 1]) ~= ARGV[5 + i] then
+    redis.call('UNLINK', KEYS[own + 1])
+    return 0
+  end
+end
+redis.call('SET', KEYS[own + 1], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+return 1
+"#;
+
+impl RedisBackend {
+    /// Runs the write-through script (with its `WAIT` on the writer connection when
+    /// replicas must acknowledge); whether the entry was stored.
+    pub async fn write_through(&self, op: &WriteThrough<'_>) -> Result<bool, CacheError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(SCRIPT)
+            .arg(op.generations.len() + 1)
+            .arg(op.entry)
+            .arg(op.generations)
+            .arg(op.own + 1)
+            .arg(op.token)
+            .arg(super::millis(op.generation_ttl))
+            .arg(&op.value[..])
+            .arg(super::millis(op.ttl));
+        for expected in op.expected {
+            cmd.arg(&expected[..]);
+        }
+        let Some(writer) = &self.writer else {
+            return self.run::<bool>(&cmd).await;
+        };
+        let node = self.is_cluster().then(|| {
+            use redis::cluster_routing::{Route, SlotAddr};
+            Node::SpecificNode(Route::new(crate::slot::of(op.entry), SlotAddr::Master))
+        });
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd);
+        let stored = self.then_wait(writer, node, pipe).await?;
+        Ok(redis::from_redis_value(stored).map_err(RedisError::from)?)
+    }
+}
