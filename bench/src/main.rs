@@ -1,7 +1,7 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`) runs sections 1-2 (or 10) alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`, `through`) runs sections 1-2 (or 10, 11) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
 mod cluster;
@@ -14,6 +14,7 @@ mod misses;
 mod profile;
 mod stampede;
 mod tags;
+mod through;
 mod workload;
 
 /// One allocator for every variant (the baseline, ours and the peer alike): mimalloc by
@@ -109,6 +110,7 @@ async fn main() {
     match only.as_deref() {
         Some("hits") => hits::hits(&conn, plan).await,
         Some("tags") => tags::tags(&conn, &cache, plan).await,
+        Some("through") => through::through(&cache, plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -123,6 +125,7 @@ async fn main() {
     cluster::hits(&conn, plan.rounds, plan.window, plan.blocks).await;
     cluster::slot_spread();
     tags::tags(&conn, &cache, plan).await;
+    through::through(&cache, plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.

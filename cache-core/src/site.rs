@@ -16,7 +16,7 @@ pub struct Site {
     pub(crate) name: &'static str,
     pub(crate) ttl: Duration,
     pub(crate) version: u32,
-    /// The counters of the first cache used here, by cache id.
+    /// The counters of this site in the first cache used here, by cache id.
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
     /// Whether this site's value type was checked against the sites sharing its keys.
     registered: AtomicBool,
@@ -85,7 +85,7 @@ impl CallSite for Site {
         {
             return counters.clone();
         }
-        let counters = inner.stats.prefix(self.prefix);
+        let counters = inner.stats.site(self.prefix, self.name);
         let _ = self.counters.set((inner.id, counters.clone()));
         counters
     }

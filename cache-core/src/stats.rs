@@ -1,4 +1,7 @@
-//! Counters per prefix: hits, misses, loads, load time, errors, invalidations.
+//! Counters per call site (a `#[cached]` function's prefix and name) and per prefix:
+//! hits, misses, loads, load time, errors, invalidations. A site's reads count in its
+//! own counters only; a prefix's figures are its own counters (invalidations, the plain
+//! operations' keys) plus the sum of its sites', added up when read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,22 +81,35 @@ impl PrefixStats {
     }
 }
 
-/// The statistics of a cache: in total and per prefix.
+/// The statistics of a cache: in total, per prefix, and per call site.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct CacheStats {
     /// The sum over all prefixes.
     pub total: PrefixStats,
-    /// Per prefix, sorted by name. The keys of the plain operations count under what
-    /// comes before their first `:`; past 64 such prefixes, under `"(other)"`, so that
-    /// keys like `session-<id>` cannot grow this (or the exported metrics) without bound.
+    /// Per prefix, sorted by name: its sites' reads and its invalidations. The keys of
+    /// the plain operations count under what comes before their first `:`; past 64 such
+    /// prefixes, under `"(other)"`, so that keys like `session-<id>` cannot grow this (or
+    /// the exported metrics) without bound.
     pub prefixes: BTreeMap<String, PrefixStats>,
+    /// Per `#[cached]` call site: prefix, then the site's name (the function's name or its
+    /// `name = "..."`). As many as the program has sites: bounded by its code.
+    pub sites: BTreeMap<String, BTreeMap<String, PrefixStats>>,
 }
 
 impl CacheStats {
     /// The counters of one prefix (all zero if it was never used).
     pub fn prefix(&self, prefix: &str) -> PrefixStats {
         self.prefixes.get(prefix).copied().unwrap_or_default()
+    }
+
+    /// The counters of one call site (all zero if it was never used).
+    pub fn site(&self, prefix: &str, name: &str) -> PrefixStats {
+        self.sites
+            .get(prefix)
+            .and_then(|names| names.get(name))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -174,6 +190,8 @@ pub const OTHER_USER_KEYS: &str = "(other)";
 #[derive(Debug, Default)]
 pub struct Stats {
     prefixes: RwLock<HashMap<String, Arc<Counters>>>,
+    /// Per (prefix, site name).
+    sites: RwLock<HashMap<(String, String), Arc<Counters>>>,
     /// How many prefixes user keys created.
     user_prefixes: std::sync::atomic::AtomicUsize,
 }
@@ -215,14 +233,52 @@ impl Stats {
             .clone()
     }
 
+    /// The counters of the call site `name` of `prefix`, created on first use.
+    pub fn site(&self, prefix: &str, name: &str) -> Arc<Counters> {
+        let key = (prefix.to_owned(), name.to_owned());
+        if let Some(counters) = self
+            .sites
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return counters.clone();
+        }
+        let mut sites = self.sites.write().unwrap_or_else(|e| e.into_inner());
+        sites
+            .entry(key)
+            .or_insert_with(|| Arc::new(Counters::for_site(prefix, Some(name))))
+            .clone()
+    }
+
     /// A copy of every counter.
     pub fn snapshot(&self) -> CacheStats {
-        let prefixes = self.prefixes.read().unwrap_or_else(|e| e.into_inner());
         let mut stats = CacheStats::default();
-        for (prefix, counters) in prefixes.iter() {
+        for (prefix, counters) in self
+            .prefixes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            stats.prefixes.insert(prefix.clone(), counters.snapshot());
+        }
+        for ((prefix, name), counters) in
+            self.sites.read().unwrap_or_else(|e| e.into_inner()).iter()
+        {
             let snapshot = counters.snapshot();
-            stats.total.add(&snapshot);
-            stats.prefixes.insert(prefix.clone(), snapshot);
+            stats
+                .prefixes
+                .entry(prefix.clone())
+                .or_default()
+                .add(&snapshot);
+            stats
+                .sites
+                .entry(prefix.clone())
+                .or_default()
+                .insert(name.clone(), snapshot);
+        }
+        for snapshot in stats.prefixes.values() {
+            stats.total.add(snapshot);
         }
         stats
     }
@@ -231,9 +287,15 @@ impl Stats {
 impl Counters {
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     fn for_prefix(prefix: &str) -> Self {
+        Self::for_site(prefix, None)
+    }
+
+    /// Counters exported with the labels `prefix` and, for a call site, `name`.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn for_site(prefix: &str, name: Option<&str>) -> Self {
         Self {
             #[cfg(feature = "metrics")]
-            exported: Some(exported::Handles::new(prefix)),
+            exported: Some(exported::Handles::new(prefix, name)),
             ..Self::default()
         }
     }
@@ -241,7 +303,7 @@ impl Counters {
 
 #[cfg(feature = "metrics")]
 mod exported {
-    //! Handles into the `metrics` facade, registered once per prefix.
+    //! Handles into the `metrics` facade, registered once per prefix and per site.
 
     #[derive(Debug)]
     pub struct Handles {
@@ -259,14 +321,18 @@ mod exported {
     }
 
     impl Handles {
-        pub fn new(prefix: &str) -> Self {
-            let counter =
-                |name: &'static str| metrics::counter!(name, "prefix" => prefix.to_owned());
+        /// Labelled `prefix`, and `name` for a call site.
+        pub fn new(prefix: &str, site: Option<&str>) -> Self {
+            let mut labels = vec![metrics::Label::new("prefix", prefix.to_owned())];
+            if let Some(site) = site {
+                labels.push(metrics::Label::new("name", site.to_owned()));
+            }
+            let counter = |name: &'static str| metrics::counter!(name, labels.iter());
             Self {
                 hits: counter("cache_hits_total"),
                 misses: counter("cache_misses_total"),
                 loads: counter("cache_loads_total"),
-                load_seconds: metrics::histogram!("cache_load_seconds", "prefix" => prefix.to_owned()),
+                load_seconds: metrics::histogram!("cache_load_seconds", labels.iter()),
                 coalesced: counter("cache_coalesced_total"),
                 bypasses: counter("cache_bypasses_total"),
                 errors: counter("cache_errors_total"),
@@ -282,6 +348,24 @@ mod exported {
 #[cfg(test)]
 mod tests {
     use super::{OTHER_USER_KEYS, Stats, USER_PREFIX_LIMIT};
+
+    #[test]
+    fn sites_count_apart_and_add_up_in_their_prefix() {
+        let stats = Stats::default();
+        stats.site("fmpa", "list").hit();
+        stats.site("fmpa", "list").miss();
+        stats.site("fmpa", "item").hit();
+        stats.prefix("fmpa").invalidation();
+        stats.site("stats", "dashboard").miss();
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.site("fmpa", "list").hits, 1);
+        assert_eq!(snapshot.site("fmpa", "list").misses, 1);
+        assert_eq!(snapshot.site("fmpa", "item").hits, 1);
+        assert_eq!(snapshot.site("fmpa", "nope").hits, 0);
+        let fmpa = snapshot.prefix("fmpa");
+        assert_eq!((fmpa.hits, fmpa.misses, fmpa.invalidations), (2, 1, 1));
+        assert_eq!((snapshot.total.hits, snapshot.total.misses), (2, 2));
+    }
 
     #[test]
     fn user_keys_create_a_bounded_number_of_prefixes() {

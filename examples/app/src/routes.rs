@@ -253,13 +253,16 @@ async fn dashboard(
     Ok(Json(state.repo.dashboard(&tenant).await?).into_response())
 }
 
-/// Hit rate per prefix, as the seed's monitoring asks.
+/// Hit rate per prefix, as the seed's monitoring asks, and per cached function
+/// (`"<prefix>/<name>"`: `fmpa/list`, `fmpa/item`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CacheReport {
     pub backend: String,
     pub reads_cached: bool,
     pub total: PrefixReport,
     pub prefixes: BTreeMap<String, PrefixReport>,
+    #[serde(default)]
+    pub sites: BTreeMap<String, PrefixReport>,
 }
 
 /// The counters of one prefix.
@@ -305,6 +308,15 @@ async fn cache_stats(State(state): State<AppState>) -> ApiResult<CacheReport> {
             .prefixes
             .into_iter()
             .map(|(prefix, stats)| (prefix, stats.into()))
+            .collect(),
+        sites: stats
+            .sites
+            .into_iter()
+            .flat_map(|(prefix, names)| {
+                names
+                    .into_iter()
+                    .map(move |(name, stats)| (format!("{prefix}/{name}"), stats.into()))
+            })
             .collect(),
     }))
 }

@@ -468,11 +468,18 @@ async fn e2e_postgres_on_redis() {
     };
     let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
     let url = format!("{server}/{name}{query}");
-    let app = start(&url, "e2e-postgres").await;
-    exercise(&app).await;
-    app.db.pool.close().await;
+    // In a task of its own, so that a failure still drops the database below.
+    let run = tokio::spawn(async move {
+        let app = start(&url, "e2e-postgres").await;
+        exercise(&app).await;
+        app.db.pool.close().await;
+    })
+    .await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&admin.pool)
         .await
         .expect("drop the test database");
+    if let Err(failed) = run {
+        std::panic::resume_unwind(failed.into_panic());
+    }
 }

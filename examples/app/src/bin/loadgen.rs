@@ -263,7 +263,8 @@ struct RunResult {
     errors: u64,
     requests: u64,
     hit_rate: Option<f64>,
-    /// Per prefix: hits and misses during the run.
+    /// Per prefix, and per cached function (`prefix/name`): hits and misses during the
+    /// run.
     prefix_hits: BTreeMap<String, (u64, u64)>,
     elapsed: Duration,
 }
@@ -286,15 +287,12 @@ async fn cache_totals(client: &reqwest::Client, url: &str) -> Result<Totals, Str
             value["misses"].as_u64().unwrap_or(0),
         )
     };
-    let prefixes = report["prefixes"]
-        .as_object()
-        .map(|prefixes| {
-            prefixes
-                .iter()
-                .map(|(name, value)| (name.clone(), counts(value)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let prefixes = ["prefixes", "sites"]
+        .iter()
+        .filter_map(|field| report[field].as_object())
+        .flatten()
+        .map(|(name, value)| (name.clone(), counts(value)))
+        .collect();
     Ok((counts(&report["total"]), prefixes))
 }
 
@@ -480,18 +478,20 @@ fn report(options: &Options, off: &mut RunResult, on: &mut RunResult) {
         Some(rate) => println!("hit rate with the cache: {:.1}%", rate * 100.0),
         None => println!("hit rate with the cache: no cached reads"),
     }
-    let per_prefix: Vec<String> = on
-        .prefix_hits
-        .iter()
-        .filter(|(_, (hits, misses))| hits + misses > 0)
-        .map(|(prefix, (hits, misses))| {
-            format!(
-                "{prefix} {:.1}%",
-                *hits as f64 * 100.0 / (hits + misses) as f64
-            )
-        })
-        .collect();
-    println!("hit rate per prefix: {}", per_prefix.join(", "));
+    let rates = |sites: bool| -> Vec<String> {
+        on.prefix_hits
+            .iter()
+            .filter(|(name, (hits, misses))| name.contains('/') == sites && hits + misses > 0)
+            .map(|(name, (hits, misses))| {
+                format!(
+                    "{name} {:.1}%",
+                    *hits as f64 * 100.0 / (hits + misses) as f64
+                )
+            })
+            .collect()
+    };
+    println!("hit rate per prefix: {}", rates(false).join(", "));
+    println!("hit rate per function: {}", rates(true).join(", "));
 }
 
 #[tokio::main]
