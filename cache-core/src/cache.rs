@@ -215,7 +215,7 @@ impl Cache {
         let parts = KeyParts::new();
         let site = UserSite { key, ttl };
         self.inner
-            .read_through::<crate::outcome::ValueMode<T>, _>(&site, &parts, async move {
+            .read_through::<crate::outcome::ValueMode<T>, _>(&site, &parts, None, async move {
                 loader().await
             })
             .await
@@ -240,6 +240,7 @@ impl Cache {
             .read_through::<crate::outcome::ResultMode<Result<T, E>>, _>(
                 &site,
                 &parts,
+                None,
                 async move { loader().await },
             )
             .await

@@ -14,7 +14,7 @@
 //! [`Pending`](crate::pending::Pending), even if the caller's future is dropped halfway:
 //! the targets not yet settled are parked when it is dropped.
 
-use crate::backend::WriteThrough;
+use crate::backend::{RemoveIndexed, WriteThrough};
 use crate::error::CacheError;
 use crate::inner::Inner;
 use crate::stats::Counters;
@@ -57,6 +57,11 @@ impl Inner {
     ) -> Result<(), CacheError> {
         let mut store = None;
         if let Some(rotation) = rotation {
+            // The rest of the replaced generation's target (its "any value" generation,
+            // its result index) goes too, unless one of the write's targets is the same.
+            if rotation.store.is_some() && !targets.contains(&rotation.target) {
+                targets.insert(0, rotation.target.clone());
+            }
             targets.insert(0, rotation.target);
             store = rotation.store;
         }
@@ -85,8 +90,8 @@ impl Inner {
                 break;
             };
             match result {
-                // Nothing left to remove: the write-through replaced it before this
-                // target's ticket was taken, so settling would drop a later park.
+                // Part of it was replaced by the write-through before this target's
+                // ticket was taken: settling would drop a later park.
                 Ok(false) => {}
                 Ok(true) => {
                     self.pending.settle(&target, ticket);
@@ -131,24 +136,57 @@ impl Inner {
         Ok(())
     }
 
-    /// Removes the generation keys of `target`, but `except` (replaced by a
-    /// write-through); whether there was any to remove.
+    /// Removes the generation keys of `target` (and, for a tag value in a scope, the
+    /// entries its result index lists), but `except` (replaced by a write-through); whether
+    /// the removal was whole (nothing excepted), which alone may settle a pending park.
     async fn remove_generations(
         &self,
         target: &Target,
         except: Option<&str>,
     ) -> Result<bool, CacheError> {
-        let keys = target.generation_keys();
-        let keys: Vec<&str> = keys
+        if let Some(groups) = target.index_groups() {
+            // A key excepted leaves a group shorter: the script takes equal groups, so
+            // the excepted key is kept in place of one of its group's (the other tag
+            // generation, removed twice).
+            let keys: Vec<&str> = groups
+                .iter()
+                .flat_map(|group| {
+                    let keep = group.iter().find(|key| Some(key.as_str()) != except);
+                    group
+                        .iter()
+                        .map(move |key| match (Some(key.as_str()) == except, keep) {
+                            (true, Some(keep)) => keep.as_str(),
+                            _ => key.as_str(),
+                        })
+                })
+                .collect();
+            let whole = !groups
+                .iter()
+                .flatten()
+                .any(|key| Some(key.as_str()) == except);
+            let op = RemoveIndexed {
+                keys: &keys,
+                group: 4,
+            };
+            let removal = self.backend.remove_indexed(&op);
+            return match target.is_scope() {
+                true => self.guarded(target.pending_key(), removal).await,
+                false => self.guarded_wide(removal).await,
+            }
+            .map(|()| whole);
+        }
+        let all = target.generation_keys();
+        let keys: Vec<&str> = all
             .iter()
             .map(String::as_str)
             .filter(|key| Some(*key) != except)
             .collect();
+        let whole = keys.len() == all.len();
         let removal = self.backend.remove_generations(&keys);
         match (target.is_scope(), keys.first()) {
             (_, None) => Ok(false),
-            (true, Some(key)) => self.guarded(key, removal).await.map(|()| true),
-            (false, _) => self.guarded_wide(removal).await.map(|()| true),
+            (true, Some(key)) => self.guarded(key, removal).await.map(|()| whole),
+            (false, _) => self.guarded_wide(removal).await.map(|()| whole),
         }
     }
 

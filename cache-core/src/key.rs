@@ -12,6 +12,21 @@
 //!                      <ns>:c3:{<prefix>:<bucket>}!<tag>                   any value
 //! ```
 //!
+//! Index of dependencies from the result (`tag(item = |page| ...)` on `#[cached]`), in the
+//! scope and in the scope's bucket (for invalidations across every scope):
+//!
+//! ```text
+//! fence                <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>#          read before a load
+//!                      <ns>:c3:{<prefix>:<bucket>}!<tag>#
+//! index of a value     <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>#=<value>  a set of entry keys
+//!                      <ns>:c3:{<prefix>:<bucket>}!<tag>#=<value>
+//! ```
+//!
+//! Invalidating a value removes the fence and the entries the value's index lists (in the
+//! scope, or in every bucket); a fill whose load was under way when a fence went stores
+//! nothing. `#` cannot appear in an escaped tag name, so these keys differ from the tag
+//! generations.
+//!
 //! Tags (`tag(status = ...)`) are further dimensions an entry depends on. An entry with
 //! tag value `v` is checked against the scope's and the prefix's generation of `v`; an
 //! entry whose value is `None` ("every value") against the generations of any value.
@@ -338,6 +353,8 @@ pub struct KeyParts {
     args: String,
     /// Tag names and their encoded values (`None`: every value).
     tags: Vec<(&'static str, Option<String>)>,
+    /// Tags whose values come from the result (`#[cached]` only): indexed after the load.
+    result_tags: Vec<&'static str>,
     invalid: bool,
 }
 
@@ -370,6 +387,18 @@ impl KeyParts {
         let value = (encoded != "~null").then_some(encoded);
         self.tags.push((name, value));
         self
+    }
+
+    /// Declares a tag whose values come from the cached value (`tag(item = |page| ...)`):
+    /// the entry is indexed under each of them when it is filled.
+    pub fn result_tag(&mut self, name: &'static str) -> &mut Self {
+        self.result_tags.push(name);
+        self
+    }
+
+    /// The tags whose values come from the result.
+    pub fn result_tags(&self) -> &[&'static str] {
+        &self.result_tags
     }
 
     /// The tags, names and encoded values (`None`: every value).
@@ -542,6 +571,23 @@ pub fn call_keys(
         scope_end,
         tags,
     }
+}
+
+/// The fence of a result tag (`value` `None`) or the index of one of its values (`value`
+/// an encoded component), in a scope (`base` its generation key: `…:!<tag>#=<value>`) or
+/// in a bucket (`base` the bucket's prefix generation key, ending in `}`:
+/// `…}!<tag>#=<value>`).
+pub fn index_key(base: &str, tag: &str, value: Option<&str>) -> String {
+    let mut out = String::with_capacity(base.len() + tag.len() + 8);
+    out.push_str(base);
+    let sep = if base.ends_with('}') { '!' } else { ':' };
+    push_tag_suffix(&mut out, sep, tag, None);
+    out.push('#');
+    if let Some(value) = value {
+        out.push('=');
+        out.push_str(value);
+    }
+    out
 }
 
 /// Writes `:!<tag>=<value>` (`sep` `:`, after a scope) or `!<tag>=<value>` (`sep` `!`,

@@ -42,6 +42,7 @@ pub mod entry;
 mod error;
 mod flight;
 mod generation;
+mod index;
 mod inner;
 mod invalidation;
 pub mod key;

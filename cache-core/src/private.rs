@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use crate::key::KeyParts;
 pub use serde;
 
+pub use crate::index::Index;
 pub use crate::site::Site;
 pub use crate::through::{Captured, Through};
 
@@ -37,7 +38,38 @@ where
 {
     site.register::<M::Stored>();
     match cache {
-        Some(cache) => cache.inner.read_through::<M, F>(site, &parts, fut).await,
+        Some(cache) => {
+            cache
+                .inner
+                .read_through::<M, F>(site, &parts, None, fut)
+                .await
+        }
+        None => fut.await,
+    }
+}
+
+/// [`cached`] for a site with dependencies from its result (`tag(item = |page| ...)`):
+/// `indexer` lists them from the value to store, and the entry is indexed under them.
+pub async fn cached_indexed<M, F>(
+    _mode: M,
+    site: &'static Site,
+    cache: Option<Cache>,
+    parts: KeyParts,
+    indexer: &(dyn Fn(&M::Stored, &mut Index) + Sync),
+    fut: F,
+) -> M::Output
+where
+    M: outcome::Mode,
+    F: Future<Output = M::Output>,
+{
+    site.register::<M::Stored>();
+    match cache {
+        Some(cache) => {
+            cache
+                .inner
+                .read_through::<M, F>(site, &parts, Some(indexer), fut)
+                .await
+        }
         None => fut.await,
     }
 }
@@ -110,6 +142,12 @@ pub async fn invalidate_through<O>(
 /// ...)` and `when = |row| ...` to the result, the closure's parameter type inferred from
 /// the bound.
 pub fn apply<T: ?Sized, R>(value: &T, f: impl FnOnce(&T) -> R) -> R {
+    f(value)
+}
+
+/// Calls `f` with `value`, for a `#[cached]` result tag: what it returns may borrow from
+/// the value (`|page: &Page| page.items.iter().map(|row| row.id)`).
+pub fn from_value<'a, T: ?Sized, R>(value: &'a T, f: impl FnOnce(&'a T) -> R) -> R {
     f(value)
 }
 

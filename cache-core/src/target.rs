@@ -122,6 +122,35 @@ impl Target {
         }
     }
 
+    /// For a tag value: the keys its removal takes in groups, one per slot (the scope's,
+    /// or each bucket's): the value's generation and that of every value, the fence of
+    /// the tag's result index and the value's index ([`crate::key`]), whose entries go too.
+    pub fn index_groups(&self) -> Option<Vec<[String; 4]>> {
+        let (ns, prefix) = (&self.namespace, &self.prefix);
+        let (tag, value) = self.tag.as_ref()?;
+        let group = |base: &str, generation: String, any: String| {
+            [
+                generation,
+                any,
+                key::index_key(base, tag, None),
+                key::index_key(base, tag, Some(value)),
+            ]
+        };
+        Some(match &self.scope {
+            Some(scope) => vec![group(
+                &self.key,
+                key::scope_tag_key(ns, prefix, scope, tag, Some(value)),
+                key::scope_tag_key(ns, prefix, scope, tag, None),
+            )],
+            None => key::prefix_generation_keys(ns, prefix)
+                .iter()
+                .zip(key::prefix_tag_keys(ns, prefix, tag, Some(value)))
+                .zip(key::prefix_tag_keys(ns, prefix, tag, None))
+                .map(|((base, generation), any)| group(base, generation, any))
+                .collect(),
+        })
+    }
+
     /// The generation keys this target removes: for a tag value, its generation and that
     /// of every value (entries that depend on the whole tag), in the scope or in each
     /// bucket's copy.

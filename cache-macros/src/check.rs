@@ -94,8 +94,9 @@ fn names_its_output(sig: &Signature) -> bool {
     !matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)))
 }
 
-/// Each tag value reads a parameter (or, for an invalidation, the result); an entry's tags
-/// (`unique`) are named once each and come from the arguments.
+/// Each tag value reads a parameter, or is a closure of the result (for an entry: the
+/// values it depends on, indexed after the load); an entry's tags (`unique`) are named
+/// once each.
 fn tags(tags: &[TagArg], sig: &Signature, unique: bool) -> syn::Result<()> {
     for (i, tag) in tags.iter().enumerate() {
         if unique && tags[..i].iter().any(|earlier| earlier.name == tag.name) {
@@ -107,15 +108,8 @@ fn tags(tags: &[TagArg], sig: &Signature, unique: bool) -> syn::Result<()> {
                 ),
             ));
         }
-        match &tag.value {
-            KeyValue::Arg(value) => key_reads_a_parameter(value, sig)?,
-            KeyValue::Result(closure) if unique => {
-                return Err(syn::Error::new(
-                    closure.span(),
-                    "a #[cached] tag comes from the arguments: its value must be known before the function runs",
-                ));
-            }
-            KeyValue::Result(_) => {}
+        if let KeyValue::Arg(value) = &tag.value {
+            key_reads_a_parameter(value, sig)?;
         }
     }
     Ok(())

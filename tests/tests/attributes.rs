@@ -6,6 +6,26 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Runs `async fn(Cache)` tests on Redis (the suite's backend: a server, or the cluster and
+/// TLS reruns) and on the memory store.
+macro_rules! on_redis_and_memory {
+    ($prefix:literal: $($name:ident),*) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                let scoped = testkit::redis_cache(concat!($prefix, "-", stringify!($name))).await;
+                super::$name(scoped.cache.clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                let cache = cache_core::Cache::builder().memory().build().await.unwrap();
+                super::$name(cache).await;
+            }
+        })*
+    };
+}
+
 mod prefix {
     pub const FMPA: &str = "fmpa";
     pub const STATS: &str = "stats";
@@ -703,27 +723,160 @@ mod write_through {
         assert_eq!(item(&cache, &items, "acme", 1).await.as_deref(), Some("v2"));
     }
 
-    macro_rules! on_redis_and_memory {
-        ($($name:ident),*) => {
-            $(mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn redis() {
-                    let scoped = testkit::redis_cache(concat!("through-", stringify!($name))).await;
-                    super::$name(scoped.cache.clone()).await;
-                }
+    on_redis_and_memory!(
+        "through": the_next_read_is_a_hit,
+        an_older_write_finishing_last_stores_nothing,
+        an_invalidation_in_between_wins
+    );
+}
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn memory() {
-                    let cache = cache_core::Cache::builder().memory().build().await.unwrap();
-                    super::$name(cache).await;
-                }
-            })*
+/// Dependencies from the result: a list depends on the items it holds, so that a change
+/// to one item invalidates the lists holding it, not every list.
+mod from_the_result_index {
+    use super::*;
+    use tokio::sync::Notify;
+
+    /// Items of one tenant: id → (status, title); a hook to hold a list's load.
+    #[derive(Default)]
+    pub struct Items {
+        rows: Mutex<HashMap<(String, u32), (String, String)>>,
+        loads: AtomicUsize,
+        hold: Mutex<Option<(Arc<Notify>, Arc<Notify>)>>,
+    }
+
+    impl Items {
+        fn loads(&self) -> usize {
+            self.loads.load(Ordering::SeqCst)
+        }
+
+        fn put(&self, tenant: &str, id: u32, status: &str, title: &str) {
+            self.rows.lock().unwrap().insert(
+                (tenant.to_owned(), id),
+                (status.to_owned(), title.to_owned()),
+            );
+        }
+    }
+
+    /// The (id, title) pairs of a status (`None`: every status); depends on its filter and
+    /// on the ids it holds.
+    #[cached(prefix = "indexed", ttl = "1m", key = tenant, status, tag(status = status, item = |rows: &Vec<(u32, String)>| rows.iter().map(|(id, _)| *id)), cache = cache)]
+    async fn list(
+        cache: &Cache,
+        items: &Items,
+        tenant: &str,
+        status: Option<&str>,
+    ) -> Vec<(u32, String)> {
+        items.loads.fetch_add(1, Ordering::SeqCst);
+        let mut rows: Vec<(u32, String)> = items
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((t, _), (s, _))| t == tenant && status.is_none_or(|status| s == status))
+            .map(|((_, id), (_, title))| (*id, title.clone()))
+            .collect();
+        rows.sort();
+        let hold = items.hold.lock().unwrap().take();
+        if let Some((loaded, release)) = hold {
+            loaded.notify_one();
+            release.notified().await;
+        }
+        rows
+    }
+
+    /// Renames one item of a tenant (its membership unchanged): the lists holding it go.
+    #[invalidates("indexed", key = tenant, tag(item = id), cache = cache)]
+    async fn rename(cache: &Cache, items: &Items, tenant: &str, id: u32, title: &str) {
+        let status = items.rows.lock().unwrap()[&(tenant.to_owned(), id)]
+            .0
+            .clone();
+        items.put(tenant, id, &status, title);
+    }
+
+    /// Renames an item in every tenant: the lists holding it, in every scope.
+    #[invalidates("indexed", tag(item = id), cache = cache)]
+    async fn rename_everywhere(cache: &Cache, items: &Items, id: u32, title: &str) {
+        let mut rows = items.rows.lock().unwrap();
+        for ((_, row), (_, old)) in rows.iter_mut() {
+            if *row == id {
+                *old = title.to_owned();
+            }
+        }
+    }
+
+    fn seeded() -> Items {
+        let items = Items::default();
+        items.put("acme", 1, "open", "one");
+        items.put("acme", 2, "open", "two");
+        items.put("acme", 3, "closed", "three");
+        items.put("globex", 1, "open", "uno");
+        items
+    }
+
+    async fn a_change_to_an_item_invalidates_the_lists_holding_it(cache: Cache) {
+        let items = seeded();
+        let read_all = || async {
+            (
+                list(&cache, &items, "acme", Some("open")).await,
+                list(&cache, &items, "acme", Some("closed")).await,
+                list(&cache, &items, "acme", None).await,
+                list(&cache, &items, "globex", Some("open")).await,
+            )
         };
+        let first = read_all().await;
+        assert_eq!(read_all().await, first);
+        assert_eq!(items.loads(), 4, "all hits the second time");
+
+        rename(&cache, &items, "acme", 3, "drei").await;
+        let after = read_all().await;
+        assert_eq!(after.1, [(3, "drei".to_owned())]);
+        assert_eq!(after.2[2], (3, "drei".to_owned()));
+        assert_eq!(after.0, first.0, "the open list does not hold item 3");
+        assert_eq!(
+            items.loads(),
+            4 + 2,
+            "the closed and the unfiltered lists reloaded; the open ones stayed"
+        );
+
+        rename_everywhere(&cache, &items, 1, "eins").await;
+        let after = read_all().await;
+        assert_eq!(after.0[0], (1, "eins".to_owned()));
+        assert_eq!(after.3, [(1, "eins".to_owned())]);
+        assert_eq!(after.1, [(3, "drei".to_owned())]);
+        assert_eq!(
+            items.loads(),
+            6 + 3,
+            "across every scope: the lists holding item 1 in both tenants, not acme's closed one"
+        );
+        assert_eq!(cache.stats().prefix("indexed").errors, 0);
+    }
+
+    /// A list loading while an item it holds is renamed: its fill stores nothing.
+    async fn a_load_across_an_item_invalidation_is_not_kept(cache: Cache) {
+        let items = Arc::new(seeded());
+        let (loaded, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        *items.hold.lock().unwrap() = Some((loaded.clone(), release.clone()));
+        let reader = tokio::spawn({
+            let (cache, items) = (cache.clone(), items.clone());
+            async move { list(&cache, &items, "acme", Some("open")).await }
+        });
+        loaded.notified().await; // the load read "one" and "two"
+        rename(&cache, &items, "acme", 1, "eins").await;
+        release.notify_one();
+        assert_eq!(
+            reader.await.unwrap()[0],
+            (1, "one".to_owned()),
+            "what it loaded"
+        );
+        assert_eq!(
+            list(&cache, &items, "acme", Some("open")).await[0],
+            (1, "eins".to_owned()),
+            "the stale load was not kept"
+        );
     }
 
     on_redis_and_memory!(
-        the_next_read_is_a_hit,
-        an_older_write_finishing_last_stores_nothing,
-        an_invalidation_in_between_wins
+        "indexed": a_change_to_an_item_invalidates_the_lists_holding_it,
+        a_load_across_an_item_invalidation_is_not_kept
     );
 }

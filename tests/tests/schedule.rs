@@ -1,7 +1,8 @@
 //! A seeded random schedule over three caches (three processes, as far as the cache can
 //! tell) on one private Redis, each behind a fault proxy: reads, writes through
 //! `#[invalidates]` (one scope of two prefixes, or a whole prefix; half of them writing
-//! their result through to the fmpa read), writes cancelled at a
+//! their result through to the fmpa read; writes of a value that the `idx` reads depend on
+//! through their result, in one scope or in every scope), writes cancelled at a
 //! random point after their body committed, slow readers racing a write, replies delayed
 //! past the deadline (the command is applied, the caller gave up), blackholes and reset
 //! connections that trip breakers, a full Redis refusing writes, and Redis restarts.
@@ -25,6 +26,11 @@ use testkit::{Fault, Proxy, RedisServer, test_builder, unique_namespace};
 use tokio::sync::Notify;
 
 const PREFIXES: [&str; 2] = ["fmpa", "stats"];
+/// What reads read: the two prefixes that scope writes invalidate, and `idx`, whose entries
+/// depend on a value of their result (`row`).
+const READS: [&str; 3] = ["fmpa", "stats", "idx"];
+/// The value every `idx` entry depends on through its result.
+const ROW: &str = "r";
 const TENANTS: [&str; 3] = ["t0", "t1", "t2"];
 const DEADLINE: Duration = Duration::from_millis(25);
 
@@ -87,6 +93,16 @@ async fn read_stats(
     load(store, "stats", tenant, gate).await
 }
 
+#[cached(prefix = "idx", ttl = "10m", key = tenant, tag(row = |_: &u64| Some(ROW)), cache = cache)]
+async fn read_idx(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    gate: Option<&Gate>,
+) -> Result<u64, String> {
+    load(store, "idx", tenant, gate).await
+}
+
 async fn read(
     cache: &Cache,
     store: &Store,
@@ -96,6 +112,7 @@ async fn read(
 ) -> u64 {
     let read = match prefix {
         "fmpa" => read_fmpa(cache, store, tenant, gate).await,
+        "idx" => read_idx(cache, store, tenant, gate).await,
         _ => read_stats(cache, store, tenant, gate).await,
     };
     read.expect("the source never fails")
@@ -128,6 +145,30 @@ async fn write_tenant_through(
     Ok(versions[0])
 }
 
+/// A write of the row of `tenant` that the `idx` reads depend on through their result.
+#[invalidates("idx", key = tenant, tag(row = row), cache = cache)]
+async fn write_idx(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    row: &str,
+    wrote: &Mutex<[u64; 2]>,
+) -> Result<(), String> {
+    let _ = row;
+    wrote.lock().unwrap()[0] = store.bump("idx", tenant);
+    Ok(())
+}
+
+/// The row in every tenant: the `idx` entries holding it, in every scope.
+#[invalidates("idx", tag(row = row), cache = cache)]
+async fn write_idx_everywhere(cache: &Cache, store: &Store, row: &str) -> Result<(), String> {
+    let _ = row;
+    for tenant in TENANTS {
+        store.bump("idx", tenant);
+    }
+    Ok(())
+}
+
 /// Writes `tenant` through process `p`, letting the caller give up after `polls` polls
 /// (`None`: never); returns the versions the write made, for the oracle.
 async fn write(
@@ -136,15 +177,16 @@ async fn write(
     p: usize,
     tenant: &'static str,
     polls: Option<u64>,
-    through: bool,
-) -> [((&'static str, &'static str), u64); 2] {
+    kind: WriteKind,
+) -> Vec<((&'static str, &'static str), u64)> {
     let wrote = Mutex::new([0; 2]);
     let fut = async {
-        match through {
-            true => write_tenant_through(&caches[p], store, tenant, &wrote)
+        match kind {
+            WriteKind::Through => write_tenant_through(&caches[p], store, tenant, &wrote)
                 .await
                 .map(drop),
-            false => write_tenant(&caches[p], store, tenant, &wrote).await,
+            WriteKind::Plain => write_tenant(&caches[p], store, tenant, &wrote).await,
+            WriteKind::Row => write_idx(&caches[p], store, tenant, ROW, &wrote).await,
         }
     };
     match polls {
@@ -154,10 +196,32 @@ async fn write(
         }
     }
     let versions = *wrote.lock().unwrap();
-    [
-        (("fmpa", tenant), versions[0]),
-        (("stats", tenant), versions[1]),
-    ]
+    match kind {
+        WriteKind::Row => vec![(("idx", tenant), versions[0])],
+        _ => vec![
+            (("fmpa", tenant), versions[0]),
+            (("stats", tenant), versions[1]),
+        ],
+    }
+}
+
+/// Which write: of both prefixes of a tenant (plain, or writing through to the fmpa
+/// read), or of the row the `idx` reads depend on.
+#[derive(Debug, Clone, Copy)]
+enum WriteKind {
+    Plain,
+    Through,
+    Row,
+}
+
+impl WriteKind {
+    fn random(rng: &mut testkit::Rng) -> WriteKind {
+        match rng.below(3) {
+            0 => WriteKind::Plain,
+            1 => WriteKind::Through,
+            _ => WriteKind::Row,
+        }
+    }
 }
 
 /// A write to every tenant of fmpa, invalidating the whole prefix.
@@ -195,20 +259,20 @@ enum Op {
     Write {
         p: usize,
         tenant: &'static str,
-        through: bool,
+        kind: WriteKind,
     },
     Cancelled {
         p: usize,
         tenant: &'static str,
         polls: u64,
-        through: bool,
+        kind: WriteKind,
     },
 }
 
 /// What one operation of a burst did: a read's version, or a write's versions.
 enum Done {
     Read(u64),
-    Wrote([((&'static str, &'static str), u64); 2]),
+    Wrote(Vec<((&'static str, &'static str), u64)>),
 }
 
 async fn run_op(caches: &[Cache], store: &Store, op: Op) -> Done {
@@ -216,15 +280,15 @@ async fn run_op(caches: &[Cache], store: &Store, op: Op) -> Done {
         Op::Read {
             p, prefix, tenant, ..
         } => Done::Read(read(&caches[p], store, prefix, tenant, None).await),
-        Op::Write { p, tenant, through } => {
-            Done::Wrote(write(caches, store, p, tenant, None, through).await)
+        Op::Write { p, tenant, kind } => {
+            Done::Wrote(write(caches, store, p, tenant, None, kind).await)
         }
         Op::Cancelled {
             p,
             tenant,
             polls,
-            through,
-        } => Done::Wrote(write(caches, store, p, tenant, Some(polls), through).await),
+            kind,
+        } => Done::Wrote(write(caches, store, p, tenant, Some(polls), kind).await),
     }
 }
 
@@ -322,10 +386,10 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
 
     for step in 0..steps {
         let p = rng.below(3) as usize;
-        let prefix = PREFIXES[rng.below(2) as usize];
+        let prefix = READS[rng.below(3) as usize];
         let tenant = TENANTS[rng.below(3) as usize];
         let roll = rng.below(1000);
-        let through = rng.below(2) == 0;
+        let kind = WriteKind::random(&mut rng);
         let what = match roll {
             0..=619 => {
                 let floor = oracle.floor(p, (prefix, tenant));
@@ -339,11 +403,11 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 "read"
             }
             620..=769 => {
-                let versions = write(&caches, &store, p, tenant, None, through).await;
+                let versions = write(&caches, &store, p, tenant, None, kind).await;
                 oracle.wrote(p, &versions);
                 "write"
             }
-            770..=779 => {
+            770..=774 => {
                 write_all_fmpa(&caches[p], &store)
                     .await
                     .expect("writes succeed");
@@ -351,12 +415,20 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 oracle.wrote(p, &versions);
                 "write whole prefix"
             }
+            775..=779 => {
+                write_idx_everywhere(&caches[p], &store, ROW)
+                    .await
+                    .expect("writes succeed");
+                let versions = TENANTS.map(|tenant| (("idx", tenant), store.get("idx", tenant)));
+                oracle.wrote(p, &versions);
+                "write a row everywhere"
+            }
             840..=869 => {
                 // A burst: three operations at once, on random processes.
                 let ops: Vec<Op> = (0..3)
                     .map(|_| {
                         let p = rng.below(3) as usize;
-                        let prefix = PREFIXES[rng.below(2) as usize];
+                        let prefix = READS[rng.below(3) as usize];
                         let tenant = TENANTS[rng.below(3) as usize];
                         match rng.below(4) {
                             0 | 1 => Op::Read {
@@ -368,13 +440,13 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                             2 => Op::Write {
                                 p,
                                 tenant,
-                                through: rng.below(2) == 0,
+                                kind: WriteKind::random(&mut rng),
                             },
                             _ => Op::Cancelled {
                                 p,
                                 tenant,
                                 polls: 1 + rng.below(4),
-                                through: rng.below(2) == 0,
+                                kind: WriteKind::random(&mut rng),
                             },
                         }
                     })
@@ -411,7 +483,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
             780..=839 => {
                 // Cancelled after its body committed (the first poll), at a random point.
                 let polls = 1 + rng.below(4);
-                let versions = write(&caches, &store, p, tenant, Some(polls), through).await;
+                let versions = write(&caches, &store, p, tenant, Some(polls), kind).await;
                 oracle.wrote(p, &versions);
                 "cancelled write"
             }
@@ -430,7 +502,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 };
                 let writer = async {
                     gate.read.notified().await;
-                    let versions = write(&caches, &store, w, tenant, None, through).await;
+                    let versions = write(&caches, &store, w, tenant, None, kind).await;
                     gate.release.notify_one();
                     versions
                 };

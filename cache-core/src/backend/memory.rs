@@ -1,11 +1,12 @@
 //! The in-process backend: a bounded moka cache with Redis's semantics for the commands
 //! this crate uses, so a program runs with no set-up and behaves as it will on Redis.
 
-use super::{WriteThrough, glob};
+use super::{FillIndexed, RemoveIndexed, WriteThrough, glob};
 use bytes::Bytes;
 use moka::Expiry;
 use moka::sync::Cache as Moka;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
@@ -36,10 +37,20 @@ impl Expiry<String, Stored> for PerEntryTtl {
 #[derive(Clone)]
 pub struct MemoryBackend {
     store: Moka<String, Stored>,
-    /// Held by the commands that write generations (creation, removal, write-through),
-    /// so that a write-through's compare and store are atomic with respect to them, as
-    /// its script is on Redis. Reads and fills do not take it.
-    generations: Arc<Mutex<()>>,
+    /// Held by the commands that write generations (creation, removal, write-through,
+    /// indexed fills), so that a compare and its store are atomic with respect to them,
+    /// as their scripts are on Redis. Reads and plain fills do not take it. It also holds
+    /// the indexes of dependencies from the result, kept apart from the bounded store:
+    /// an index evicted before its entries would leave them uninvalidated.
+    generations: Arc<Mutex<Indexes>>,
+}
+
+/// Index key → the entry keys it lists, until when.
+#[derive(Default)]
+struct Indexes {
+    sets: HashMap<String, (HashSet<String>, Instant)>,
+    /// The size after the last sweep of expired indexes: the next one runs at twice it.
+    swept_at: usize,
 }
 
 impl MemoryBackend {
@@ -108,7 +119,57 @@ impl MemoryBackend {
         true
     }
 
-    fn lock_generations(&self) -> std::sync::MutexGuard<'_, ()> {
+    /// See [`FillIndexed`]: the same steps as the Redis script, under the lock.
+    pub fn fill_indexed(&self, op: &FillIndexed<'_>) -> bool {
+        let mut indexes = self.lock_generations();
+        let fenced = op
+            .fences
+            .iter()
+            .zip(op.expected)
+            .all(|(key, expected)| self.get(key).as_ref() == Some(expected));
+        if !fenced {
+            return false;
+        }
+        self.set(op.entry, op.value.clone(), op.ttl);
+        let now = Instant::now();
+        let until = now + op.ttl;
+        for index in op.indexes {
+            let (entries, expires) = indexes
+                .sets
+                .entry(index.clone())
+                .or_insert_with(|| (HashSet::new(), until));
+            if *expires <= now {
+                entries.clear();
+            }
+            entries.insert(op.entry.to_owned());
+            *expires = (*expires).max(until);
+        }
+        if indexes.sets.len() > 2 * indexes.swept_at.max(512) {
+            indexes.sets.retain(|_, (_, expires)| *expires > now);
+            indexes.swept_at = indexes.sets.len();
+        }
+        true
+    }
+
+    /// See [`RemoveIndexed`], under the lock.
+    pub fn remove_indexed(&self, op: &RemoveIndexed<'_>) {
+        let mut indexes = self.lock_generations();
+        for group in op.keys.chunks(op.group.max(1)) {
+            let Some((index, removed)) = group.split_last() else {
+                continue;
+            };
+            for key in removed {
+                self.store.remove(*key);
+            }
+            if let Some((entries, _)) = indexes.sets.remove(*index) {
+                for entry in entries {
+                    self.store.remove(&entry);
+                }
+            }
+        }
+    }
+
+    fn lock_generations(&self) -> MutexGuard<'_, Indexes> {
         // Nothing is left half-done under this lock: a poisoned one is still sound.
         self.generations
             .lock()

@@ -30,6 +30,26 @@ pub(crate) struct WriteThrough<'a> {
     pub generation_ttl: Duration,
 }
 
+/// A fill of an entry with dependencies from its result: store `value` under `entry` and
+/// add `entry` to each of `indexes`, only if every fence still has its `expected` value
+/// (no invalidation of those tags in the scope began since before the load). Atomic.
+pub(crate) struct FillIndexed<'a> {
+    pub entry: &'a str,
+    pub value: &'a bytes::Bytes,
+    pub ttl: Duration,
+    pub fences: &'a [String],
+    pub expected: &'a [bytes::Bytes],
+    pub indexes: &'a [String],
+}
+
+/// The invalidation of one tag value, in one scope or in each bucket: `keys` in groups of
+/// `group` keys, each generations and a fence to remove, then (last) an index: every entry
+/// it lists goes, and the index. Each group atomic.
+pub(crate) struct RemoveIndexed<'a> {
+    pub keys: &'a [&'a str],
+    pub group: usize,
+}
+
 /// The store behind a [`crate::Cache`].
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
@@ -107,6 +127,25 @@ impl Backend {
         match self {
             Self::Redis(r) => r.write_through(op).await,
             Self::Memory(m) => Ok(m.write_through(op)),
+        }
+    }
+
+    /// See [`FillIndexed`]; whether the entry was stored.
+    pub async fn fill_indexed(&self, op: &FillIndexed<'_>) -> Result<bool, CacheError> {
+        match self {
+            Self::Redis(r) => r.fill_indexed(op).await,
+            Self::Memory(m) => Ok(m.fill_indexed(op)),
+        }
+    }
+
+    /// See [`RemoveIndexed`].
+    pub async fn remove_indexed(&self, op: &RemoveIndexed<'_>) -> Result<(), CacheError> {
+        match self {
+            Self::Redis(r) => r.remove_indexed(op).await,
+            Self::Memory(m) => {
+                m.remove_indexed(op);
+                Ok(())
+            }
         }
     }
 

@@ -3,15 +3,19 @@
 //! hands the payload to its followers.
 
 use super::load;
+use crate::backend::FillIndexed;
 use crate::entry::Generations;
 use crate::error::CacheError;
+use crate::index::{Index, Indexing};
 use crate::inner::Inner;
-use crate::key::CallKeys;
+use crate::key::{self, CallKeys};
 use crate::outcome::Mode;
 use crate::payload::Payload;
 use crate::site::CallSite;
 use crate::stats::Counters;
+use bytes::Bytes;
 use std::future::Future;
+use std::time::Duration;
 
 impl Inner {
     /// Runs (or joins) the load of a missed call and stores its result.
@@ -20,6 +24,7 @@ impl Inner {
         site: &impl CallSite,
         keys: &CallKeys,
         generations: Generations,
+        indexing: Option<Indexing<'_, M::Stored>>,
         counters: &Counters,
         fut: F,
     ) -> M::Output
@@ -27,11 +32,13 @@ impl Inner {
         M: Mode,
         F: Future<Output = M::Output>,
     {
-        // A flight is keyed by the entry and the generations read: a call that starts
-        // after an invalidation never joins a load that began before it.
+        // A flight is keyed by the entry and the generations (and fences) read: a call
+        // that starts after an invalidation never joins a load that began before it.
+        let fences = indexing.iter().flat_map(|indexing| &indexing.expected);
         let all = [&generations.prefix, &generations.scope]
             .into_iter()
-            .chain(&generations.tags);
+            .chain(&generations.tags)
+            .chain(fences);
         let mut flight_key = Vec::with_capacity(keys.entry().len() + 64);
         flight_key.extend_from_slice(keys.entry().as_bytes());
         for generation in all {
@@ -56,29 +63,83 @@ impl Inner {
             }
         };
         let out = load(counters, fut).await;
-        let encoded = match M::stored(&out).map(|value| payload.encode(value)) {
-            Some(Ok(bytes)) => bytes,
-            Some(Err(error)) => {
+        let Some(value) = M::stored(&out) else {
+            leader.publish(None);
+            return out;
+        };
+        let encoded = match payload.encode(value) {
+            Ok(bytes) => bytes,
+            Err(error) => {
                 self.count_failure(counters, "encode", &CacheError::from(error));
-                leader.publish(None);
-                return out;
-            }
-            None => {
                 leader.publish(None);
                 return out;
             }
         };
         let (stored, payload_at) = payload.seal(&generations, encoded);
         leader.publish(Some(stored.slice(payload_at..)));
-        if let Err(error) = self
-            .guarded(
-                keys.entry(),
-                self.backend.set(keys.entry(), stored, site.ttl()),
-            )
-            .await
-        {
+        let written = match indexing {
+            None => {
+                self.guarded(
+                    keys.entry(),
+                    self.backend.set(keys.entry(), stored, site.ttl()),
+                )
+                .await
+            }
+            Some(indexing) => {
+                self.fill_indexed(keys, stored, site.ttl(), value, indexing)
+                    .await
+            }
+        };
+        if let Err(error) = written {
             self.count_failure(counters, "fill", &error);
         }
         out
+    }
+
+    /// The fill of an indexed site: stored and listed under each value `value` depends
+    /// on (in its scope's index and its bucket's), unless a fence moved since before the
+    /// load (then nothing is stored).
+    async fn fill_indexed<T>(
+        &self,
+        keys: &CallKeys,
+        stored: Bytes,
+        ttl: Duration,
+        value: &T,
+        indexing: Indexing<'_, T>,
+    ) -> Result<(), CacheError> {
+        let mut index = Index::default();
+        (indexing.indexer)(value, &mut index);
+        let Some(values) = index.values() else {
+            tracing::warn!(
+                key = keys.entry(),
+                "cache: a value the entry depends on did not serialize; not cached"
+            );
+            return Ok(());
+        };
+        let indexes: Vec<String> = values
+            .iter()
+            .flat_map(|(tag, value)| {
+                [keys.scope_generation(), keys.prefix_generation()]
+                    .map(|base| key::index_key(base, tag, Some(value)))
+            })
+            .collect();
+        let op = FillIndexed {
+            entry: keys.entry(),
+            value: &stored,
+            ttl,
+            fences: &indexing.fences,
+            expected: &indexing.expected,
+            indexes: &indexes,
+        };
+        let filled = self
+            .guarded(keys.entry(), self.backend.fill_indexed(&op))
+            .await?;
+        if !filled {
+            tracing::debug!(
+                key = keys.entry(),
+                "cache: an invalidation ran during the load; not filled"
+            );
+        }
+        Ok(())
     }
 }

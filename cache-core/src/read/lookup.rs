@@ -157,7 +157,7 @@ impl Inner {
 
     /// Creates a missing generation key with a fresh token (`SET NX GET`), or returns the
     /// one another caller created first. A missing key is never read as an old value.
-    async fn create_generation(&self, key: &str, counters: &Counters) -> Option<Bytes> {
+    pub(super) async fn create_generation(&self, key: &str, counters: &Counters) -> Option<Bytes> {
         let token = generation::fresh();
         match self
             .guarded(

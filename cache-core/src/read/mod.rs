@@ -17,8 +17,9 @@ mod lookup;
 
 use crate::entry::Generations;
 use crate::error::CacheError;
+use crate::index::{Indexer, Indexing};
 use crate::inner::Inner;
-use crate::key::KeyParts;
+use crate::key::{self, CallKeys, KeyParts};
 use crate::outcome::Mode;
 use crate::payload::Payload;
 use crate::site::CallSite;
@@ -49,6 +50,7 @@ impl Inner {
         &self,
         site: &impl CallSite,
         parts: &KeyParts,
+        indexer: Option<Indexer<'_, M::Stored>>,
         fut: F,
     ) -> M::Output
     where
@@ -94,8 +96,42 @@ impl Inner {
             Read::Bypass => return load(&counters, fut).await,
         };
         tracing::debug!(key = keys.entry(), "cache miss");
-        self.fill::<M, F>(site, &keys, generations, &counters, fut)
+        let indexing = match indexer {
+            None => None,
+            Some(indexer) => match self.fences(&keys, parts, &counters).await {
+                Some((fences, expected)) => Some(Indexing {
+                    indexer,
+                    fences,
+                    expected,
+                }),
+                None => return load(&counters, fut).await,
+            },
+        };
+        self.fill::<M, F>(site, &keys, generations, indexing, &counters, fut)
             .await
+    }
+
+    /// The fences of the call's result tags, in its scope and in its bucket, read (created
+    /// when missing) before the load; `None` if one could not be.
+    async fn fences(
+        &self,
+        keys: &CallKeys,
+        parts: &KeyParts,
+        counters: &Counters,
+    ) -> Option<(Vec<String>, Vec<Bytes>)> {
+        let fences: Vec<String> = parts
+            .result_tags()
+            .iter()
+            .flat_map(|tag| {
+                [keys.scope_generation(), keys.prefix_generation()]
+                    .map(|base| key::index_key(base, tag, None))
+            })
+            .collect();
+        let mut expected = Vec::with_capacity(fences.len());
+        for fence in &fences {
+            expected.push(self.create_generation(fence, counters).await?);
+        }
+        Some((fences, expected))
     }
 }
 

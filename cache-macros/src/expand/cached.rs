@@ -1,6 +1,6 @@
 //! `#[cached]`: the function's body becomes the load of a cache-aside read.
 
-use super::{cache_handle, expand_fn, key_parts, through_fn};
+use super::{FromResult, cache_handle, expand_fn, indexer, key_parts, through_fn};
 use crate::args::{CachedArgs, Ttl};
 use crate::check::{self, Returns};
 use proc_macro2::TokenStream;
@@ -57,20 +57,41 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let assert_stored = stored.map(|ty| {
         quote_spanned! {stored_span=> ::cache_core::__private::assert_cacheable::<#ty>(); }
     });
-    let call = quote_spanned! {stored_span=>
-        ::cache_core::__private::cached_as(
-            __cache_mode,
-            &__CACHE_SITE,
-            __cache_handle,
-            __cache_parts,
-            async move {
-                let __cache_ret: #ret = #block;
-                __cache_ret
-            },
-        )
-        .await
+    let body = quote! {
+        async move {
+            let __cache_ret: #ret = #block;
+            __cache_ret
+        }
     };
-    let parts = key_parts(args.scope.as_ref(), &args.keys, &args.tags);
+    let call = match indexer(&args.tags) {
+        None => quote_spanned! {stored_span=>
+            ::cache_core::__private::cached_as(
+                __cache_mode,
+                &__CACHE_SITE,
+                __cache_handle,
+                __cache_parts,
+                #body,
+            )
+            .await
+        },
+        Some(indexer) => quote_spanned! {stored_span=>
+            ::cache_core::__private::cached_indexed(
+                __cache_mode,
+                &__CACHE_SITE,
+                __cache_handle,
+                __cache_parts,
+                #indexer,
+                #body,
+            )
+            .await
+        },
+    };
+    let parts = key_parts(
+        args.scope.as_ref(),
+        &args.keys,
+        &args.tags,
+        FromResult::Indexed,
+    );
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
     let site = quote! {

@@ -1,6 +1,6 @@
 //! `#[invalidates]`: run the function, then, if it succeeded, invalidate.
 
-use super::{cache_handle, expand_fn, key_parts, through_call};
+use super::{FromResult, cache_handle, expand_fn, key_parts, through_call};
 use crate::args::{InvalidatesArgs, KeyValue};
 use crate::check;
 use proc_macro2::TokenStream;
@@ -108,7 +108,7 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         Some(KeyValue::Arg(key)) => Some(key),
         _ => None, // from the result: added after the body
     };
-    let parts = key_parts(scope, &[], &args.tags);
+    let parts = key_parts(scope, &[], &args.tags, FromResult::AfterBody);
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
     // `write_through`: the read's generations before the body, its entry stored after.

@@ -6,8 +6,9 @@ pub mod invalidates;
 
 use crate::args::{KeyExpr, KeyValue, Prefix, TagArg, ThroughCall};
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::Parse;
+use syn::spanned::Spanned;
 use syn::{Expr, Ident, ItemFn};
 
 /// Parse, check, emit: the item must be a function; on a configuration error the
@@ -50,7 +51,12 @@ impl ToTokens for Prefix {
 
 /// `let __cache_parts = ...;`: the key parts, encoded before the body runs (it may
 /// consume the arguments).
-pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr], tags: &[TagArg]) -> TokenStream {
+pub fn key_parts(
+    scope: Option<&KeyExpr>,
+    keys: &[KeyExpr],
+    tags: &[TagArg],
+    from_result: FromResult,
+) -> TokenStream {
     let scope = scope.map(|key| {
         let expr = &key.expr;
         quote! { __cache_parts.scope(&#expr); }
@@ -60,12 +66,17 @@ pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr], tags: &[TagArg]) -> 
         quote! { __cache_parts.arg(&#expr); }
     });
     let tags = tags.iter().filter_map(|tag| {
-        let KeyValue::Arg(value) = &tag.value else {
-            return None; // from the result: added after the body
-        };
         let name = tag.name.to_string();
-        let expr = &value.expr;
-        Some(quote! { __cache_parts.tag(#name, &#expr); })
+        match (&tag.value, from_result) {
+            (KeyValue::Arg(value), _) => {
+                let expr = &value.expr;
+                Some(quote! { __cache_parts.tag(#name, &#expr); })
+            }
+            (KeyValue::Result(_), FromResult::Indexed) => {
+                Some(quote! { __cache_parts.result_tag(#name); })
+            }
+            (KeyValue::Result(_), FromResult::AfterBody) => None,
+        }
     });
     quote! {
         let __cache_parts = {
@@ -77,6 +88,33 @@ pub fn key_parts(scope: Option<&KeyExpr>, keys: &[KeyExpr], tags: &[TagArg]) -> 
             __cache_parts
         };
     }
+}
+
+/// What becomes of the tags whose values come from the result.
+#[derive(Clone, Copy)]
+pub enum FromResult {
+    /// `#[cached]`: declared before the load, indexed after it.
+    Indexed,
+    /// `#[invalidates]`: added once the body has returned.
+    AfterBody,
+}
+
+/// `&|value, index| ...`: the closure that lists what a `#[cached]` value depends on, for
+/// its result tags; `None` without any.
+pub fn indexer(tags: &[TagArg]) -> Option<TokenStream> {
+    let adds: Vec<TokenStream> = tags
+        .iter()
+        .filter_map(|tag| {
+            let KeyValue::Result(closure) = &tag.value else {
+                return None;
+            };
+            let name = tag.name.to_string();
+            Some(quote_spanned! {closure.span()=>
+                __cache_index.add(#name, ::cache_core::__private::from_value(__cache_value, #closure));
+            })
+        })
+        .collect();
+    (!adds.is_empty()).then(|| quote! { &|__cache_value, __cache_index| { #(#adds)* } })
 }
 
 /// `let __cache_handle = ...;`: the explicit cache, or the installed one.

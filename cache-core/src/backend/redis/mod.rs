@@ -4,6 +4,7 @@
 
 mod conn;
 mod connect;
+mod index;
 mod nodes;
 mod through;
 
@@ -147,25 +148,10 @@ impl RedisBackend {
         node: Option<Node>,
         mut pipe: redis::Pipeline,
     ) -> Result<redis::Value, CacheError> {
-        let count = pipe.len() + 1;
         // Half the deadline on the server: the answer comes back within ours.
         let wait_ms = (self.op_timeout.as_millis() as u64 / 2).max(1);
         pipe.cmd("WAIT").arg(self.replica_acks).arg(wait_ms);
-        let replies: Vec<redis::Value> = match (writer, node) {
-            (Conn::Cluster(cluster), Some(node)) => {
-                let mut cluster = cluster.clone();
-                self.within(cluster.route_pipeline(pipe, 0, count, node))
-                    .await?
-            }
-            (Conn::Cluster(cluster), None) => {
-                self.within(pipe.query_async(&mut cluster.clone())).await?
-            }
-            (Conn::Single(conn), _) => self.within(pipe.query_async(&mut conn.clone())).await?,
-        };
-        let mut replies = replies
-            .into_iter()
-            .map(|reply| reply.extract_error().map_err(CacheError::from_driver))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut replies = self.pipeline_at(writer, node, pipe).await?;
         let acknowledged: u64 = match replies.pop() {
             Some(reply) => redis::from_redis_value(reply).map_err(RedisError::from)?,
             None => 0,
@@ -177,6 +163,32 @@ impl RedisBackend {
             acknowledged,
             wanted: self.replica_acks,
         })
+    }
+
+    /// `pipe` on `conn` (at `node` of a cluster if given) under the deadline: its replies,
+    /// or the first error among them.
+    async fn pipeline_at(
+        &self,
+        conn: &Conn,
+        node: Option<Node>,
+        pipe: redis::Pipeline,
+    ) -> Result<Vec<redis::Value>, CacheError> {
+        let count = pipe.len();
+        let replies: Vec<redis::Value> = match (conn, node) {
+            (Conn::Cluster(cluster), Some(node)) => {
+                let mut cluster = cluster.clone();
+                self.within(cluster.route_pipeline(pipe, 0, count, node))
+                    .await?
+            }
+            (Conn::Cluster(cluster), None) => {
+                self.within(pipe.query_async(&mut cluster.clone())).await?
+            }
+            (Conn::Single(conn), _) => self.within(pipe.query_async(&mut conn.clone())).await?,
+        };
+        replies
+            .into_iter()
+            .map(|reply| reply.extract_error().map_err(CacheError::from_driver))
+            .collect()
     }
 
     /// One command on `conn`, at `node` of a cluster if given, under the deadline.
