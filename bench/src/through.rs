@@ -1,7 +1,8 @@
 //! §11: write-through. A write then a read of the written item: with a plain
 //! invalidation the read is a miss (the generation created again, the load, the fill);
 //! written through, it is a hit. The write itself pays one more round trip (it reads the
-//! item's generations before its body).
+//! item's generations before its body) and its store is a script. Both writes invalidate
+//! the item's tag, as the app's update does.
 
 use crate::Plan;
 use crate::measure::{Call, call, ratio, sequential, us};
@@ -20,7 +21,7 @@ async fn update(tenant: &str, id: u64) -> Result<Row, BenchError> {
     Ok(row(id))
 }
 
-#[invalidates("throughbench", key = tenant, write_through = item(tenant, id))]
+#[invalidates("throughbench", key = tenant, tag(item = id), write_through = item(tenant, id))]
 async fn update_through(tenant: &str, id: u64) -> Result<Row, BenchError> {
     let _ = tenant;
     Ok(row(id))

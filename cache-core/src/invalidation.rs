@@ -56,7 +56,21 @@ impl Inner {
         rotation: Option<Rotation>,
     ) -> Result<(), CacheError> {
         let mut store = None;
-        if let Some(rotation) = rotation {
+        if let Some(mut rotation) = rotation {
+            if rotation.store.is_some()
+                && targets.iter().any(|target| target.covers(&rotation.target))
+            {
+                // The write also invalidates the whole scope (or prefix) of the entry: a
+                // value stored now would be dead at once.
+                rotation.store = None;
+                if let Some(suppressed) = self.warnings.allow() {
+                    tracing::warn!(
+                        prefix = rotation.target.prefix_name(),
+                        suppressed,
+                        "cache: write_through stores nothing when the write also invalidates the read's whole scope or prefix; invalidate tags instead (tag(list = tenant))"
+                    );
+                }
+            }
             // The rest of the replaced generation's target (its "any value" generation,
             // its result index) goes too, unless one of the write's targets is the same.
             if rotation.store.is_some() && !targets.contains(&rotation.target) {

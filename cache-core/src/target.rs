@@ -114,6 +114,15 @@ impl Target {
         Target { tag: None, ..self }
     }
 
+    /// Whether this target removes every entry `other` does, and more or as much: the
+    /// same prefix, no tag, and every scope or `other`'s.
+    pub fn covers(&self, other: &Target) -> bool {
+        self.namespace == other.namespace
+            && self.prefix == other.prefix
+            && self.tag.is_none()
+            && (self.scope.is_none() || self.scope == other.scope)
+    }
+
     /// The whole prefix of this target.
     pub fn widened(self) -> Target {
         match (&self.scope, &self.tag) {

@@ -631,6 +631,19 @@ mod write_through {
         Some(title.to_owned())
     }
 
+    /// Writes through, but also invalidates the read's whole scope: nothing to store.
+    #[invalidates("through", key = tenant, write_through = item(cache, items, tenant, id), cache = cache)]
+    async fn rename_all(
+        cache: &Cache,
+        items: &Items,
+        tenant: &str,
+        id: u32,
+        title: &str,
+    ) -> Option<String> {
+        items.titles.lock().unwrap().insert(id, title.to_owned());
+        Some(title.to_owned())
+    }
+
     /// A plain invalidation of the item (another writer without write-through).
     #[invalidates("through", key = tenant, tag(item = id), cache = cache)]
     async fn touch(cache: &Cache, items: &Items, tenant: &str, id: u32, title: &str) {
@@ -677,6 +690,15 @@ mod write_through {
             Some("tres")
         );
         assert_eq!(items.loads(), 4);
+
+        // A write that also invalidates the whole scope stores nothing (it would be dead).
+        rename_all(&cache, &items, "acme", 2, "dos").await;
+        assert_eq!(cache.stats().prefix("through").written_through, 2);
+        assert_eq!(
+            item(&cache, &items, "acme", 2).await.as_deref(),
+            Some("dos")
+        );
+        assert_eq!(items.loads(), 5);
         assert_eq!(cache.stats().prefix("through").errors, 0);
     }
 

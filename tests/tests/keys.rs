@@ -2,7 +2,7 @@
 //! the format shows up here, in review, as a snapshot diff (and must bump the format version, `c3` now).
 
 use cache_core::__private::KeyParts;
-use cache_core::key::call_keys;
+use cache_core::key::{call_keys, index_key};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -40,6 +40,20 @@ fn row(table: &mut String, label: &str, namespace: &str, parts: &KeyParts) {
             "a tag generation in the call's slot"
         );
         writeln!(table, "    tag    {tag}").unwrap();
+    }
+    // The fences and indexes of result tags: in the call's slot too (one script per fill).
+    for tag in parts.result_tags() {
+        for base in [keys.scope_generation(), keys.prefix_generation()] {
+            for value in [None, Some("~42")] {
+                let key = index_key(base, tag, value);
+                assert_eq!(
+                    cache_core::slot::of(&key),
+                    slot,
+                    "an index in the call's slot"
+                );
+                writeln!(table, "    index  {key}").unwrap();
+            }
+        }
     }
 }
 
@@ -125,6 +139,12 @@ fn key_format() {
             .tag("status", &Some("OPEN"))
             .tag("item", &Option::<u64>::None)
             .tag("slug", "a:b=c"),
+    );
+    row(
+        t,
+        "a result tag: fences (no value) and the index of item 42, in the scope and its bucket",
+        "app",
+        scoped("acme").result_tag("item"),
     );
     insta::assert_snapshot!(table);
 }

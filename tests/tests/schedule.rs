@@ -73,7 +73,7 @@ async fn load(
     Ok(version)
 }
 
-#[cached(prefix = "fmpa", ttl = "10m", key = tenant, write_through = true, cache = cache)]
+#[cached(prefix = "fmpa", ttl = "10m", key = tenant, tag(row = tenant), write_through = true, cache = cache)]
 async fn read_fmpa(
     cache: &Cache,
     store: &Store,
@@ -132,8 +132,11 @@ async fn write_tenant(
     Ok(())
 }
 
-/// [`write_tenant`], storing the fmpa version it wrote under the fmpa read's key.
-#[invalidates("fmpa", "stats", key = tenant, write_through = read_fmpa(cache, store, tenant, None), cache = cache)]
+/// [`write_tenant`], storing the fmpa version it wrote under the fmpa read's key (it
+/// invalidates the read's tag rather than its whole scope, which would leave nothing to
+/// store under).
+#[invalidates("fmpa", key = tenant, tag(row = tenant), write_through = read_fmpa(cache, store, tenant, None), cache = cache)]
+#[invalidates("stats", key = tenant, cache = cache)]
 async fn write_tenant_through(
     cache: &Cache,
     store: &Store,

@@ -33,20 +33,28 @@ return 1
 /// (last) whose entries go with it. `ARGV[1]`: the size of a group.
 const REMOVE: &str = r#"
 local size = tonumber(ARGV[1])
-local removed = 0
+local plain, indexes = {}, {}
 for first = 1, #KEYS, size do
-  local index = KEYS[first + size - 1]
   for i = first, first + size - 2 do
-    redis.call('UNLINK', KEYS[i])
+    plain[#plain + 1] = KEYS[i]
   end
-  local entries = redis.call('SMEMBERS', index)
-  for _, entry in ipairs(entries) do
-    redis.call('UNLINK', entry)
-  end
-  redis.call('UNLINK', index)
-  removed = removed + #entries
+  indexes[#indexes + 1] = KEYS[first + size - 1]
 end
-return removed
+local function unlink(keys)
+  for i = 1, #keys, 1000 do
+    redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
+  end
+end
+unlink(plain)
+local entries = {}
+for i = 1, #indexes, 1000 do
+  for _, entry in ipairs(redis.call('SUNION', unpack(indexes, i, math.min(i + 999, #indexes)))) do
+    entries[#entries + 1] = entry
+  end
+end
+unlink(entries)
+unlink(indexes)
+return #entries
 "#;
 
 /// The script over `groups` (each of `size` keys).
