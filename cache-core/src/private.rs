@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use crate::key::KeyParts;
 pub use serde;
 
-pub use crate::index::Index;
+pub use crate::index::{Index, Indexer};
 pub use crate::site::Site;
 pub use crate::through::{Captured, Through};
 
@@ -36,16 +36,7 @@ where
     M: outcome::Mode,
     F: Future<Output = M::Output>,
 {
-    site.register::<M::Stored>();
-    match cache {
-        Some(cache) => {
-            cache
-                .inner
-                .read_through::<M, F>(site, &parts, None, fut)
-                .await
-        }
-        None => fut.await,
-    }
+    read::<M, F>(site, cache, parts, None, fut).await
 }
 
 /// [`cached`] for a site with dependencies from its result (`tag(item = |page| ...)`):
@@ -55,7 +46,22 @@ pub async fn cached_indexed<M, F>(
     site: &'static Site,
     cache: Option<Cache>,
     parts: KeyParts,
-    indexer: &(dyn Fn(&M::Stored, &mut Index) + Sync),
+    indexer: Indexer<'_, M::Stored>,
+    fut: F,
+) -> M::Output
+where
+    M: outcome::Mode,
+    F: Future<Output = M::Output>,
+{
+    read::<M, F>(site, cache, parts, Some(indexer), fut).await
+}
+
+/// The read of a `#[cached]` call, with or without an index.
+async fn read<M, F>(
+    site: &'static Site,
+    cache: Option<Cache>,
+    parts: KeyParts,
+    indexer: Option<Indexer<'_, M::Stored>>,
     fut: F,
 ) -> M::Output
 where
@@ -67,7 +73,7 @@ where
         Some(cache) => {
             cache
                 .inner
-                .read_through::<M, F>(site, &parts, Some(indexer), fut)
+                .read_through::<M, F>(site, &parts, indexer, fut)
                 .await
         }
         None => fut.await,
