@@ -129,7 +129,7 @@ pub async fn capture<O>(cache: &Option<Cache>, through: Through<O>) -> Option<Ca
 }
 
 /// [`invalidate`], and the write-through of `output` to the read captured before the
-/// body (see [`crate::through`]): stored if no other write came in between, else that
+/// body: stored if no other write came in between (the write-through step), else that
 /// read's entry invalidated. The same guarantees as [`invalidate`].
 pub async fn invalidate_through<O>(
     cache: Option<Cache>,
