@@ -49,12 +49,23 @@ impl Cache {
         } else if let Some(url) = var("REDIS_URL") {
             (builder.clone().redis_url(url), "REDIS_URL")
         } else {
+            tracing::info!(
+                "cache: in-process memory (REDIS_URL and REDIS_CLUSTER_URLS are unset); it is per process: other processes see neither its entries nor its invalidations"
+            );
             return memory_fallback(builder);
         };
+        let shown = format!("{:?}", target.target);
         match target.lazy().build().await {
-            Ok(cache) => cache,
+            Ok(cache) => {
+                tracing::info!(
+                    backend = shown,
+                    variable = name,
+                    "cache: Redis, connected lazily (caching starts when it answers)"
+                );
+                cache
+            }
             Err(error) => {
-                tracing::error!(%error, variable = name, "the Redis configuration is unusable; caching in process memory instead");
+                tracing::error!(%error, variable = name, "cache: the Redis configuration is unusable; caching in process memory instead (per process: other processes see neither its entries nor its invalidations)");
                 memory_fallback(builder)
             }
         }

@@ -1,7 +1,7 @@
 //! `rediss://` against a local `redis-server --tls-port` with certificates the test makes:
 //! connect, cache, invalidate; and the TLS mistakes `build()` must name.
 
-#![cfg(feature = "tls")]
+#![cfg(feature = "_rustls")]
 
 mod common;
 

@@ -35,7 +35,7 @@ impl TlsFiles {
     }
 
     /// The files' contents in the driver's form.
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "_rustls")]
     fn certificates(&self, redacted: &str) -> Result<redis::TlsCertificates, CacheError> {
         let read = |path: &std::path::Path| {
             std::fs::read(path).map_err(|e| CacheError::Tls {
@@ -57,11 +57,11 @@ impl TlsFiles {
         })
     }
 
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "_rustls"))]
     fn certificates(&self, redacted: &str) -> Result<std::convert::Infallible, CacheError> {
         Err(CacheError::Tls {
             url: redacted.to_owned(),
-            reason: "TLS files were given but this build of cache-core has no `tls` feature".into(),
+            reason: "a CA file or a client certificate needs one of cache-core's rustls features, `tls` (the default) or `tls-aws-lc`; `tls-native` trusts the system's store only (SSL_CERT_FILE on Linux)".into(),
         })
     }
 }
@@ -71,15 +71,34 @@ impl TlsFiles {
 /// default and panics when there is none and both of rustls's providers are compiled in
 /// (another crate of the application enabled `aws-lc-rs`, as tokio-rustls and hyper-rustls
 /// do by default). A provider the application installed is kept; otherwise ring, the one
-/// this crate enables, is installed, which is what rustls itself picks when ring is the
-/// only one.
-#[cfg(feature = "tls")]
+/// this crate enables (ring with `tls`, aws-lc-rs with `tls-aws-lc`), is installed, which
+/// is what rustls itself picks when it is the only one.
+#[cfg(feature = "_rustls")]
 fn ensure_crypto_provider(urls: &[String]) {
     if urls.iter().any(|url| url.starts_with("rediss://"))
         && rustls::crypto::CryptoProvider::get_default().is_none()
     {
+        #[cfg(feature = "tls")]
+        let provider = rustls::crypto::ring::default_provider();
+        #[cfg(not(feature = "tls"))]
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
         // Losing a race to another installer is fine: any provider will do.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = provider.install_default();
+    }
+}
+
+/// Whether this build can speak TLS at all.
+const TLS: bool = cfg!(any(feature = "_rustls", feature = "tls-native"));
+
+/// A `rediss://` URL in a build without TLS: say which feature to turn on, rather than the
+/// driver's error.
+fn tls_available(urls: &[String], redacted: &str) -> Result<(), CacheError> {
+    match !TLS && urls.iter().any(|url| url.starts_with("rediss://")) {
+        true => Err(CacheError::Tls {
+            url: redacted.to_owned(),
+            reason: "`rediss://` needs one of cache-core's TLS features: `tls` (rustls with ring, the default), `tls-aws-lc` (rustls with aws-lc-rs) or `tls-native` (the platform's TLS); this build has none".into(),
+        }),
+        false => Ok(()),
     }
 }
 
@@ -89,10 +108,10 @@ fn client(url: &str, redacted: &str, tls: &TlsFiles) -> Result<redis::Client, Ca
         return redis::Client::open(url).map_err(|e| classify(redacted, url, e));
     }
     let certificates = tls.certificates(redacted)?;
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "_rustls")]
     return redis::Client::build_with_tls(url, certificates)
         .map_err(|e| classify(redacted, url, e));
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "_rustls"))]
     match certificates {}
 }
 
@@ -120,13 +139,13 @@ fn cluster_client(
         .retries(2)
         .min_retry_wait(10)
         .max_retry_wait(200);
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "_rustls")]
     let builder = if config.tls.is_empty() {
         builder
     } else {
         builder.certs(config.tls.certificates(redacted)?)
     };
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "_rustls"))]
     if !config.tls.is_empty() {
         match config.tls.certificates(redacted)? {}
     }
@@ -184,7 +203,7 @@ impl Client {
 /// nodes: the driver discovers the others, follows `MOVED`/`ASK` and refreshes its slot
 /// map after a failover.
 pub(super) async fn connect(config: &RedisConfig) -> Result<Connected, CacheError> {
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "_rustls")]
     ensure_crypto_provider(&config.urls);
     let url = config
         .urls
@@ -192,6 +211,7 @@ pub(super) async fn connect(config: &RedisConfig) -> Result<Connected, CacheErro
         .map(|u| redact(u))
         .collect::<Vec<_>>()
         .join(",");
+    tls_available(&config.urls, &url)?;
     let raw_first = config.urls.first().map(String::as_str).unwrap_or_default();
     let (client, tls_addr) = if config.cluster {
         if config.urls.is_empty() {
