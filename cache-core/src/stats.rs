@@ -26,7 +26,9 @@ pub struct Counters {
     exported: Option<exported::Handles>,
 }
 
-/// A copy of the counters of one prefix (or of all), taken by [`crate::Cache::stats`].
+/// A copy of the counters of one prefix, of one call site, or of all, taken by
+/// [`crate::Cache::stats`]. Serializes with `load_time` in seconds and the `hit_rate`
+/// beside the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PrefixStats {
@@ -81,8 +83,9 @@ impl PrefixStats {
     }
 }
 
-/// The statistics of a cache: in total, per prefix, and per call site.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The statistics of a cache: in total, per prefix, and per call site. Serializes as
+/// `{"total": {...}, "prefixes": {"fmpa": {...}}, "sites": {"fmpa": {"list": {...}}}}`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CacheStats {
     /// The sum over all prefixes.
@@ -110,6 +113,26 @@ impl CacheStats {
             .and_then(|names| names.get(name))
             .copied()
             .unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for PrefixStats {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("PrefixStats", 13)?;
+        out.serialize_field("hits", &self.hits)?;
+        out.serialize_field("misses", &self.misses)?;
+        out.serialize_field("hit_rate", &self.hit_rate())?;
+        out.serialize_field("loads", &self.loads)?;
+        out.serialize_field("load_time", &self.load_time.as_secs_f64())?;
+        out.serialize_field("coalesced", &self.coalesced)?;
+        out.serialize_field("bypasses", &self.bypasses)?;
+        out.serialize_field("errors", &self.errors)?;
+        out.serialize_field("decode_errors", &self.decode_errors)?;
+        out.serialize_field("invalidations", &self.invalidations)?;
+        out.serialize_field("refused", &self.refused)?;
+        out.serialize_field("written_through", &self.written_through)?;
+        out.end()
     }
 }
 
@@ -348,6 +371,18 @@ mod exported {
 #[cfg(test)]
 mod tests {
     use super::{OTHER_USER_KEYS, Stats, USER_PREFIX_LIMIT};
+
+    #[test]
+    fn stats_serialize_with_their_hit_rate() {
+        let stats = Stats::default();
+        stats.site("fmpa", "list").hit();
+        stats.site("fmpa", "list").miss();
+        let json = serde_json::to_value(stats.snapshot()).unwrap();
+        assert_eq!(json["total"]["hits"], 1);
+        assert_eq!(json["prefixes"]["fmpa"]["hit_rate"], 0.5);
+        assert_eq!(json["sites"]["fmpa"]["list"]["misses"], 1);
+        assert_eq!(json["sites"]["fmpa"]["list"]["load_time"], 0.0);
+    }
 
     #[test]
     fn sites_count_apart_and_add_up_in_their_prefix() {
