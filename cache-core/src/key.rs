@@ -1,25 +1,25 @@
 //! Key encoding: how a call's identity becomes a Redis key.
 //!
-//! # Format, version `c3`
+//! # Format, version `c4`
 //!
 //! ```text
-//! entry                <ns>:c3:{<prefix>:<bucket>}:<scope>:<name>:<version>:<arg>:<arg>…
-//! scope generation     <ns>:c3:{<prefix>:<bucket>}:<scope>
-//! prefix generation    <ns>:c3:{<prefix>:<bucket>}
-//! scope tag generation <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>=<value>   one value
-//!                      <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>           any value
-//! prefix tag generation <ns>:c3:{<prefix>:<bucket>}!<tag>=<value>           one value
-//!                      <ns>:c3:{<prefix>:<bucket>}!<tag>                   any value
+//! entry                <ns>:c4:{<prefix>:<bucket>}:<scope>:<name>:<version>:<arg>:<arg>…
+//! scope generation     <ns>:c4:{<prefix>:<bucket>}:<scope>
+//! prefix generation    <ns>:c4:{<prefix>:<bucket>}
+//! scope tag generation <ns>:c4:{<prefix>:<bucket>}:<scope>:!<tag>=<value>   one value
+//!                      <ns>:c4:{<prefix>:<bucket>}:<scope>:!<tag>           any value
+//! prefix tag generation <ns>:c4:{<prefix>:<bucket>}!<tag>=<value>           one value
+//!                      <ns>:c4:{<prefix>:<bucket>}!<tag>                   any value
 //! ```
 //!
 //! Index of dependencies from the result (`tag(item = |page| ...)` on `#[cached]`), in the
 //! scope and in the scope's bucket (for invalidations across every scope):
 //!
 //! ```text
-//! fence                <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>#          read before a load
-//!                      <ns>:c3:{<prefix>:<bucket>}!<tag>#
-//! index of a value     <ns>:c3:{<prefix>:<bucket>}:<scope>:!<tag>#=<value>  a set of entry keys
-//!                      <ns>:c3:{<prefix>:<bucket>}!<tag>#=<value>
+//! fence                <ns>:c4:{<prefix>:<bucket>}:<scope>:!<tag>#          read before a load
+//!                      <ns>:c4:{<prefix>:<bucket>}!<tag>#
+//! index of a value     <ns>:c4:{<prefix>:<bucket>}:<scope>:!<tag>#=<value>  a set of entry keys
+//!                      <ns>:c4:{<prefix>:<bucket>}!<tag>#=<value>
 //! ```
 //!
 //! Invalidating a value removes the fence and the entries the value's index lists (in the
@@ -35,11 +35,12 @@
 //! prefix's. A tag name is an identifier (letters, digits, `_`; any other byte is written
 //! `%XX`), so the first `=` ends it; the `!` after the scope or after the brace cannot
 //! start a component (`!` is escaped inside components), so no tag key equals an entry,
-//! a generation or another tag's key. Format `c2` had no tags.
+//! a generation or another tag's key. Format `c2` had no tags; `c3` wrote structs and
+//! sequences as escaped JSON (`~%7B"page"%3A1%7D`).
 //!
 //! - `<ns>:` is the cache's namespace ([`crate::CacheBuilder::namespace`]); it is left out,
 //!   with its colon, when the namespace is empty.
-//! - `c3` is the version of this format. A change to the layout or to the component
+//! - `c4` is the version of this format. A change to the layout or to the component
 //!   encoding bumps it, so that old and new entries never read each other.
 //! - `<prefix>` is the attribute's `prefix`, `<name>` the function's name (or `name = ...`),
 //!   `<version>` the attribute's `version` in decimal (0 by default), `<scope>` the value of
@@ -62,13 +63,18 @@
 //! split back into its components, which makes the encoding injective: two different
 //! argument tuples never give the same key.
 //!
-//! - A value that serializes (serde) to a JSON string is written as the string itself; any
-//!   other value is written as `~` followed by its JSON text (`~42`, `~true`,
-//!   `~{"page":1}`), so the string `"42"` and the number `42` differ. Two values with the
+//! - A value that serializes (serde) to a JSON string is written as the string itself; a
+//!   number, a boolean or `null` as `~` followed by its JSON text (`~42`, `~true`,
+//!   `~null`), so the string `"42"` and the number `42` differ; a struct or a map as
+//!   `(field=value,…)` and a sequence as `<value,…>`, in serialization order, each value
+//!   written by the same rules (`(status=OPEN,page=~1,search=~null)`), readable in
+//!   `redis-cli`. (A struct or sequence holding a number of 16 digits or more is written
+//!   as `~` and its escaped JSON text instead, which a float could not keep exactly.) Two values with the
 //!   same JSON (a unit enum variant `Newest` and the string `"Newest"`) are one key: the
 //!   key identifies what the arguments serialize to.
-//! - The bytes `%`, `:`, `{`, `}`, `*`, `?`, `[`, `]`, `\`, `~`, `#`, `!`, space, ASCII
-//!   control characters and DEL are written as `%XX` (upper-case hex). Everything else,
+//! - The bytes `%`, `:`, `{`, `}`, `*`, `?`, `[`, `]`, `\`, `~`, `#`, `!`, `(`, `)`, `<`,
+//!   `>`, `,`, `=`, space, ASCII control characters and DEL are written as `%XX`
+//!   (upper-case hex). Everything else,
 //!   including non-ASCII Unicode, stays as it is, so short keys read well in `redis-cli`.
 //!   No component therefore contains a separator, a brace or a glob character.
 //! - An encoded component longer than [`MAX_COMPONENT_LEN`] bytes is replaced by `#`
@@ -82,7 +88,7 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// The version of the key format, written into every key.
-pub const FORMAT: &str = "c3";
+pub const FORMAT: &str = "c4";
 
 /// The longest encoded component kept readable; longer ones are hashed.
 pub const MAX_COMPONENT_LEN: usize = 96;
@@ -111,7 +117,23 @@ pub(crate) const NO_SCOPE: &str = "!";
 fn needs_escape(byte: u8) -> bool {
     matches!(
         byte,
-        b'%' | b':' | b'{' | b'}' | b'*' | b'?' | b'[' | b']' | b'\\' | b'~' | b'#' | b'!'
+        b'%' | b':'
+            | b'{'
+            | b'}'
+            | b'*'
+            | b'?'
+            | b'['
+            | b']'
+            | b'\\'
+            | b'~'
+            | b'#'
+            | b'!'
+            | b'('
+            | b')'
+            | b'<'
+            | b'>'
+            | b','
+            | b'='
     ) || byte <= b' '
         || byte == 0x7f
 }
@@ -171,6 +193,11 @@ pub(crate) fn push_value_component<T: Serialize + ?Sized>(
                 let raw: String = serde_json::from_str(&json)?;
                 escape_into(out, &raw);
             }
+            // A struct, a map, a sequence: readable, unless a number in it has more
+            // digits than a float keeps (the readable form reads numbers back as such).
+            None if json.starts_with(['{', '[']) && !has_long_number(&json) => {
+                push_readable(out, &json)?;
+            }
             None => {
                 out.push('~');
                 escape_into(out, &json);
@@ -179,6 +206,132 @@ pub(crate) fn push_value_component<T: Serialize + ?Sized>(
     }
     bound_len(out, from);
     Ok(())
+}
+
+/// Whether the JSON text holds a run of 16 digits or more (a number a float may not keep
+/// exactly; digits inside strings count too, which only costs readability).
+fn has_long_number(json: &str) -> bool {
+    let mut run = 0;
+    json.bytes().any(|byte| {
+        run = if byte.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 16
+    })
+}
+
+/// Writes the JSON text `json` (as serde_json writes it: no whitespace) in the readable
+/// form of a non-string component: a scalar as `~` and its JSON text (`~42`, `~true`,
+/// `~null`), an object as `(key=value,…)` and an array as `<value,…>`, in the order of the
+/// text (a struct's field order), strings inside written as themselves, escaped. A
+/// string cannot start with `(`, `<` or `~`, nor contain `(`, `)`, `<`, `>`, `,` or `=`
+/// (all escaped), so the form parses back one way: the encoding stays injective.
+fn push_readable(out: &mut String, json: &str) -> Result<(), serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    Readable(out).deserialize(&mut deserializer)?;
+    deserializer.end()
+}
+
+/// Writes the value it deserializes, readably, into the string it holds.
+struct Readable<'a>(&'a mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Readable<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Readable<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0.push_str(if v { "~true" } else { "~false" });
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        let _ = write!(self.0, "~{v}");
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        let _ = write!(self.0, "~{v}");
+        Ok(())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        // serde_json's own text for the number, as the JSON form had it.
+        let text = serde_json::to_string(&v).map_err(E::custom)?;
+        self.0.push('~');
+        escape_into(self.0, &text);
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        escape_into(self.0, v);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.push_str("~null");
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.push_str("~null");
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.push('<');
+        let mut first = true;
+        while seq
+            .next_element_seed(Element {
+                out: self.0,
+                first: &mut first,
+            })?
+            .is_some()
+        {}
+        self.0.push('>');
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.push('(');
+        let mut first = true;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if !std::mem::take(&mut first) {
+                self.0.push(',');
+            }
+            escape_into(self.0, &key);
+            self.0.push('=');
+            map.next_value_seed(Readable(self.0))?;
+        }
+        self.0.push(')');
+        Ok(())
+    }
+}
+
+/// One element of an array, after a comma unless it is the first.
+struct Element<'a, 'b> {
+    out: &'a mut String,
+    first: &'b mut bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Element<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if !std::mem::take(self.first) {
+            self.out.push(',');
+        }
+        Readable(self.out).deserialize(deserializer)
+    }
 }
 
 /// A serializer that accepts exactly what serde_json writes as a JSON string, writing the
@@ -476,7 +629,7 @@ impl CallKeys {
     }
 }
 
-/// Writes `<ns>:c3:` (or `c3:` for an empty namespace).
+/// Writes `<ns>:c4:` (or `c4:` for an empty namespace).
 fn push_root(out: &mut String, namespace: &str) {
     if !namespace.is_empty() {
         out.push_str(namespace);
@@ -486,7 +639,7 @@ fn push_root(out: &mut String, namespace: &str) {
     out.push(':');
 }
 
-/// Writes `<ns>:c3:{<prefix>:<bucket>}`.
+/// Writes `<ns>:c4:{<prefix>:<bucket>}`.
 fn push_tag(out: &mut String, namespace: &str, prefix: &str, bucket: u16) {
     push_root(out, namespace);
     out.push('{');
@@ -513,7 +666,7 @@ pub fn prefix_generation_keys(namespace: &str, prefix: &str) -> Vec<String> {
 }
 
 /// The name under which a pending `invalidate_all` of `prefix` is remembered:
-/// `<ns>:c3:{<prefix>:*}`, which no key of the format can equal (a bucket is hex digits).
+/// `<ns>:c4:{<prefix>:*}`, which no key of the format can equal (a bucket is hex digits).
 pub(crate) fn prefix_marker(namespace: &str, prefix: &str) -> String {
     let mut out = String::with_capacity(namespace.len() + prefix.len() + 10);
     push_root(&mut out, namespace);
@@ -709,7 +862,7 @@ mod tests {
         let mut parts = KeyParts::new();
         parts.scope("acme").arg(&7u8);
         let keys = call_keys("app", "fmpa", "list", 0, &parts);
-        let tag = format!("app:c3:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
+        let tag = format!("app:c4:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
         assert_eq!(keys.prefix_generation(), tag);
         assert!(prefix_generation_keys("app", "fmpa").contains(&tag));
         assert_eq!(keys.scope_generation(), format!("{tag}:acme"));
@@ -721,7 +874,7 @@ mod tests {
         let unscoped = call_keys("", "fmpa", "list", 2, &KeyParts::new());
         assert_eq!(
             unscoped.entry(),
-            format!("c3:{{fmpa:{:03x}}}:!:list:2", bucket("fmpa", "!"))
+            format!("c4:{{fmpa:{:03x}}}:!:list:2", bucket("fmpa", "!"))
         );
     }
 
@@ -734,7 +887,7 @@ mod tests {
             .tag("status", &Some("open"))
             .tag("item", &None::<u32>);
         let keys = call_keys("app", "fmpa", "list", 0, &parts);
-        let tag = format!("app:c3:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
+        let tag = format!("app:c4:{{fmpa:{:03x}}}", bucket("fmpa", "acme"));
         assert_eq!(
             keys.tag_generations(),
             [
@@ -756,7 +909,7 @@ mod tests {
         assert_eq!(component("a:!b").unwrap(), "a%3A%21b");
         assert_eq!(
             scope_tag_key("", "p", "s", "a=b", Some("c")),
-            format!("c3:{{p:{:03x}}}:s:!a%3Db=c", bucket("p", "s"))
+            format!("c4:{{p:{:03x}}}:s:!a%3Db=c", bucket("p", "s"))
         );
     }
 
@@ -768,8 +921,8 @@ mod tests {
         assert_ne!(bucket("fmpa", "acme"), bucket("user", "acme"));
         let keys = prefix_generation_keys("app", "fmpa");
         assert_eq!(keys.len(), usize::from(BUCKETS));
-        assert_eq!(keys[0], "app:c3:{fmpa:000}");
-        assert_eq!(keys[1023], "app:c3:{fmpa:3ff}");
+        assert_eq!(keys[0], "app:c4:{fmpa:000}");
+        assert_eq!(keys[1023], "app:c4:{fmpa:3ff}");
         let mut seen = std::collections::HashSet::new();
         for tenant in 0..20_000 {
             seen.insert(bucket("fmpa", &format!("tenant-{tenant}")));

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 fn adversarial() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
         "", ":", "*", "?", "[", "]", "{", "}", "\\", "%", "%3A", "~", "#", "!", " ", "\n", "\"",
-        "a", "b", "é", "租户", "🦀", "c1", "~null", "#00", "0", "-1",
+        "a", "b", "é", "租户", "🦀", "c1", "~null", "#00", "0", "-1", ",", "=", "(", ")", "<", ">",
     ]);
     prop_oneof![
         prop::collection::vec(pieces, 0..8).prop_map(|p| p.concat()),
@@ -31,8 +31,39 @@ fn entry_key(scope: &Option<String>, args: &[String]) -> String {
         .to_owned()
 }
 
+/// JSON values of every shape, strings adversarial: what a struct, a map, a sequence or
+/// an option argument serializes to.
+fn structured() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        adversarial().prop_map(Value::String),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e9f64..1e9).prop_map(Value::from),
+        any::<bool>().prop_map(Value::Bool),
+        Just(Value::Null),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(adversarial(), inner, 0..4)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn structured_values_give_distinct_components(a in structured(), b in structured()) {
+        let (ca, cb) = (
+            cache_core::key::component(&a).unwrap(),
+            cache_core::key::component(&b).unwrap(),
+        );
+        let same = serde_json::to_string(&a).unwrap() == serde_json::to_string(&b).unwrap();
+        prop_assert_eq!(same, ca == cb, "{} -> {} / {} -> {}", a, ca, b, cb);
+    }
 
     #[test]
     fn distinct_inputs_give_distinct_keys(
