@@ -95,29 +95,33 @@ where
     cached::<M, F>(site, cache, parts, fut).await
 }
 
-/// The invalidation of `#[invalidates]`, run after the function succeeded: the scope of
-/// `parts` in each prefix, or each whole prefix when `parts` has no scope (or a scope
-/// that did not serialize: coarser, never weaker). Failures are kept and retried by the
-/// cache; they never reach the caller. Every prefix is invalidated or pending once this
-/// future has been polled once, even if it is then dropped.
-pub async fn invalidate(cache: Option<Cache>, prefixes: &[&str], parts: &KeyParts) {
+/// The invalidation of `#[invalidates]`, run after the function succeeded: for each
+/// target, the scope of its key parts in each of its prefixes, or each whole prefix when
+/// they have no scope (or a scope that did not serialize: coarser, never weaker); tag
+/// values instead when they name some. Failures are kept and retried by the cache; they
+/// never reach the caller. Every target is invalidated or pending once this future has
+/// been polled once, even if it is then dropped.
+pub async fn invalidate(cache: Option<Cache>, targets: &[(&[&str], &KeyParts)]) {
     let Some(cache) = cache else { return };
-    let targets = targets(&cache, prefixes, parts);
+    let targets = targets_of(&cache, targets);
     let _ = cache.inner.invalidate(targets).await;
 }
 
-/// The targets of `parts` in each of `prefixes`.
-fn targets(cache: &Cache, prefixes: &[&str], parts: &KeyParts) -> Vec<Target> {
-    if parts.is_invalid() {
-        tracing::error!(
-            ?prefixes,
-            "cache: the invalidation key did not serialize; invalidating the whole prefixes"
-        );
+/// The targets of each (prefixes, key parts).
+fn targets_of(cache: &Cache, targets: &[(&[&str], &KeyParts)]) -> Vec<Target> {
+    let mut all = Vec::new();
+    for (prefixes, parts) in targets {
+        if parts.is_invalid() {
+            tracing::error!(
+                ?prefixes,
+                "cache: the invalidation key did not serialize; invalidating the whole prefixes"
+            );
+        }
+        for prefix in *prefixes {
+            all.extend(Target::of_parts(cache.namespace(), prefix, parts));
+        }
     }
-    prefixes
-        .iter()
-        .flat_map(|prefix| Target::of_parts(cache.namespace(), prefix, parts))
-        .collect()
+    all
 }
 
 /// `write_through = read(...)`, before the body: the read's generations, read now, so
@@ -133,15 +137,59 @@ pub async fn capture<O>(cache: &Option<Cache>, through: Through<O>) -> Option<Ca
 /// read's entry invalidated. The same guarantees as [`invalidate`].
 pub async fn invalidate_through<O>(
     cache: Option<Cache>,
-    prefixes: &[&str],
-    parts: &KeyParts,
+    targets: &[(&[&str], &KeyParts)],
     captured: Option<Captured<O>>,
     output: &O,
 ) {
     let Some(cache) = cache else { return };
-    let targets = targets(&cache, prefixes, parts);
+    let targets = targets_of(&cache, targets);
     let rotation = captured.map(|captured| captured.rotation(&cache, output));
     let _ = cache.inner.invalidate_with(targets, rotation).await;
+}
+
+/// `check_round_trip = true`, in debug builds: what a hit would return (the stored part
+/// of `output`, encoded with the cache's codec and decoded) compared with what the function
+/// returned; a difference (a `Serialize` that loses precision, a field skipped) is logged
+/// once per site, with both values; returns whether they differ. Never fails the call.
+pub fn check_round_trip<M>(
+    _mode: &M,
+    site: &Site,
+    cache: &Option<Cache>,
+    output: &M::Output,
+) -> bool
+where
+    M: outcome::Mode,
+    M::Stored: PartialEq + std::fmt::Debug,
+{
+    let Some(value) = M::stored(output) else {
+        return false;
+    };
+    let codec = cache
+        .as_ref()
+        .map_or(crate::Codec::Json, |cache| cache.inner.codec);
+    let payload = crate::payload::Payload::entry(codec);
+    let back = payload
+        .encode(value)
+        .map_err(|error| error.to_string())
+        .and_then(|bytes| {
+            payload
+                .decode::<M::Stored>(&bytes)
+                .map_err(|error| error.to_string())
+        });
+    let differs = match &back {
+        Ok(back) => back != value,
+        Err(_) => true,
+    };
+    if differs && site.warn_round_trip() {
+        tracing::warn!(
+            prefix = site.prefix,
+            name = site.name,
+            returned = ?value,
+            hit_returns = ?back,
+            "cache: this value does not survive its round trip through the cache: a hit returns something else than the function did; make Serialize and Deserialize exact for it (check_round_trip)"
+        );
+    }
+    differs
 }
 
 /// Calls `f` with `value`: how `#[invalidates]` applies `key = |row| ...`, `tag(... = |row|
@@ -206,4 +254,14 @@ pub fn explicit<C: AsCache + ?Sized>(cache: &C) -> Option<Cache> {
 
 /// Asserts, at compile time, that a cached value can be stored. Generated with the span
 /// of the return type, so a type that is not serde is reported there.
-pub const fn assert_cacheable<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+pub const fn assert_cacheable<T: Cacheable>() {}
+
+/// What a cached value must be: a serde type, stored and read back.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be cached: a cached value is `Serialize + DeserializeOwned`",
+    label = "not `Serialize + DeserializeOwned`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it; a framework's response wrapper (axum's `Json<T>`, `Html<T>`, a `Response`) cannot be: cache the inner value instead, by moving the query into a function that returns `T` and putting #[cached] on that function"
+)]
+pub trait Cacheable {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned> Cacheable for T {}

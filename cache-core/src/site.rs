@@ -20,6 +20,8 @@ pub struct Site {
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
     /// Whether this site's value type was checked against the sites sharing its keys.
     registered: AtomicBool,
+    /// Whether a value that does not round-trip was reported (`check_round_trip`).
+    round_trip_reported: AtomicBool,
 }
 
 impl Site {
@@ -37,7 +39,13 @@ impl Site {
             version,
             counters: OnceLock::new(),
             registered: AtomicBool::new(false),
+            round_trip_reported: AtomicBool::new(false),
         }
+    }
+
+    /// Whether to report a value that does not round-trip: the first time only.
+    pub(crate) fn warn_round_trip(&self) -> bool {
+        !self.round_trip_reported.swap(true, Ordering::Relaxed)
     }
 
     /// Warns, once per site, when another site with the same prefix, name and version

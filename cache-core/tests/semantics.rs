@@ -65,7 +65,7 @@ async fn loaded(cache: &Cache, site: &'static Site, parts: KeyParts) -> bool {
 
 /// Invalidates what `parts` names in the prefix `tagged`, as `#[invalidates]` does.
 async fn invalidate_tagged(cache: &Cache, parts: KeyParts) {
-    __private::invalidate(Some(cache.clone()), &["tagged"], &parts).await;
+    __private::invalidate(Some(cache.clone()), &[(&["tagged"][..], &parts)]).await;
 }
 
 /// Each read of the table, and whether it loaded: the entries a tag invalidation reaches.

@@ -21,10 +21,14 @@ pub enum Ttl {
     Path(Path),
 }
 
-/// A key argument: a parameter, or a field of one (`user.tenant_id`, `self.tenant`).
+/// A key argument: any expression of the parameters, evaluated once before the body, by
+/// reference (`tenant`, `user.tenant_id`, `self.tenant`, `auth.user_id()`, `slug` bound by
+/// `Path(slug): Path<String>`).
 pub struct KeyExpr {
-    /// The parameter it reads (`user` in `user.tenant_id`).
-    pub root: Ident,
+    /// The name it starts from (`user` in `user.tenant_id`, `auth` in `auth.user_id()`),
+    /// checked against the parameters; `None` for an expression with no such name (a
+    /// call, a macro), which the compiler checks.
+    pub root: Option<Ident>,
     pub expr: Expr,
 }
 
@@ -68,16 +72,28 @@ pub struct CachedArgs {
     /// `write_through = true`: writes may store their result under this read's key (a
     /// hidden sibling function builds it).
     pub write_through: Option<LitBool>,
+    /// `check_round_trip = true`: in debug builds, each loaded value is encoded, decoded
+    /// and compared, and a difference logged.
+    pub check_round_trip: Option<LitBool>,
+}
+
+/// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
+pub struct TargetArgs {
+    pub prefixes: Vec<Prefix>,
+    pub scope: Option<KeyValue>,
+    pub tags: Vec<TagArg>,
+    /// Where it was written (`target(` or the attribute), for errors.
+    pub span: Span,
 }
 
 /// `#[invalidates(...)]`.
 #[derive(Default)]
 pub struct InvalidatesArgs {
-    pub prefixes: Vec<Prefix>,
-    pub scope: Option<KeyValue>,
+    /// The prefixes, `key` and tags written at the top (the first target, when it has
+    /// prefixes), then each `target(...)` group.
+    pub targets: Vec<TargetArgs>,
     pub cache: Option<Expr>,
     pub result: Option<LitBool>,
-    pub tags: Vec<TagArg>,
     /// `when = |out| ...`: invalidate only when it says something changed.
     pub when: Option<Expr>,
     /// `write_through = read(args)`: store the result under that cached read's key.
@@ -113,8 +129,8 @@ impl Parse for ThroughCall {
     }
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
-const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
 fn set_once<T>(slot: &mut Option<T>, name: &Ident, value: T) -> syn::Result<()> {
@@ -137,6 +153,8 @@ fn is_option(input: ParseStream) -> bool {
 enum Item {
     /// `name = <value>`: the name is parsed, the value is left for the caller.
     Option(Ident),
+    /// `target(...)`: its contents.
+    Target(Ident, proc_macro2::TokenStream),
     /// Anything else (a key argument, a positional prefix).
     Bare,
 }
@@ -149,7 +167,12 @@ fn parse_items(
 ) -> syn::Result<Vec<TagArg>> {
     let mut all_tags = Vec::new();
     while !input.is_empty() {
-        if input.peek(Ident) && input.peek2(syn::token::Paren) && is_tag_group(input) {
+        if input.peek(Ident) && input.peek2(syn::token::Paren) && is_group(input, "target") {
+            let name: Ident = input.parse()?;
+            let content;
+            syn::parenthesized!(content in input);
+            each(Item::Target(name, content.parse()?), input)?;
+        } else if input.peek(Ident) && input.peek2(syn::token::Paren) && is_group(input, "tag") {
             let tag: Ident = input.parse()?;
             let content;
             syn::parenthesized!(content in input);
@@ -176,12 +199,12 @@ fn parse_items(
     Ok(all_tags)
 }
 
-/// Whether the input starts with `tag(`.
-fn is_tag_group(input: ParseStream) -> bool {
+/// Whether the input starts with `<name>(`.
+fn is_group(input: ParseStream, name: &str) -> bool {
     input
         .fork()
         .parse::<Ident>()
-        .is_ok_and(|ident| ident == "tag")
+        .is_ok_and(|ident| ident == name)
 }
 
 impl Parse for TagArg {
@@ -223,6 +246,12 @@ impl Parse for CachedArgs {
                     args.keys.push(input.parse()?);
                     return Ok(());
                 }
+                Item::Target(name, _) => {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "`target(...)` belongs to #[invalidates]; a #[cached] read has one key",
+                    ));
+                }
             };
             match name.to_string().as_str() {
                 "prefix" => set_once(&mut args.prefix, &name, input.parse::<PrefixArg>()?.0),
@@ -236,6 +265,9 @@ impl Parse for CachedArgs {
                 "write_through" => {
                     set_once(&mut args.write_through, &name, parse_bool(input, &name)?)
                 }
+                "check_round_trip" => {
+                    set_once(&mut args.check_round_trip, &name, parse_bool(input, &name)?)
+                }
                 _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }
         })?;
@@ -247,29 +279,102 @@ impl Parse for CachedArgs {
 impl Parse for InvalidatesArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = InvalidatesArgs::default();
+        let mut top = TargetArgs {
+            prefixes: Vec::new(),
+            scope: None,
+            tags: Vec::new(),
+            span: Span::call_site(),
+        };
+        let mut groups = Vec::new();
         let tags = parse_items(input, |item, input| {
             let name = match item {
                 Item::Option(name) => name,
                 Item::Bare => {
-                    args.prefixes.push(input.parse::<PrefixArg>()?.0);
+                    top.prefixes.push(input.parse::<PrefixArg>()?.0);
+                    return Ok(());
+                }
+                Item::Target(name, content) => {
+                    let mut target = syn::parse2::<TargetArgs>(content)?;
+                    target.span = name.span();
+                    groups.push(target);
                     return Ok(());
                 }
             };
             match name.to_string().as_str() {
-                "key" => set_once(&mut args.scope, &name, input.parse()?),
+                "key" => set_once(&mut top.scope, &name, input.parse()?),
                 "cache" => set_once(&mut args.cache, &name, input.parse()?),
                 "result" => set_once(&mut args.result, &name, parse_bool(input, &name)?),
                 "when" => set_once(&mut args.when, &name, input.parse()?),
                 "write_through" => set_once(&mut args.write_through, &name, input.parse()?),
                 "prefix" => {
-                    args.prefixes.push(input.parse::<PrefixArg>()?.0);
+                    top.prefixes.push(input.parse::<PrefixArg>()?.0);
                     Ok(())
                 }
                 _ => Err(unknown_option(&name, INVALIDATES_OPTIONS)),
             }
         })?;
-        args.tags = tags;
+        top.tags = tags;
+        if top.prefixes.is_empty() && !groups.is_empty() {
+            let stray = top
+                .scope
+                .as_ref()
+                .map(KeyValue::span)
+                .or(top.tags.first().map(|tag| tag.name.span()));
+            if let Some(span) = stray {
+                return Err(syn::Error::new(
+                    span,
+                    "with `target(...)` groups, a `key` or `tag(...)` at the top has no prefix to apply to: put it inside a target(\"prefix\", key = ...)",
+                ));
+            }
+        }
+        if !top.prefixes.is_empty() || groups.is_empty() {
+            args.targets.push(top);
+        }
+        args.targets.extend(groups);
         Ok(args)
+    }
+}
+
+impl KeyValue {
+    /// Where the value is written.
+    pub fn span(&self) -> Span {
+        match self {
+            KeyValue::Arg(key) => key.expr.span(),
+            KeyValue::Result(closure) => closure.span(),
+        }
+    }
+}
+
+/// The inside of `target(...)`: prefixes, `key = ...`, `tag(...)`.
+impl Parse for TargetArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut target = TargetArgs {
+            prefixes: Vec::new(),
+            scope: None,
+            tags: Vec::new(),
+            span: Span::call_site(),
+        };
+        let tags = parse_items(input, |item, input| match item {
+            Item::Bare => {
+                target.prefixes.push(input.parse::<PrefixArg>()?.0);
+                Ok(())
+            }
+            Item::Option(name) if name == "key" => {
+                set_once(&mut target.scope, &name, input.parse()?)
+            }
+            Item::Option(name) if name == "prefix" => {
+                target.prefixes.push(input.parse::<PrefixArg>()?.0);
+                Ok(())
+            }
+            Item::Option(name) | Item::Target(name, _) => Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "`{name}` does not belong inside `target(...)`, which takes prefixes, `key` and `tag(...)`; options of the whole write (`cache`, `when`, `write_through`...) go beside the targets"
+                ),
+            )),
+        })?;
+        target.tags = tags;
+        Ok(target)
     }
 }
 
@@ -327,21 +432,29 @@ impl Parse for KeyExpr {
     }
 }
 
-/// The parameter a key expression reads: an identifier, or the base of a field chain.
-fn key_root(expr: &Expr) -> syn::Result<Ident> {
+/// The name a key expression starts from: an identifier, or the base of a field access, a
+/// method call, an index, a reference or a cast; `None` for other expressions.
+fn key_root(expr: &Expr) -> syn::Result<Option<Ident>> {
     match expr {
         Expr::Path(path) if path.qself.is_none() && path.path.get_ident().is_some() => {
-            Ok(path.path.segments[0].ident.clone())
+            Ok(Some(path.path.segments[0].ident.clone()))
         }
         Expr::Field(field) => key_root(&field.base),
+        Expr::MethodCall(call) => key_root(&call.receiver),
+        Expr::Index(index) => key_root(&index.expr),
+        Expr::Reference(reference) => key_root(&reference.expr),
+        Expr::Paren(paren) => key_root(&paren.expr),
+        Expr::Cast(cast) => key_root(&cast.expr),
+        Expr::Unary(unary) => key_root(&unary.expr),
+        Expr::Try(tried) => Err(syn::Error::new(
+            tried.question_token.span(),
+            "a key is computed before the body runs, where `?` has nothing to return to: compute a value that cannot fail",
+        )),
         Expr::Infer(infer) => Err(syn::Error::new(
             infer.span(),
             "`_` is not a parameter: name the parameter that enters the key",
         )),
-        other => Err(syn::Error::new(
-            other.span(),
-            "a key argument is a parameter name (`tenant`) or a field of one (`user.tenant_id`)",
-        )),
+        _ => Ok(None),
     }
 }
 

@@ -55,21 +55,28 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
 
 /// Checks `#[invalidates(args)]` on a function with signature `sig`.
 pub fn invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
-    if args.prefixes.is_empty() {
-        return Err(syn::Error::new(
-            Span::call_site(),
-            "missing prefix: name what to invalidate, e.g. #[invalidates(\"fmpa\", key = tenant)]",
-        ));
+    for target in &args.targets {
+        if target.prefixes.is_empty() {
+            return Err(syn::Error::new(
+                target.span,
+                "missing prefix: name what to invalidate, e.g. #[invalidates(\"fmpa\", key = tenant)] or target(\"fmpa\", key = tenant)",
+            ));
+        }
     }
     is_async(sig, "invalidates")?;
-    if let Some(KeyValue::Arg(key)) = &args.scope {
-        key_reads_a_parameter(key, sig)?;
+    let mut from_result = false;
+    for target in &args.targets {
+        if let Some(KeyValue::Arg(key)) = &target.scope {
+            key_reads_a_parameter(key, sig)?;
+        }
+        from_result |= matches!(target.scope, Some(KeyValue::Result(_)))
+            || target
+                .tags
+                .iter()
+                .any(|tag| matches!(tag.value, KeyValue::Result(_)));
+        // An invalidation may name several values of one tag (an item's old and new status).
+        tags(&target.tags, sig, false)?;
     }
-    let from_result = matches!(args.scope, Some(KeyValue::Result(_)))
-        || args
-            .tags
-            .iter()
-            .any(|tag| matches!(tag.value, KeyValue::Result(_)));
     let needs_output = from_result
         .then(|| ("a value from the result", sig.ident.span()))
         .or(args.when.as_ref().map(|when| ("`when`", when.span())))
@@ -85,8 +92,7 @@ pub fn invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
             format!("{what} needs a return type that can be named, not `impl Trait`"),
         ));
     }
-    // An invalidation may name several values of one tag (an item's old and new status).
-    tags(&args.tags, sig, false)
+    Ok(())
 }
 
 /// Whether the output's type can be written in the generated code.
@@ -142,7 +148,9 @@ fn is_async(sig: &Signature, attribute: &str) -> syn::Result<()> {
 
 /// A key expression must read a plain parameter of the function (or `self`).
 fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
-    let root = &key.root;
+    let Some(root) = &key.root else {
+        return Ok(()); // a call or a macro: the compiler checks the names it uses
+    };
     if root == "self" {
         return match sig.inputs.first() {
             Some(FnArg::Receiver(_)) => Ok(()),
@@ -155,33 +163,20 @@ fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
             )),
         };
     }
+    let bound = sig.inputs.iter().any(|input| match input {
+        FnArg::Typed(typed) => binds(&typed.pat, root),
+        FnArg::Receiver(_) => false,
+    });
+    if bound {
+        return Ok(());
+    }
+    let mut params = Vec::new();
     for input in &sig.inputs {
-        let FnArg::Typed(typed) = input else { continue };
-        match &*typed.pat {
-            Pat::Ident(ident) if ident.ident == *root => return Ok(()),
-            Pat::Ident(_) => {}
-            pattern if binds(pattern, root) => {
-                return Err(syn::Error::new(
-                    root.span(),
-                    format!(
-                        "`{root}` is bound by a destructuring pattern; a key argument must be a plain `name: Type` parameter"
-                    ),
-                ));
-            }
-            _ => {}
+        match input {
+            FnArg::Typed(typed) => names(&typed.pat, &mut params),
+            FnArg::Receiver(_) => params.push("`self`".to_owned()),
         }
     }
-    let params: Vec<String> = sig
-        .inputs
-        .iter()
-        .filter_map(|input| match input {
-            FnArg::Typed(typed) => match &*typed.pat {
-                Pat::Ident(ident) => Some(format!("`{}`", ident.ident)),
-                _ => None,
-            },
-            FnArg::Receiver(_) => Some("`self`".to_owned()),
-        })
-        .collect();
     let hint = if params.is_empty() {
         "it has none".to_owned()
     } else {
@@ -191,6 +186,20 @@ fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
         root.span(),
         format!("`{root}` is not a parameter of `{}`; {hint}", sig.ident),
     ))
+}
+
+/// The names a parameter's pattern binds, as `` `name` ``.
+fn names(pattern: &Pat, out: &mut Vec<String>) {
+    match pattern {
+        Pat::Ident(ident) => out.push(format!("`{}`", ident.ident)),
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| names(p, out)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| names(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| names(&f.pat, out)),
+        Pat::Reference(r) => names(&r.pat, out),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| names(p, out)),
+        Pat::Type(t) => names(&t.pat, out),
+        _ => {}
+    }
 }
 
 /// Whether a destructuring pattern binds `name` somewhere inside.

@@ -902,3 +902,135 @@ mod from_the_result_index {
         a_load_across_an_item_invalidation_is_not_kept
     );
 }
+
+/// Several targets with their own keys: in one attribute (`target(...)` groups), or with
+/// stacked attributes; both invalidate the same entries.
+mod several_targets {
+    use super::*;
+
+    /// Loads per (prefix, tenant).
+    #[derive(Default)]
+    pub struct Loads(Mutex<HashMap<(&'static str, String), u32>>);
+
+    impl Loads {
+        fn count(&self, prefix: &'static str, tenant: &str) -> u32 {
+            let mut loads = self.0.lock().unwrap();
+            let n = loads.entry((prefix, tenant.to_owned())).or_default();
+            *n += 1;
+            *n
+        }
+
+        fn of(&self, prefix: &'static str, tenant: &str) -> u32 {
+            self.0.lock().unwrap()[&(prefix, tenant.to_owned())]
+        }
+    }
+
+    #[cached(prefix = "multi-a", ttl = "1m", key = tenant, cache = cache)]
+    async fn read_a(cache: &Cache, loads: &Loads, tenant: &str) -> u32 {
+        loads.count("a", tenant)
+    }
+
+    #[cached(prefix = "multi-b", ttl = "1m", key = tenant, tag(kind = kind), cache = cache)]
+    async fn read_b(cache: &Cache, loads: &Loads, tenant: &str, kind: &str) -> u32 {
+        let _ = kind;
+        loads.count("b", tenant)
+    }
+
+    /// One tenant of `multi-a`, and the kind `x` of `multi-b` in every tenant.
+    #[invalidates(target("multi-a", key = tenant), target("multi-b", tag(kind = kind)), cache = cache)]
+    async fn grouped(cache: &Cache, tenant: &str, kind: &str) {}
+
+    /// The same, as two attributes.
+    #[invalidates("multi-a", key = tenant, cache = cache)]
+    #[invalidates("multi-b", tag(kind = kind), cache = cache)]
+    async fn stacked(cache: &Cache, tenant: &str, kind: &str) {}
+
+    async fn both_forms_invalidate_each_target_with_its_own_key(cache: Cache) {
+        // Each form on tenants and a kind of its own.
+        for (form, [t1, t2], kind) in [
+            ("grouped", ["g1", "g2"], "x"),
+            ("stacked", ["s1", "s2"], "y"),
+        ] {
+            let loads = Loads::default();
+            let read_all = || async {
+                for tenant in [t1, t2] {
+                    read_a(&cache, &loads, tenant).await;
+                    read_b(&cache, &loads, tenant, kind).await;
+                }
+            };
+            read_all().await;
+            read_all().await;
+            match form {
+                "grouped" => grouped(&cache, t1, kind).await,
+                _ => stacked(&cache, t1, kind).await,
+            }
+            read_all().await;
+            let loads = |prefix, tenant| loads.of(prefix, tenant);
+            assert_eq!(loads("a", t1), 2, "{form}: a/{t1} invalidated");
+            assert_eq!(loads("a", t2), 1, "{form}: a/{t2} kept");
+            assert_eq!(
+                loads("b", t1),
+                2,
+                "{form}: b kind {kind} of {t1} invalidated"
+            );
+            assert_eq!(
+                loads("b", t2),
+                2,
+                "{form}: b kind {kind} of {t2} invalidated"
+            );
+        }
+    }
+
+    on_redis_and_memory!("targets": both_forms_invalidate_each_target_with_its_own_key);
+}
+
+/// `check_round_trip = true`: a value whose `Serialize` loses precision is reported (in
+/// debug builds), an exact one is not; the call returns the function's value either way.
+mod round_trip {
+    use super::*;
+    use cache_core::__private::{ResultMode, Site, check_round_trip};
+
+    /// A timestamp serialized to whole seconds, as in the Conduit-style application.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    pub struct Stamp {
+        pub seconds: f64,
+    }
+
+    impl Serialize for Stamp {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut out = s.serialize_struct("Stamp", 1)?;
+            out.serialize_field("seconds", &self.seconds.trunc())?;
+            out.end()
+        }
+    }
+
+    #[cached(prefix = "stamps", ttl = "1m", key = id, check_round_trip = true, cache = cache)]
+    async fn stamp(cache: &Cache, id: u32) -> Result<Stamp, String> {
+        Ok(Stamp {
+            seconds: f64::from(id) + 0.5,
+        })
+    }
+
+    #[test]
+    fn a_lossy_value_is_reported_an_exact_one_is_not() {
+        static SITE: Site = Site::new("stamps", "check", std::time::Duration::from_secs(60), 0);
+        let mode = ResultMode::<Result<Stamp, String>>::new();
+        let lossy: Result<Stamp, String> = Ok(Stamp { seconds: 1.5 });
+        let exact: Result<Stamp, String> = Ok(Stamp { seconds: 2.0 });
+        assert!(check_round_trip(&mode, &SITE, &None, &lossy));
+        assert!(!check_round_trip(&mode, &SITE, &None, &exact));
+        assert!(!check_round_trip(&mode, &SITE, &None, &Err("no".into())));
+    }
+
+    #[tokio::test]
+    async fn the_attribute_returns_the_function_value() {
+        let cache = Cache::builder().memory().build().await.unwrap();
+        assert_eq!(stamp(&cache, 1).await.unwrap().seconds, 1.5, "the miss");
+        assert_eq!(
+            stamp(&cache, 1).await.unwrap().seconds,
+            1.0,
+            "the hit: what the round trip keeps (the check reports it)"
+        );
+    }
+}

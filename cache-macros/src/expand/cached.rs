@@ -57,9 +57,28 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let assert_stored = stored.map(|ty| {
         quote_spanned! {stored_span=> ::cache_core::__private::assert_cacheable::<#ty>(); }
     });
+    // `check_round_trip = true`: in debug builds, what a hit would return is compared
+    // with what the function returned (`PartialEq + Debug` on the value).
+    let check = args
+        .check_round_trip
+        .as_ref()
+        .filter(|lit| lit.value)
+        .map(|lit| {
+            quote_spanned! {lit.span()=>
+                #[cfg(debug_assertions)]
+                let _ = ::cache_core::__private::check_round_trip(&__cache_check_mode, &__CACHE_SITE, &__cache_check, &__cache_ret);
+            }
+        });
+    let check_handle = check.as_ref().map(|_| {
+        quote! {
+            let __cache_check = ::core::clone::Clone::clone(&__cache_handle);
+            let __cache_check_mode = #mode;
+        }
+    });
     let body = quote! {
         async move {
             let __cache_ret: #ret = #block;
+            #check
             __cache_ret
         }
     };
@@ -120,7 +139,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
                 #[allow(unused_variables, unused_mut, clippy::too_many_arguments)]
                 #vis #sibling {
                     #site
-                    #parts
+                    let __cache_parts = #parts;
                     #picks
                     ::cache_core::__private::Through::new(&__CACHE_SITE, __cache_parts, #mode)
                 }
@@ -132,10 +151,11 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         #vis #sig {
             #assert_stored
             #site
-            #parts
+            let __cache_parts = #parts;
             #handle
             #picks
             let __cache_mode = #mode;
+            #check_handle
             #call
         }
     })

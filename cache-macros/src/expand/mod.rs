@@ -49,8 +49,7 @@ impl ToTokens for Prefix {
     }
 }
 
-/// `let __cache_parts = ...;`: the key parts, encoded before the body runs (it may
-/// consume the arguments).
+/// `{ ... }`: the key parts, encoded before the body runs (it may consume the arguments).
 pub fn key_parts(
     scope: Option<&KeyExpr>,
     keys: &[KeyExpr],
@@ -79,14 +78,14 @@ pub fn key_parts(
         }
     });
     quote! {
-        let __cache_parts = {
+        {
             #[allow(unused_mut)]
             let mut __cache_parts = ::cache_core::__private::KeyParts::new();
             #scope
             #(#keys)*
             #(#tags)*
             __cache_parts
-        };
+        }
     }
 }
 

@@ -220,14 +220,22 @@ impl Repo {
     // its item and the lists of the status it had (returned by the DELETE). Each write
     // also changes the dashboard's counts: the tenant's stats.
 
-    #[invalidates(prefix::FMPA, key = tenant, tag(status = input.status, item = |s: &Session| s.id), cache = self.cache)]
-    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(
+        target(prefix::FMPA, key = tenant, tag(status = input.status, item = |s: &Session| s.id)),
+        target(prefix::STATS, key = tenant),
+        cache = self.cache
+    )]
     pub async fn create_fmpa(&self, tenant: &str, input: &SessionInput) -> DbResult<Session> {
         self.insert_session("fmpa", tenant, input).await
     }
 
-    #[invalidates(prefix::FMPA, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), write_through = self.get_fmpa(tenant, id), cache = self.cache)]
-    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(
+        target(prefix::FMPA, key = tenant, tag(item = id, list = tenant)),
+        target(prefix::STATS, key = tenant),
+        when = |s: &Option<Session>| s.is_some(),
+        write_through = self.get_fmpa(tenant, id),
+        cache = self.cache
+    )]
     pub async fn update_fmpa(
         &self,
         tenant: &str,
@@ -238,20 +246,32 @@ impl Repo {
     }
 
     /// Deletes the row; the status it had, if it existed.
-    #[invalidates(prefix::FMPA, key = tenant, tag(item = id, status = |s: &Option<String>| s.clone()), when = |s: &Option<String>| s.is_some(), cache = self.cache)]
-    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(
+        target(prefix::FMPA, key = tenant, tag(item = id, status = |s: &Option<String>| s.clone())),
+        target(prefix::STATS, key = tenant),
+        when = |s: &Option<String>| s.is_some(),
+        cache = self.cache
+    )]
     pub async fn delete_fmpa(&self, tenant: &str, id: i64) -> DbResult<Option<String>> {
         self.delete_row("fmpa", tenant, id).await
     }
 
-    #[invalidates(prefix::FORMATION, key = tenant, tag(status = input.status, item = |s: &Session| s.id), cache = self.cache)]
-    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(
+        target(prefix::FORMATION, key = tenant, tag(status = input.status, item = |s: &Session| s.id)),
+        target(prefix::STATS, key = tenant),
+        cache = self.cache
+    )]
     pub async fn create_formation(&self, tenant: &str, input: &SessionInput) -> DbResult<Session> {
         self.insert_session("formations", tenant, input).await
     }
 
-    #[invalidates(prefix::FORMATION, key = tenant, tag(item = id, list = tenant), when = |s: &Option<Session>| s.is_some(), write_through = self.get_formation(tenant, id), cache = self.cache)]
-    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(
+        target(prefix::FORMATION, key = tenant, tag(item = id, list = tenant)),
+        target(prefix::STATS, key = tenant),
+        when = |s: &Option<Session>| s.is_some(),
+        write_through = self.get_formation(tenant, id),
+        cache = self.cache
+    )]
     pub async fn update_formation(
         &self,
         tenant: &str,
@@ -262,8 +282,12 @@ impl Repo {
     }
 
     /// Deletes the row; the status it had, if it existed.
-    #[invalidates(prefix::FORMATION, key = tenant, tag(item = id, status = |s: &Option<String>| s.clone()), when = |s: &Option<String>| s.is_some(), cache = self.cache)]
-    #[invalidates(prefix::STATS, key = tenant, cache = self.cache)]
+    #[invalidates(
+        target(prefix::FORMATION, key = tenant, tag(item = id, status = |s: &Option<String>| s.clone())),
+        target(prefix::STATS, key = tenant),
+        when = |s: &Option<String>| s.is_some(),
+        cache = self.cache
+    )]
     pub async fn delete_formation(&self, tenant: &str, id: i64) -> DbResult<Option<String>> {
         self.delete_row("formations", tenant, id).await
     }
