@@ -163,19 +163,18 @@ fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
             )),
         };
     }
-    let bound = sig.inputs.iter().any(|input| match input {
-        FnArg::Typed(typed) => binds(&typed.pat, root),
-        FnArg::Receiver(_) => false,
-    });
-    if bound {
+    let mut names = Vec::new();
+    for input in &sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            bound_names(&typed.pat, &mut names);
+        }
+    }
+    if names.contains(&root) {
         return Ok(());
     }
-    let mut params = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Typed(typed) => names(&typed.pat, &mut params),
-            FnArg::Receiver(_) => params.push("`self`".to_owned()),
-        }
+    let mut params: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    if matches!(sig.inputs.first(), Some(FnArg::Receiver(_))) {
+        params.insert(0, "`self`".to_owned());
     }
     let hint = if params.is_empty() {
         "it has none".to_owned()
@@ -188,32 +187,18 @@ fn key_reads_a_parameter(key: &KeyExpr, sig: &Signature) -> syn::Result<()> {
     ))
 }
 
-/// The names a parameter's pattern binds, as `` `name` ``.
-fn names(pattern: &Pat, out: &mut Vec<String>) {
+/// The names a parameter's pattern binds, in order.
+fn bound_names<'a>(pattern: &'a Pat, out: &mut Vec<&'a syn::Ident>) {
     match pattern {
-        Pat::Ident(ident) => out.push(format!("`{}`", ident.ident)),
-        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| names(p, out)),
-        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| names(p, out)),
-        Pat::Struct(s) => s.fields.iter().for_each(|f| names(&f.pat, out)),
-        Pat::Reference(r) => names(&r.pat, out),
-        Pat::Slice(s) => s.elems.iter().for_each(|p| names(p, out)),
-        Pat::Type(t) => names(&t.pat, out),
+        Pat::Ident(ident) => out.push(&ident.ident),
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| bound_names(&f.pat, out)),
+        Pat::Reference(r) => bound_names(&r.pat, out),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Type(t) => bound_names(&t.pat, out),
+        Pat::Paren(p) => bound_names(&p.pat, out),
         _ => {}
-    }
-}
-
-/// Whether a destructuring pattern binds `name` somewhere inside.
-fn binds(pattern: &Pat, name: &syn::Ident) -> bool {
-    match pattern {
-        Pat::Ident(ident) => ident.ident == *name,
-        Pat::Tuple(tuple) => tuple.elems.iter().any(|p| binds(p, name)),
-        Pat::TupleStruct(tuple) => tuple.elems.iter().any(|p| binds(p, name)),
-        Pat::Struct(s) => s.fields.iter().any(|f| binds(&f.pat, name)),
-        Pat::Reference(r) => binds(&r.pat, name),
-        Pat::Slice(s) => s.elems.iter().any(|p| binds(p, name)),
-        Pat::Type(t) => binds(&t.pat, name),
-        Pat::Paren(p) => binds(&p.pat, name),
-        _ => false,
     }
 }
 
