@@ -2,7 +2,8 @@
 # cache-core under each of its features alone (the lints with warnings as errors), then
 # an application that depends on cache-core with a non-default TLS backend beside
 # argon2 0.3, whose password-hash pins `subtle` below 2.5 (rustls needs 2.5 or later):
-# it must resolve and build. Needs crates.io for the second part.
+# it must resolve and build, also with the oldest tokio declared. Needs crates.io for
+# the second part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +35,8 @@ if cargo tree -q --manifest-path "$app/Cargo.toml" -i rustls >/dev/null 2>&1; th
   echo "features: rustls is in the tree of a tls-native build" >&2
   exit 1
 fi
+
+# The oldest tokio the manifest declares: cache-core builds with exactly it.
+echo "features: cache-core with tokio 1.51.0"
+cargo update -q --manifest-path "$app/Cargo.toml" -p tokio --precise 1.51.0
+CARGO_TARGET_DIR="$PWD/target/beside-argon2" cargo check -q --manifest-path "$app/Cargo.toml"
