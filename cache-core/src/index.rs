@@ -1,14 +1,14 @@
 //! Dependencies from the result: `#[cached(tag(item = |page| ...))]` lists the values a
 //! cached value depends on (the ids a page holds), known only once it is loaded. The
-//! entry is then indexed under each value in its scope ([`crate::key`]), and invalidating
-//! a value in that scope removes what its index lists: the pages that hold item 42, not
-//! every page.
+//! entry is then indexed under each value, in its scope and in its scope's bucket
+//! ([`crate::key`]), and invalidating a value (in one scope, or in every scope through the
+//! buckets) removes what its indexes list: the pages that hold item 42, not every page.
+//! A hit checks nothing more than before.
 //!
-//! Race-free like a fill: the fence of each result tag in the scope is read (created if
-//! missing) before the load, and the indexed fill stores nothing if an invalidation of
-//! that tag in the scope removed a fence since. Across every scope, an invalidation of a
-//! value reaches these entries through the tag's "any value" generation, which they are
-//! checked against on every hit (coarser: every entry of the tag).
+//! Race-free like a fill: the fences of each result tag (in the scope and in the bucket)
+//! are read, created if missing, before the load, and the indexed fill stores nothing if
+//! an invalidation of that tag removed one since; one that comes after the fill finds the
+//! entry in the index.
 
 use bytes::Bytes;
 use serde::Serialize;

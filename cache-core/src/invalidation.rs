@@ -2,8 +2,12 @@
 //! [`Target`]s), and the retry of those that did not land.
 //!
 //! An invalidation **removes** generation keys (`UNLINK`): the scope's, every copy of the
-//! prefix's, or a tag value's (and its tag's "every value") in a scope or in every copy. The next read finds no generation and creates a fresh token with
-//! `SET NX`, so entries filled before are never current again. Removing is idempotent and
+//! prefix's, or a tag value's (and its tag's "every value") in a scope or in every copy,
+//! with, for a tag value, the fences of the tag's result index and the entries the
+//! value's index lists ([`crate::index`]; one script per slot). The next read finds no
+//! generation and creates a fresh token with `SET NX`, so entries filled before are never
+//! current again. A write-through ([`crate::through`]) replaces one generation instead of
+//! removing it, in the same step that stores its value. Removing is idempotent and
 //! monotonic: a retry, a late duplicate or a delayed delivery can only remove a generation
 //! once more (one more miss), never bring an older one back, in any order with other
 //! invalidations from any process. It is also what a full Redis (`maxmemory` with
