@@ -163,28 +163,18 @@ impl Inner {
         except: Option<&str>,
     ) -> Result<bool, CacheError> {
         if let Some(groups) = target.index_groups() {
-            // A key excepted leaves a group shorter: the script takes equal groups, so
-            // the excepted key is kept in place of one of its group's (the other tag
-            // generation, removed twice).
+            // Only a scope's group can hold the excepted key (a write-through replaces a
+            // scope's generation), and it is the target's only group: it just gets shorter.
             let keys: Vec<&str> = groups
                 .iter()
-                .flat_map(|group| {
-                    let keep = group.iter().find(|key| Some(key.as_str()) != except);
-                    group
-                        .iter()
-                        .map(move |key| match (Some(key.as_str()) == except, keep) {
-                            (true, Some(keep)) => keep.as_str(),
-                            _ => key.as_str(),
-                        })
-                })
-                .collect();
-            let whole = !groups
-                .iter()
                 .flatten()
-                .any(|key| Some(key.as_str()) == except);
+                .map(String::as_str)
+                .filter(|key| Some(*key) != except)
+                .collect();
+            let whole = keys.len() == 4 * groups.len();
             let op = RemoveIndexed {
                 keys: &keys,
-                group: 4,
+                group: keys.len() / groups.len().max(1),
             };
             let removal = self.backend.remove_indexed(&op);
             return match target.is_scope() {
