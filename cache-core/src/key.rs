@@ -67,7 +67,8 @@
 //!   number, a boolean or `null` as `~` followed by its JSON text (`~42`, `~true`,
 //!   `~null`), so the string `"42"` and the number `42` differ; a struct or a map as
 //!   `(field=value,…)` and a sequence as `<value,…>`, in serialization order, each value
-//!   written by the same rules (`(status=OPEN,page=~1,search=~null)`), readable in
+//!   written by the same rules (`(status=OPEN,page=~1,search=~null)`; an empty string in
+//!   them as `~""`, so that `<~"">` is not `<>`), readable in
 //!   `redis-cli`. (A struct or sequence holding a number of 16 digits or more is written
 //!   as `~` and its escaped JSON text instead, which a float could not keep exactly.) Two values with the
 //!   same JSON (a unit enum variant `Newest` and the string `"Newest"`) are one key: the
@@ -273,7 +274,11 @@ impl<'de> serde::de::Visitor<'de> for Readable<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        escape_into(self.0, v);
+        // The empty string as its JSON text: written as nothing, `[""]` would read as `[]`.
+        match v.is_empty() {
+            true => self.0.push_str("~\"\""),
+            false => escape_into(self.0, v),
+        }
         Ok(())
     }
 
