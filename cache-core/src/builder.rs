@@ -7,6 +7,7 @@ use crate::codec::Codec;
 use crate::error::{CacheError, redact};
 use crate::inner::Inner;
 use crate::throttle::Throttle;
+use crate::tier::Tier;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -130,6 +131,8 @@ pub struct CacheBuilder {
     codec: Codec,
     tls: TlsFiles,
     replica_acks: u32,
+    l1_max_bytes: u64,
+    l1_bound: Duration,
 }
 
 impl Default for CacheBuilder {
@@ -147,6 +150,8 @@ impl Default for CacheBuilder {
             codec: Codec::Json,
             tls: TlsFiles::default(),
             replica_acks: 0,
+            l1_max_bytes: 0,
+            l1_bound: Duration::from_secs(1),
         }
     }
 }
@@ -281,6 +286,25 @@ impl CacheBuilder {
         self
     }
 
+    /// Gives the cache an in-process tier of at most `max_bytes` (by the encoded size of
+    /// its values) in front of Redis, for the `#[cached(l1 = "30s")]` sites: their hits
+    /// are then served from this process, without a round trip, while they are known to
+    /// be current ([`CacheBuilder::l1_bound`]). 0 (the default) means no tier. Ignored by
+    /// the in-process memory backend, which is in process already.
+    pub fn l1(mut self, max_bytes: u64) -> Self {
+        self.l1_max_bytes = max_bytes;
+        self
+    }
+
+    /// The staleness bound δ of the in-process tier (default 1 s): after an invalidation
+    /// returns in one process, another serves the old value of an `l1` site for at most
+    /// δ. Each process publishes a heartbeat every δ/4 and serves its tier only while its
+    /// last heartbeat came back less than δ ago. Sites without `l1` are exact, as always.
+    pub fn l1_bound(mut self, bound: Duration) -> Self {
+        self.l1_bound = bound;
+        self
+    }
+
     /// Builds the cache, connecting to Redis unless [`CacheBuilder::lazy`].
     ///
     /// Fails only on what a person must fix: a malformed URL, a bad namespace, bad TLS
@@ -303,8 +327,12 @@ impl CacheBuilder {
         };
         let backend = RedisBackend::connect(&config).await?;
         let shown: Vec<String> = config.urls.iter().map(|url| redact(url)).collect();
-        tracing::info!(urls = ?shown, cluster, namespace = %self.namespace, lazy = self.lazy, "cache: using Redis");
-        Ok(self.finish(Backend::Redis(backend)))
+        tracing::info!(urls = ?shown, cluster, namespace = %self.namespace, lazy = self.lazy, l1_bytes = self.l1_max_bytes, "cache: using Redis");
+        let cache = self.finish(Backend::Redis(backend));
+        if cache.inner.tier.is_some() {
+            crate::backplane::start(&cache.inner);
+        }
+        Ok(cache)
     }
 
     /// The memory cache, which needs no I/O to build.
@@ -316,6 +344,14 @@ impl CacheBuilder {
     fn finish(self, backend: Backend) -> Cache {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let backend_is_cluster = backend.is_cluster();
+        let tier = (backend.is_remote() && self.l1_max_bytes > 0).then(|| {
+            Tier::new(
+                self.l1_max_bytes,
+                self.l1_bound,
+                &self.namespace,
+                self.connect_timeout,
+            )
+        });
         Cache::from_inner(|this| Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             this,
@@ -332,6 +368,7 @@ impl CacheBuilder {
             pending: Default::default(),
             stats: Default::default(),
             warnings: Throttle::new(Duration::from_secs(10)),
+            tier,
         })
     }
 }

@@ -75,6 +75,11 @@ impl Cache {
         self.inner.stats.snapshot()
     }
 
+    /// The state of the in-process tier ([`crate::CacheBuilder::l1`]); `None` without one.
+    pub fn l1_stats(&self) -> Option<crate::L1Stats> {
+        self.inner.tier.as_ref().map(crate::tier::Tier::stats)
+    }
+
     /// How many invalidations wait for Redis to come back.
     pub fn pending_invalidations(&self) -> usize {
         self.inner.pending.count()
@@ -215,9 +220,13 @@ impl Cache {
         let parts = KeyParts::new();
         let site = UserSite { key, ttl };
         self.inner
-            .read_through::<crate::outcome::ValueMode<T>, _>(&site, &parts, None, async move {
-                loader().await
-            })
+            .read_through::<crate::outcome::ValueMode<T>, _>(
+                &site,
+                &parts,
+                None,
+                None,
+                async move { loader().await },
+            )
             .await
     }
 
@@ -240,6 +249,7 @@ impl Cache {
             .read_through::<crate::outcome::ResultMode<Result<T, E>>, _>(
                 &site,
                 &parts,
+                None,
                 None,
                 async move { loader().await },
             )

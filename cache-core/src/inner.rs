@@ -10,6 +10,7 @@ use crate::flight::Flights;
 use crate::pending::Pending;
 use crate::stats::{Counters, Stats};
 use crate::throttle::Throttle;
+use crate::tier::Tier;
 use std::future::Future;
 use std::sync::Weak;
 use std::time::Duration;
@@ -30,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) pending: Pending,
     pub(crate) stats: Stats,
     pub(crate) warnings: Throttle,
+    /// The in-process tier (`l1`), when the cache has one (Redis only).
+    pub(crate) tier: Option<Tier>,
 }
 
 impl Inner {

@@ -18,7 +18,8 @@
 //! [`Pending`](crate::pending::Pending), even if the caller's future is dropped halfway:
 //! the targets not yet settled are parked when it is dropped.
 
-use crate::backend::{RemoveIndexed, WriteThrough};
+use crate::backend::{Notice, RemoveIndexed, WriteThrough};
+use crate::backplane::Message;
 use crate::error::CacheError;
 use crate::inner::Inner;
 use crate::stats::Counters;
@@ -129,6 +130,11 @@ impl Inner {
     /// generation removed. Either way the generation is settled.
     async fn write_through(&self, store: &Store, counters: &Counters) -> Result<(), CacheError> {
         let generations: Vec<&str> = store.generations.iter().map(String::as_str).collect();
+        let own = [store.own_key()];
+        let message = self
+            .tier
+            .as_ref()
+            .map(|_| Message::Forget(own.to_vec()).encode());
         let op = WriteThrough {
             entry: &store.entry,
             value: &store.value,
@@ -138,10 +144,12 @@ impl Inner {
             own: store.own,
             token: &store.token,
             generation_ttl: self.generation_ttl,
+            notice: self.notice(message.as_deref()),
         };
         let stored = self
             .guarded(&store.entry, self.backend.write_through(&op))
             .await?;
+        self.forget_locally(true, &own);
         if stored {
             counters.written_through();
             tracing::debug!(key = store.entry, "cache written through");
@@ -172,16 +180,19 @@ impl Inner {
                 .filter(|key| Some(*key) != except)
                 .collect();
             let whole = keys.len() == 4 * groups.len();
+            let message = self.announce(target, &keys);
             let op = RemoveIndexed {
                 keys: &keys,
                 group: keys.len() / groups.len().max(1),
+                notice: self.notice(message.as_deref()),
             };
             let removal = self.backend.remove_indexed(&op);
-            return match target.is_scope() {
+            match target.is_scope() {
                 true => self.guarded(target.pending_key(), removal).await,
                 false => self.guarded_wide(removal).await,
-            }
-            .map(|()| whole);
+            }?;
+            self.forget_locally(target.is_scope(), &keys);
+            return Ok(whole);
         }
         let all = target.generation_keys();
         let keys: Vec<&str> = all
@@ -190,11 +201,48 @@ impl Inner {
             .filter(|key| Some(*key) != except)
             .collect();
         let whole = keys.len() == all.len();
-        let removal = self.backend.remove_generations(&keys);
+        let message = self.announce(target, &keys);
+        let removal = async {
+            match self.notice(message.as_deref()) {
+                Some(notice) => self.backend.remove_and_publish(&keys, &notice).await,
+                None => self.backend.remove_generations(&keys).await,
+            }
+        };
         match (target.is_scope(), keys.first()) {
-            (_, None) => Ok(false),
-            (true, Some(key)) => self.guarded(key, removal).await.map(|()| whole),
-            (false, _) => self.guarded_wide(removal).await.map(|()| whole),
+            (_, None) => return Ok(false),
+            (true, Some(key)) => self.guarded(key, removal).await?,
+            (false, _) => self.guarded_wide(removal).await?,
+        }
+        self.forget_locally(target.is_scope(), &keys);
+        Ok(whole)
+    }
+
+    /// With an `l1` tier: the backplane's message for the removal of `keys` of `target`
+    /// (the keys of a scope; everything for a target in every scope).
+    fn announce(&self, target: &Target, keys: &[&str]) -> Option<Vec<u8>> {
+        self.tier.as_ref()?;
+        Some(match target.is_scope() {
+            true => Message::Forget(keys.to_vec()).encode(),
+            false => Message::ForgetAll.encode(),
+        })
+    }
+
+    /// `message` as a notice on the tier's channel.
+    fn notice<'a>(&'a self, message: Option<&'a [u8]>) -> Option<Notice<'a>> {
+        Some(Notice {
+            channel: &self.tier.as_ref()?.channel,
+            message: message?,
+        })
+    }
+
+    /// After a removal returned: this process's view forgets the keys at once (its own
+    /// reads never wait for the backplane to see its own invalidation).
+    fn forget_locally(&self, scope: bool, keys: &[&str]) {
+        if let Some(tier) = &self.tier {
+            match scope {
+                true => tier.view.forget(keys.iter().copied()),
+                false => tier.view.forget_all(),
+            }
         }
     }
 

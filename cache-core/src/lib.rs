@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod backplane;
 mod breaker;
 mod builder;
 mod cache;
@@ -59,6 +60,7 @@ mod stats;
 mod target;
 mod throttle;
 mod through;
+mod tier;
 pub mod ttl;
 
 #[doc(hidden)]
@@ -70,6 +72,7 @@ pub use cache::Cache;
 pub use codec::Codec;
 pub use error::CacheError;
 pub use stats::{CacheStats, PrefixStats};
+pub use tier::L1Stats;
 
 /// Caches an async function's result; see the crate docs and the README.
 pub use cache_macros::cached;

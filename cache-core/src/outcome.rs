@@ -90,7 +90,18 @@ impl<T: Serialize + DeserializeOwned, const CACHE_NONE: bool> Mode
 /// Any other serde value: always stored.
 pub struct ValueMode<O>(PhantomData<fn() -> O>);
 
+impl<O> Default for ValueMode<O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<O> ValueMode<O> {
+    /// The mode, as a value (see [`Probe`]).
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+
     /// Whether `#[invalidates]` should invalidate after this output: always.
     pub fn succeeded(&self, _: &O) -> bool {
         true

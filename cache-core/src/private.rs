@@ -36,8 +36,37 @@ where
     M: outcome::Mode,
     F: Future<Output = M::Output>,
 {
-    read::<M, F>(site, cache, parts, None, fut).await
+    read::<M, F>(site, cache, parts, None, None, fut).await
 }
+
+/// [`cached`] for an `l1` site: its values may also be kept, decoded, in the cache's
+/// in-process tier, and are cloned out of it on a hit.
+pub async fn cached_local<M, F>(
+    _mode: M,
+    site: &'static Site,
+    cache: Option<Cache>,
+    parts: KeyParts,
+    fut: F,
+) -> M::Output
+where
+    M: outcome::Mode,
+    M::Stored: Shareable,
+    F: Future<Output = M::Output>,
+{
+    let copy = crate::read::Cloned;
+    read::<M, F>(site, cache, parts, None, Some(&copy), fut).await
+}
+
+/// What an `l1` site's value must be: cloned out of the in-process tier on each hit and
+/// shared between threads.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be kept in the in-process tier (`l1`): it must be `Clone + Send + Sync + 'static`",
+    label = "not `Clone + Send + Sync + 'static`",
+    note = "a hit of the in-process tier returns a clone of the value kept: derive `Clone` for it, or remove `l1`"
+)]
+pub trait Shareable: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> Shareable for T {}
 
 /// [`cached`] for a site with dependencies from its result (`tag(item = |page| ...)`):
 /// `indexer` lists them from the value to store, and the entry is indexed under them.
@@ -53,7 +82,7 @@ where
     M: outcome::Mode,
     F: Future<Output = M::Output>,
 {
-    read::<M, F>(site, cache, parts, Some(indexer), fut).await
+    read::<M, F>(site, cache, parts, Some(indexer), None, fut).await
 }
 
 /// The read of a `#[cached]` call, with or without an index.
@@ -62,6 +91,7 @@ async fn read<M, F>(
     cache: Option<Cache>,
     parts: KeyParts,
     indexer: Option<Indexer<'_, M::Stored>>,
+    copy: Option<&dyn crate::read::LocalCopy<M::Stored>>,
     fut: F,
 ) -> M::Output
 where
@@ -73,7 +103,7 @@ where
         Some(cache) => {
             cache
                 .inner
-                .read_through::<M, F>(site, &parts, indexer, fut)
+                .read_through::<M, F>(site, &parts, indexer, copy, fut)
                 .await
         }
         None => fut.await,

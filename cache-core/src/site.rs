@@ -16,6 +16,8 @@ pub struct Site {
     pub(crate) name: &'static str,
     pub(crate) ttl: Duration,
     pub(crate) version: u32,
+    /// How long a value may stay in the in-process tier (`l1`), if it may.
+    pub(crate) l1: Option<Duration>,
     /// The counters of this site in the first cache used here, by cache id.
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
     /// Whether this site's value type was checked against the sites sharing its keys.
@@ -37,10 +39,22 @@ impl Site {
             name,
             ttl,
             version,
+            l1: None,
             counters: OnceLock::new(),
             registered: AtomicBool::new(false),
             round_trip_reported: AtomicBool::new(false),
         }
+    }
+
+    /// This site with `l1 = ...`: its values may be kept in the cache's in-process tier
+    /// for `ttl` (at most the site's own TTL).
+    pub const fn with_l1(mut self, ttl: Duration) -> Self {
+        self.l1 = Some(if ttl.as_nanos() < self.ttl.as_nanos() {
+            ttl
+        } else {
+            self.ttl
+        });
+        self
     }
 
     /// Whether to report a value that does not round-trip: the first time only.
@@ -78,6 +92,10 @@ pub(crate) trait CallSite {
     }
     fn ttl(&self) -> Duration;
     fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys;
+    /// How long its values may stay in the in-process tier, if they may.
+    fn l1(&self) -> Option<Duration> {
+        None
+    }
 }
 
 impl CallSite for Site {
@@ -102,6 +120,9 @@ impl CallSite for Site {
     }
     fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys {
         key::call_keys(namespace, self.prefix, self.name, self.version, parts)
+    }
+    fn l1(&self) -> Option<Duration> {
+        self.l1
     }
 }
 

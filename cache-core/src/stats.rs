@@ -22,6 +22,7 @@ pub struct Counters {
     invalidations: AtomicU64,
     refused: AtomicU64,
     written_through: AtomicU64,
+    local_hits: AtomicU64,
     #[cfg(feature = "metrics")]
     exported: Option<exported::Handles>,
 }
@@ -55,6 +56,8 @@ pub struct PrefixStats {
     pub refused: u64,
     /// Values a write stored under a cached read's key (`write_through`).
     pub written_through: u64,
+    /// Hits answered by the in-process tier (`l1`), without Redis; counted in `hits` too.
+    pub local_hits: u64,
 }
 
 impl PrefixStats {
@@ -80,6 +83,7 @@ impl PrefixStats {
         self.invalidations += other.invalidations;
         self.refused += other.refused;
         self.written_through += other.written_through;
+        self.local_hits += other.local_hits;
     }
 }
 
@@ -119,7 +123,7 @@ impl CacheStats {
 impl serde::Serialize for PrefixStats {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("PrefixStats", 13)?;
+        let mut out = serializer.serialize_struct("PrefixStats", 14)?;
         out.serialize_field("hits", &self.hits)?;
         out.serialize_field("misses", &self.misses)?;
         out.serialize_field("hit_rate", &self.hit_rate())?;
@@ -132,6 +136,7 @@ impl serde::Serialize for PrefixStats {
         out.serialize_field("invalidations", &self.invalidations)?;
         out.serialize_field("refused", &self.refused)?;
         out.serialize_field("written_through", &self.written_through)?;
+        out.serialize_field("local_hits", &self.local_hits)?;
         out.end()
     }
 }
@@ -169,6 +174,8 @@ bump! {
     refused => refused,
     /// Counts a value stored by a write-through.
     written_through => written_through,
+    /// Counts a hit of the in-process tier (besides [`Counters::hit`]).
+    local_hit => local_hits,
 }
 
 impl Counters {
@@ -198,6 +205,7 @@ impl Counters {
             invalidations: get(&self.invalidations),
             refused: get(&self.refused),
             written_through: get(&self.written_through),
+            local_hits: get(&self.local_hits),
         }
     }
 }
@@ -341,6 +349,7 @@ mod exported {
         pub invalidations: metrics::Counter,
         pub refused: metrics::Counter,
         pub written_through: metrics::Counter,
+        pub local_hits: metrics::Counter,
     }
 
     impl Handles {
@@ -363,6 +372,7 @@ mod exported {
                 invalidations: counter("cache_invalidations_total"),
                 refused: counter("cache_refused_total"),
                 written_through: counter("cache_written_through_total"),
+                local_hits: counter("cache_local_hits_total"),
             }
         }
     }

@@ -75,6 +75,9 @@ pub struct CachedArgs {
     /// `check_round_trip = true`: in debug builds, each loaded value is encoded, decoded
     /// and compared, and a difference logged.
     pub check_round_trip: Option<LitBool>,
+    /// `l1 = "30s"`: values may be kept in the cache's in-process tier that long; the
+    /// option's name, for errors.
+    pub l1: Option<(Ident, Ttl)>,
 }
 
 /// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
@@ -129,7 +132,7 @@ impl Parse for ThroughCall {
     }
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
 const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
@@ -267,6 +270,12 @@ impl Parse for CachedArgs {
                 }
                 "check_round_trip" => {
                     set_once(&mut args.check_round_trip, &name, parse_bool(input, &name)?)
+                }
+                "l1" => {
+                    let ttl = input.parse::<Ttl>().map_err(|e| {
+                        syn::Error::new(e.span(), e.to_string().replacen("ttl", "l1 time", 1))
+                    })?;
+                    set_once(&mut args.l1, &name, (name.clone(), ttl))
                 }
                 _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }

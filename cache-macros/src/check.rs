@@ -36,6 +36,17 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
     }
     tags(&args.tags, sig, true)?;
     let (ret, returns) = returns(sig, args.result.as_ref())?;
+    if let Some((l1, _)) = &args.l1
+        && args
+            .tags
+            .iter()
+            .any(|tag| matches!(tag.value, KeyValue::Result(_)))
+    {
+        return Err(syn::Error::new(
+            l1.span(),
+            "`l1` cannot be combined with a tag read from the result (`tag(item = |value| ...)`): the invalidation of such a tag removes entries, which the in-process tier does not follow; use tags from the arguments, or remove `l1`",
+        ));
+    }
     if let Some(lit) = &args.cache_none
         && !matches!(returns, Returns::Option(_))
     {

@@ -10,11 +10,19 @@ mod redis;
 
 pub use self::memory::MemoryBackend;
 pub use self::redis::RedisBackend;
-pub(crate) use self::redis::{RedisConfig, TlsFiles};
+pub(crate) use self::redis::{BackplaneNode, RedisConfig, TlsFiles};
 
 use crate::error::CacheError;
 use bytes::Bytes;
 use std::time::Duration;
+
+/// A message for the backplane ([`crate::backplane`]), published on `channel` by the node
+/// that runs the removal it announces, in the same step.
+#[derive(Clone, Copy)]
+pub(crate) struct Notice<'a> {
+    pub channel: &'a str,
+    pub message: &'a [u8],
+}
 
 /// One write-through ([`crate::through`]): store `value` under `entry` and replace the
 /// generation `generations[own]` with `token`, only if every generation still has its
@@ -28,6 +36,8 @@ pub(crate) struct WriteThrough<'a> {
     pub own: usize,
     pub token: &'a str,
     pub generation_ttl: Duration,
+    /// Published when the generation is replaced or removed (a cache with an `l1` tier).
+    pub notice: Option<Notice<'a>>,
 }
 
 /// A fill of an entry with dependencies from its result: store `value` under `entry` and
@@ -48,6 +58,8 @@ pub(crate) struct FillIndexed<'a> {
 pub(crate) struct RemoveIndexed<'a> {
     pub keys: &'a [&'a str],
     pub group: usize,
+    /// Published by each group's script (a cache with an `l1` tier).
+    pub notice: Option<Notice<'a>>,
 }
 
 /// The store behind a [`crate::Cache`].
@@ -115,6 +127,21 @@ impl Backend {
     pub async fn remove_generations(&self, keys: &[&str]) -> Result<(), CacheError> {
         match self {
             Self::Redis(r) => r.remove_generations(keys).await,
+            Self::Memory(m) => {
+                m.del(keys);
+                Ok(())
+            }
+        }
+    }
+
+    /// [`Backend::remove_generations`], with `notice` published in the same step.
+    pub async fn remove_and_publish(
+        &self,
+        keys: &[&str],
+        notice: &Notice<'_>,
+    ) -> Result<(), CacheError> {
+        match self {
+            Self::Redis(r) => r.remove_and_publish(keys, notice).await,
             Self::Memory(m) => {
                 m.del(keys);
                 Ok(())

@@ -17,6 +17,13 @@ use bytes::Bytes;
 use std::future::Future;
 use std::time::Duration;
 
+/// What a fill does besides storing the entry: index it under the values of its result,
+/// keep it in the in-process tier.
+pub(super) struct Besides<'a, T> {
+    pub indexing: Option<Indexing<'a, T>>,
+    pub local: Option<super::local::LocalRead<'a, T>>,
+}
+
 impl Inner {
     /// Runs (or joins) the load of a missed call and stores its result.
     pub(super) async fn fill<M, F>(
@@ -24,7 +31,7 @@ impl Inner {
         site: &impl CallSite,
         keys: &CallKeys,
         generations: Generations,
-        indexing: Option<Indexing<'_, M::Stored>>,
+        besides: Besides<'_, M::Stored>,
         counters: &Counters,
         fut: F,
     ) -> M::Output
@@ -32,6 +39,7 @@ impl Inner {
         M: Mode,
         F: Future<Output = M::Output>,
     {
+        let Besides { indexing, local } = besides;
         // A flight is keyed by the entry and the generations (and fences) read: a call
         // that starts after an invalidation never joins a load that began before it.
         let fences = indexing.iter().flat_map(|indexing| &indexing.expected);
@@ -75,6 +83,9 @@ impl Inner {
                 return out;
             }
         };
+        if let Some(local) = &local {
+            self.keep_local(local, keys, &generations, value, encoded.len());
+        }
         let (stored, payload_at) = payload.seal(&generations, encoded);
         leader.publish(Some(stored.slice(payload_at..)));
         let written = match indexing {

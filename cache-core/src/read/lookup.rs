@@ -34,14 +34,7 @@ impl Inner {
                 }
             };
         }
-        if !self.pending.is_empty()
-            && self.pending.blocks(&[
-                &key::prefix_marker(&self.namespace, prefix),
-                keys.scope_generation(),
-            ])
-        {
-            // Make sure a retry runs (its task may have died with a runtime).
-            self.spawn_retry();
+        if self.blocked(prefix, keys) {
             counters.bypass();
             return Read::Bypass;
         }
@@ -114,6 +107,20 @@ impl Inner {
                 None => Read::Bypass,
             },
         }
+    }
+
+    /// Whether an invalidation of this call's prefix or scope is pending here: then the
+    /// cache is skipped (and a retry made sure of: its task may have died with a runtime).
+    pub(super) fn blocked(&self, prefix: &str, keys: &CallKeys) -> bool {
+        let blocked = !self.pending.is_empty()
+            && self.pending.blocks(&[
+                &key::prefix_marker(&self.namespace, prefix),
+                keys.scope_generation(),
+            ]);
+        if blocked {
+            self.spawn_retry();
+        }
+        blocked
     }
 
     /// The generations to fill under, creating missing ones. This happens before the load

@@ -9,11 +9,16 @@
 //! 4. **fill** ([`fill`]): on a miss, the function once per key per process
 //!    (single-flight), and the store of what should be kept.
 //!
-//! An in-process tier belongs before the lookup, a compression or encryption stage
-//! inside the payload; neither needs a branch here.
+//! The in-process tier ([`local`], `l1` sites) comes before the lookup: a current value
+//! it holds is the answer; what the lookup or the fill brings is kept there. A compression
+//! or encryption stage belongs inside the payload.
 
 mod fill;
+mod local;
 mod lookup;
+
+use self::local::LocalRead;
+pub use self::local::{Cloned, LocalCopy};
 
 use crate::entry::Generations;
 use crate::error::CacheError;
@@ -51,6 +56,7 @@ impl Inner {
         site: &impl CallSite,
         parts: &KeyParts,
         indexer: Option<Indexer<'_, M::Stored>>,
+        copy: Option<&dyn LocalCopy<M::Stored>>,
         fut: F,
     ) -> M::Output
     where
@@ -73,6 +79,23 @@ impl Inner {
             return load(&counters, fut).await;
         }
         let keys = site.keys(&self.namespace, parts);
+        let local = match (&self.tier, copy, site.l1()) {
+            (Some(tier), Some(copy), Some(ttl))
+                if !keys.is_plain() && !self.blocked(site.prefix(), &keys) =>
+            {
+                if let Some(value) = self.local_hit(tier, &keys, copy) {
+                    counters.hit();
+                    counters.local_hit();
+                    return M::restore(value);
+                }
+                Some(LocalRead {
+                    copy,
+                    ttl,
+                    since: tier.view.seq(),
+                })
+            }
+            _ => None,
+        };
         let generations = match self.lookup(site.prefix(), &keys, &counters).await {
             Read::Hit {
                 raw,
@@ -83,6 +106,10 @@ impl Inner {
                 Ok(value) => {
                     counters.hit();
                     tracing::debug!(key = keys.entry(), "cache hit");
+                    if let Some(local) = &local {
+                        let encoded = raw.len() - payload_at;
+                        self.keep_local(local, &keys, &generations, &value, encoded);
+                    }
                     return M::restore(value);
                 }
                 Err(error) => {
@@ -107,7 +134,8 @@ impl Inner {
                 None => return load(&counters, fut).await,
             },
         };
-        self.fill::<M, F>(site, &keys, generations, indexing, &counters, fut)
+        let besides = fill::Besides { indexing, local };
+        self.fill::<M, F>(site, &keys, generations, besides, &counters, fut)
             .await
     }
 

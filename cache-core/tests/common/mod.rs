@@ -127,3 +127,4 @@ pub fn source_value(source: &Source, tenant: &str) -> String {
         .store(before, std::sync::atomic::Ordering::SeqCst);
     value
 }
+pub mod staleness;

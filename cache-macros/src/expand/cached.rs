@@ -26,12 +26,17 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         .name
         .clone()
         .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
-    let ttl = match ttl {
+    let duration = |ttl: &Ttl| match ttl {
         Ttl::Millis(millis, span) => {
             quote_spanned!(*span=> ::core::time::Duration::from_millis(#millis))
         }
         Ttl::Path(path) => quote!(#path),
     };
+    let ttl = duration(ttl);
+    let l1 = args.l1.as_ref().map(|(_, l1)| {
+        let l1 = duration(l1);
+        quote!(.with_l1(#l1))
+    });
     let version = args.version.unwrap_or(0);
     // The mode comes from the concrete type (an alias of `Result` is a `Result`), picked
     // by the probe in the generated code; `result = true` names it.
@@ -83,6 +88,16 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     };
     let call = match indexer(&args.tags) {
+        None if l1.is_some() => quote_spanned! {stored_span=>
+            ::cache_core::__private::cached_local(
+                __cache_mode,
+                &__CACHE_SITE,
+                __cache_handle,
+                __cache_parts,
+                #body,
+            )
+            .await
+        },
         None => quote_spanned! {stored_span=>
             ::cache_core::__private::cached_as(
                 __cache_mode,
@@ -115,7 +130,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let (attrs, vis) = (&func.attrs, &func.vis);
     let site = quote! {
         static __CACHE_SITE: ::cache_core::__private::Site =
-            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version);
+            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1;
     };
     let picks = quote! {
         #[allow(unused_imports)]

@@ -160,6 +160,8 @@ pub(super) struct Connected {
     pub writer: Option<Conn>,
     /// The URLs, passwords hidden, for logs and errors.
     pub url: String,
+    /// A client of the server (of the first seed node of a cluster) for subscriptions.
+    pub subscriber: redis::Client,
 }
 
 /// The driver's client of either kind.
@@ -213,19 +215,20 @@ pub(super) async fn connect(config: &RedisConfig) -> Result<Connected, CacheErro
         .join(",");
     tls_available(&config.urls, &url)?;
     let raw_first = config.urls.first().map(String::as_str).unwrap_or_default();
+    if config.cluster && config.urls.is_empty() {
+        return Err(CacheError::InvalidUrl {
+            url,
+            reason: "a cluster needs at least one node URL".into(),
+        });
+    }
+    let subscriber = client(raw_first, &url, &config.tls)?;
     let (client, tls_addr) = if config.cluster {
-        if config.urls.is_empty() {
-            return Err(CacheError::InvalidUrl {
-                url,
-                reason: "a cluster needs at least one node URL".into(),
-            });
-        }
         let cluster_config =
             redis::cluster::ClusterConfig::new().set_connection_timeout(config.connect_timeout);
         let client = cluster_client(config, &url)?;
         (Client::Cluster(client, cluster_config), None)
     } else {
-        let client = client(raw_first, &url, &config.tls)?;
+        let client = subscriber.clone();
         let tls_addr = match client.get_connection_info().addr() {
             redis::ConnectionAddr::TcpTls { host, port, .. } => Some((host.clone(), *port)),
             _ => None,
@@ -246,7 +249,12 @@ pub(super) async fn connect(config: &RedisConfig) -> Result<Connected, CacheErro
         0 => None,
         _ => Some(client.lazy().map_err(|e| classify(&url, raw_first, e))?),
     };
-    Ok(Connected { conn, writer, url })
+    Ok(Connected {
+        conn,
+        writer,
+        url,
+        subscriber,
+    })
 }
 
 /// `what` failed to answer within `within`, as a start-up error.

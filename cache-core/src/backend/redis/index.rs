@@ -6,7 +6,7 @@
 //! tag; an invalidation in every scope runs one per bucket.
 
 use super::{Node, RedisBackend};
-use crate::backend::{FillIndexed, RemoveIndexed};
+use crate::backend::{FillIndexed, Notice, RemoveIndexed};
 use crate::error::CacheError;
 
 /// `KEYS`: the entry, the fences, the indexes. `ARGV`: the number of fences, the entry's
@@ -30,7 +30,8 @@ return 1
 "#;
 
 /// `KEYS`: groups of `ARGV[1]` keys: generations and a fence to remove, then an index
-/// (last) whose entries go with it. `ARGV[1]`: the size of a group.
+/// (last) whose entries go with it. `ARGV[1]`: the size of a group; then (a cache with an
+/// `l1` tier) the backplane's channel and the notice to publish.
 const REMOVE: &str = r#"
 local size = tonumber(ARGV[1])
 local plain, indexes = {}, {}
@@ -54,17 +55,23 @@ for i = 1, #indexes, 1000 do
 end
 unlink(entries)
 unlink(indexes)
+if ARGV[2] then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
 return #entries
 "#;
 
-/// The script over `groups` (each of `size` keys).
-fn remove(groups: &[&[&str]], size: usize) -> redis::Cmd {
+/// The script over `groups` (each of `size` keys), publishing `notice` if any.
+fn remove(groups: &[&[&str]], size: usize, notice: Option<&Notice<'_>>) -> redis::Cmd {
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(REMOVE).arg(groups.len() * size);
     for group in groups {
         cmd.arg(*group);
     }
     cmd.arg(size);
+    if let Some(notice) = notice {
+        cmd.arg(notice.channel).arg(notice.message);
+    }
     cmd
 }
 
@@ -100,7 +107,7 @@ impl RedisBackend {
             Node::SpecificNode(Route::new(crate::slot::of(key), SlotAddr::Master))
         };
         if !self.is_cluster() || groups.len() == 1 {
-            let cmd = remove(&groups, size);
+            let cmd = remove(&groups, size, op.notice.as_ref());
             let Some(writer) = &self.writer else {
                 return self.run::<u64>(&cmd).await.map(drop);
             };
@@ -120,8 +127,10 @@ impl RedisBackend {
                 continue;
             }
             let mut pipe = redis::pipe();
-            for group in &here {
-                pipe.add_command(remove(&[group], size));
+            // The node's last script publishes, after all its removals.
+            for (i, group) in here.iter().enumerate() {
+                let notice = op.notice.as_ref().filter(|_| i + 1 == here.len());
+                pipe.add_command(remove(&[group], size, notice));
             }
             match &self.writer {
                 Some(writer) => drop(self.then_wait(writer, Some(node), pipe).await?),

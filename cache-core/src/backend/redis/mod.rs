@@ -6,9 +6,11 @@ mod conn;
 mod connect;
 mod index;
 mod nodes;
+mod pubsub;
 mod through;
 
 pub(crate) use self::connect::{RedisConfig, TlsFiles};
+pub(crate) use self::pubsub::BackplaneNode;
 
 use self::conn::Conn;
 use self::nodes::{Slots, masters};
@@ -31,6 +33,9 @@ pub struct RedisBackend {
     replica_acks: u32,
     op_timeout: Duration,
     url: String,
+    /// The client the backplane's subscriptions are made from (on a cluster, its address
+    /// is replaced by each master's).
+    subscriber: std::sync::Arc<redis::Client>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -52,6 +57,7 @@ impl RedisBackend {
             replica_acks: config.replica_acks,
             op_timeout: config.op_timeout,
             url: connected.url,
+            subscriber: std::sync::Arc::new(connected.subscriber),
         })
     }
 

@@ -10,18 +10,26 @@ use redis::RedisError;
 
 /// `KEYS`: the entry, then its generations. `ARGV`: the index (1-based, among the
 /// generations) of the one to replace, its new token, its TTL (ms), the entry's bytes,
-/// its TTL (ms), then the expected value of each generation.
+/// its TTL (ms), the expected value of each generation, then (a cache with an `l1` tier)
+/// the backplane's channel and the notice published when the generation changes.
 const SCRIPT: &str = r#"
 local n = #KEYS - 1
 local own = tonumber(ARGV[1])
+local function notify()
+  if ARGV[6 + n] then
+    redis.call('PUBLISH', ARGV[6 + n], ARGV[7 + n])
+  end
+end
 for i = 1, n do
   if redis.call('GET', KEYS[i + 1]) ~= ARGV[5 + i] then
     redis.call('UNLINK', KEYS[own + 1])
+    notify()
     return 0
   end
 end
 redis.call('SET', KEYS[own + 1], ARGV[2], 'PX', ARGV[3])
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+notify()
 return 1
 "#;
 
@@ -41,6 +49,9 @@ impl RedisBackend {
             .arg(super::millis(op.ttl));
         for expected in op.expected {
             cmd.arg(&expected[..]);
+        }
+        if let Some(notice) = &op.notice {
+            cmd.arg(notice.channel).arg(notice.message);
         }
         let Some(writer) = &self.writer else {
             return self.run::<bool>(&cmd).await;

@@ -1,0 +1,79 @@
+//! The in-process stage of the read path, for `l1` sites ([`crate::tier`]): a value the
+//! tier holds and the view says is current is served without Redis; a value read from
+//! Redis, or filled, is kept, if no invalidation was applied since the read began.
+
+use crate::entry::Generations;
+use crate::inner::Inner;
+use crate::key::CallKeys;
+use crate::tier::Tier;
+use std::any::Any;
+use std::time::Duration;
+
+/// How the values of a site go into the tier and come out: by `Clone`.
+pub trait LocalCopy<T>: Sync {
+    /// A copy of `value` to keep.
+    fn share(&self, value: &T) -> Box<dyn Any + Send + Sync>;
+    /// A copy of the value kept, if it is a `T`.
+    fn copy(&self, kept: &(dyn Any + Send + Sync)) -> Option<T>;
+}
+
+/// [`LocalCopy`] by `Clone`, for any `Clone + Send + Sync + 'static` value.
+pub struct Cloned;
+
+impl<T: Clone + Send + Sync + 'static> LocalCopy<T> for Cloned {
+    fn share(&self, value: &T) -> Box<dyn Any + Send + Sync> {
+        Box::new(value.clone())
+    }
+    fn copy(&self, kept: &(dyn Any + Send + Sync)) -> Option<T> {
+        kept.downcast_ref::<T>().cloned()
+    }
+}
+
+/// An `l1` read under way: how to copy its value, how long to keep it, and where the
+/// view stood when it began.
+pub(crate) struct LocalRead<'a, T> {
+    pub copy: &'a dyn LocalCopy<T>,
+    pub ttl: Duration,
+    pub since: u64,
+}
+
+impl Inner {
+    /// The tier's value for `keys`, if it holds one the view says is current now.
+    pub(super) fn local_hit<T>(
+        &self,
+        tier: &Tier,
+        keys: &CallKeys,
+        copy: &dyn LocalCopy<T>,
+    ) -> Option<T> {
+        if !tier.view.is_fresh() {
+            return None;
+        }
+        let entry = tier.local.entry(keys.entry())?;
+        if !tier.view.validates(keys, &entry) {
+            return None;
+        }
+        copy.copy(entry.value())
+    }
+
+    /// Keeps `value`, read or filled under `generations` by `read`, unless the view
+    /// changed since the read began (it may have raced an invalidation).
+    pub(super) fn keep_local<T>(
+        &self,
+        read: &LocalRead<'_, T>,
+        keys: &CallKeys,
+        generations: &Generations,
+        value: &T,
+        encoded: usize,
+    ) {
+        let Some(tier) = &self.tier else { return };
+        if tier.view.learn(read.since, keys, generations) {
+            tier.local.keep(
+                keys.entry(),
+                read.copy.share(value),
+                generations,
+                encoded,
+                read.ttl,
+            );
+        }
+    }
+}
