@@ -1034,3 +1034,70 @@ mod round_trip {
         );
     }
 }
+
+/// `l1`: values kept in the cache's in-process tier; another cache's `#[invalidates]`
+/// reaches it within the tier's bound.
+mod in_process_tier {
+    use cache_core::{Cache, cached, invalidates};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    #[derive(Default)]
+    struct Titles {
+        titles: Mutex<Vec<String>>,
+        loads: AtomicUsize,
+    }
+
+    #[cached(prefix = "titles", ttl = "1m", l1 = "30s", key = tenant, cache = cache)]
+    async fn titles(cache: &Cache, rows: &Titles, tenant: &str) -> Result<Vec<String>, String> {
+        rows.loads.fetch_add(1, Ordering::SeqCst);
+        Ok(rows.titles.lock().unwrap().clone())
+    }
+
+    #[invalidates("titles", key = tenant, cache = cache)]
+    async fn add(cache: &Cache, rows: &Titles, tenant: &str, title: &str) -> Result<(), String> {
+        rows.titles.lock().unwrap().push(title.to_owned());
+        Ok(())
+    }
+
+    async fn tiered(namespace: &str) -> Cache {
+        let cache = testkit::Target::from_env()
+            .builder(namespace)
+            .l1(1 << 20)
+            .l1_bound(Duration::from_millis(300))
+            .build()
+            .await
+            .expect("a cache with a tier");
+        let started = Instant::now();
+        while !cache.l1_stats().is_some_and(|tier| tier.fresh) {
+            assert!(started.elapsed() < Duration::from_secs(10), "never fresh");
+            tokio::time::sleep(Duration::from_millis(5)).await; // pacing while polling
+        }
+        cache
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hits_in_process_and_invalidations_from_elsewhere() {
+        let scoped = testkit::redis_cache("l1-attribute").await;
+        let (reader, writer) = (
+            tiered(scoped.namespace()).await,
+            tiered(scoped.namespace()).await,
+        );
+        let rows = Titles::default();
+        for _ in 0..3 {
+            assert_eq!(titles(&reader, &rows, "acme").await, Ok(vec![]));
+        }
+        assert_eq!(rows.loads.load(Ordering::SeqCst), 1);
+        assert_eq!(reader.stats().site("titles", "titles").local_hits, 2);
+        add(&writer, &rows, "acme", "Feux").await.unwrap();
+        let returned = Instant::now();
+        while titles(&reader, &rows, "acme").await != Ok(vec!["Feux".to_owned()]) {
+            assert!(
+                returned.elapsed() <= Duration::from_millis(300),
+                "stale past δ"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+}
