@@ -1,13 +1,14 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`, `through`) runs sections 1-2 (or 10, 11) alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`, `through`, `l1`) runs sections 1-2 (or 10, 11, 12) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
 mod cluster;
 mod down;
 mod hits;
 mod invalidation;
+mod local;
 mod measure;
 mod memory;
 mod misses;
@@ -111,6 +112,7 @@ async fn main() {
         Some("hits") => hits::hits(&conn, plan).await,
         Some("tags") => tags::tags(&conn, &cache, plan).await,
         Some("through") => through::through(&cache, plan).await,
+        Some("l1") => local::local(&conn, plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -126,6 +128,7 @@ async fn main() {
     cluster::slot_spread();
     tags::tags(&conn, &cache, plan).await;
     through::through(&cache, plan).await;
+    local::local(&conn, plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.

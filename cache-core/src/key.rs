@@ -709,7 +709,12 @@ pub fn call_keys(
     let scope_end = buf.len();
     buf.push(':');
     push_str_component(&mut buf, name);
-    let _ = write!(buf, ":{version}");
+    match version {
+        0 => buf.push_str(":0"),
+        _ => {
+            let _ = write!(buf, ":{version}");
+        }
+    }
     buf.push_str(parts.args());
     let mut tags = Vec::with_capacity(2 * parts.tags().len());
     for (tag, value) in parts.tags() {

@@ -4,7 +4,7 @@
 
 use crate::inner::Inner;
 use crate::key::{self, CallKeys, KeyParts};
-use crate::stats::Counters;
+use crate::stats::{Counters, CountersRef};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -87,8 +87,8 @@ impl Site {
 pub(crate) trait CallSite {
     fn prefix(&self) -> &str;
     /// The prefix's counters in `inner`.
-    fn counters(&self, inner: &Inner) -> Arc<Counters> {
-        inner.stats.prefix(self.prefix())
+    fn counters(&self, inner: &Inner) -> CountersRef<'_> {
+        CountersRef::Shared(inner.stats.prefix(self.prefix()))
     }
     fn ttl(&self) -> Duration;
     fn keys(&self, namespace: &str, parts: &KeyParts) -> CallKeys;
@@ -105,15 +105,15 @@ impl CallSite for Site {
     /// Remembers the counters of the first cache used at this site, which is the only
     /// one in most programs: the hit path then skips the map lookup (another cache looks
     /// its counters up).
-    fn counters(&self, inner: &Inner) -> Arc<Counters> {
+    fn counters(&self, inner: &Inner) -> CountersRef<'_> {
         if let Some((id, counters)) = self.counters.get()
             && *id == inner.id
         {
-            return counters.clone();
+            return CountersRef::Borrowed(counters);
         }
         let counters = inner.stats.site(self.prefix, self.name);
         let _ = self.counters.set((inner.id, counters.clone()));
-        counters
+        CountersRef::Shared(counters)
     }
     fn ttl(&self) -> Duration {
         self.ttl
@@ -137,8 +137,8 @@ impl CallSite for UserSite<'_> {
     fn prefix(&self) -> &str {
         self.key.split(':').next().unwrap_or(self.key)
     }
-    fn counters(&self, inner: &Inner) -> Arc<Counters> {
-        inner.stats.user_key(self.key)
+    fn counters(&self, inner: &Inner) -> CountersRef<'_> {
+        CountersRef::Shared(inner.stats.user_key(self.key))
     }
     fn ttl(&self) -> Duration {
         self.ttl

@@ -27,6 +27,23 @@ pub struct Counters {
     exported: Option<exported::Handles>,
 }
 
+/// Counters borrowed from where they are remembered (a call site's, on the hit path: no
+/// reference count to touch), or shared from the map.
+pub(crate) enum CountersRef<'a> {
+    Borrowed(&'a Counters),
+    Shared(Arc<Counters>),
+}
+
+impl std::ops::Deref for CountersRef<'_> {
+    type Target = Counters;
+    fn deref(&self) -> &Counters {
+        match self {
+            CountersRef::Borrowed(counters) => counters,
+            CountersRef::Shared(counters) => counters,
+        }
+    }
+}
+
 /// A copy of the counters of one prefix, of one call site, or of all, taken by
 /// [`crate::Cache::stats`]. Serializes with `load_time` in seconds and the `hit_rate`
 /// beside the counters.
@@ -174,11 +191,19 @@ bump! {
     refused => refused,
     /// Counts a value stored by a write-through.
     written_through => written_through,
-    /// Counts a hit of the in-process tier (besides [`Counters::hit`]).
-    local_hit => local_hits,
 }
 
 impl Counters {
+    /// Counts a hit of the in-process tier (a hit: [`PrefixStats::hits`] adds them).
+    pub fn local_hit(&self) {
+        self.local_hits.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(handles) = &self.exported {
+            handles.hits.increment(1);
+            handles.local_hits.increment(1);
+        }
+    }
+
     /// Counts one run of the function and its duration.
     pub fn load(&self, took: Duration) {
         self.loads.fetch_add(1, Ordering::Relaxed);
@@ -194,7 +219,7 @@ impl Counters {
     fn snapshot(&self) -> PrefixStats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         PrefixStats {
-            hits: get(&self.hits),
+            hits: get(&self.hits) + get(&self.local_hits),
             misses: get(&self.misses),
             loads: get(&self.loads),
             load_time: Duration::from_nanos(get(&self.load_nanos)),

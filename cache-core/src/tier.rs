@@ -144,10 +144,9 @@ impl Local {
         }
     }
 
-    /// The entry kept under `key`, if it has not expired.
+    /// The entry kept under `key`, if it has not expired (moka checks expiry).
     pub fn entry(&self, key: &str) -> Option<Arc<LocalEntry>> {
-        let entry = self.entries.get(key)?;
-        (entry.expires > Instant::now()).then_some(entry)
+        self.entries.get(key)
     }
 
     /// Keeps `value` (read or filled under `generations`) for `ttl`; `encoded` is the size

@@ -84,7 +84,6 @@ impl Inner {
                 if !keys.is_plain() && !self.blocked(site.prefix(), &keys) =>
             {
                 if let Some(value) = self.local_hit(tier, &keys, copy) {
-                    counters.hit();
                     counters.local_hit();
                     return M::restore(value);
                 }
