@@ -27,10 +27,32 @@ impl Cache {
     ///   files for a private CA and a client certificate (see
     ///   [`CacheBuilder::tls_ca_file`], [`CacheBuilder::tls_client_cert`]).
     /// - `CACHE_NAMESPACE`: the namespace (default: none).
+    /// - `CACHE_L1_BYTES`: the size of the in-process tier ([`CacheBuilder::l1`]; 0 for
+    ///   none, the default), and `CACHE_L1_BOUND_MS` its staleness bound δ in milliseconds
+    ///   ([`CacheBuilder::l1_bound`]). Used with Redis only.
     /// - Without either, or if it does not parse: the in-process memory store
     ///   (a malformed URL is logged at `error`).
     pub async fn from_env() -> Cache {
-        let mut builder = Cache::builder();
+        Cache::from_env_with(Cache::builder()).await
+    }
+
+    /// [`Cache::from_env`] on top of `defaults`: what the environment sets wins, the rest
+    /// (the size of an `l1` tier, timeouts, a codec) is `defaults`'s.
+    pub async fn from_env_with(defaults: CacheBuilder) -> Cache {
+        let mut builder = defaults;
+        if let Some(bytes) = std::env::var("CACHE_L1_BYTES")
+            .ok()
+            .and_then(|bytes| bytes.trim().parse::<u64>().ok())
+        {
+            builder = builder.l1(bytes);
+        }
+        if let Some(millis) = std::env::var("CACHE_L1_BOUND_MS")
+            .ok()
+            .and_then(|millis| millis.trim().parse::<u64>().ok())
+            .filter(|&millis| millis > 0)
+        {
+            builder = builder.l1_bound(Duration::from_millis(millis));
+        }
         if let Ok(namespace) = std::env::var("CACHE_NAMESPACE") {
             builder = builder.namespace(namespace);
         }

@@ -191,9 +191,13 @@ impl Cache {
     /// Like [`Cache::delete_pattern`], returning the error.
     pub async fn try_delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
         let pattern = key::user_key(&self.inner.namespace, pattern);
-        self.inner
+        let deleted = self
+            .inner
             .guarded_wide(self.inner.backend.delete_pattern(&pattern))
-            .await
+            .await?;
+        // Generation keys may have gone: the in-process tiers forget everything.
+        self.inner.forget_everywhere().await?;
+        Ok(deleted)
     }
 
     /// Whether `key` exists. Failures read as false.

@@ -217,6 +217,23 @@ impl Inner {
         Ok(whole)
     }
 
+    /// With an `l1` tier: every tier of the namespace (this one at once) forgets what it
+    /// knows, after keys were deleted by pattern. Published after the deletion, not with it.
+    pub(crate) async fn forget_everywhere(&self) -> Result<(), CacheError> {
+        let (Some(tier), crate::backend::Backend::Redis(redis)) = (&self.tier, &self.backend)
+        else {
+            return Ok(());
+        };
+        tier.view.forget_all();
+        let nodes = self.guarded_wide(redis.backplane_nodes()).await?;
+        let Some(node) = nodes.first() else {
+            return Ok(());
+        };
+        let message = Message::ForgetAll.encode();
+        self.guarded_wide(redis.publish_at(node, &tier.channel, &message))
+            .await
+    }
+
     /// With an `l1` tier: the backplane's message for the removal of `keys` of `target`
     /// (the keys of a scope; everything for a target in every scope).
     fn announce(&self, target: &Target, keys: &[&str]) -> Option<Vec<u8>> {

@@ -18,7 +18,8 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let cache = Cache::from_env().await;
+    // An in-process tier of 64 MiB for the reads marked `l1` (CACHE_L1_BYTES=0: none).
+    let cache = Cache::from_env_with(Cache::builder().l1(64 << 20)).await;
     cache_core::install(cache.clone());
     let database = redact(&config.database_url);
     println!("fmpa-app: preparing {database} (seeding on first run)...");

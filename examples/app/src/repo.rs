@@ -86,12 +86,12 @@ impl Repo {
 
     // A list depends on its status filter (None: every status) and on the tenant's lists
     // as a whole (`list`: an update whose previous status is unknown reaches them all).
-    #[cached(prefix = prefix::FMPA, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
+    #[cached(prefix = prefix::FMPA, name = "list", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
     pub async fn list_fmpa(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Session>> {
         self.page(SESSION_COLUMNS, "fmpa", tenant, filters).await
     }
 
-    #[cached(prefix = prefix::FORMATION, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
+    #[cached(prefix = prefix::FORMATION, name = "list", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
     pub async fn list_formations(
         &self,
         tenant: &str,
@@ -101,7 +101,7 @@ impl Repo {
             .await
     }
 
-    #[cached(prefix = prefix::PERSONNEL, name = "files", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::PERSONNEL, name = "files", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_personnel_files(
         &self,
         tenant: &str,
@@ -111,24 +111,24 @@ impl Repo {
             .await
     }
 
-    #[cached(prefix = prefix::CONVERSATION, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::CONVERSATION, name = "list", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_conversations(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(CONVERSATIONS.select, CONVERSATIONS.table, tenant, filters)
             .await
     }
 
-    #[cached(prefix = prefix::NOTIFICATION, name = "list", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::NOTIFICATION, name = "list", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_notifications(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(NOTIFICATIONS.select, NOTIFICATIONS.table, tenant, filters)
             .await
     }
 
-    #[cached(prefix = prefix::TTA, name = "entries", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::TTA, name = "entries", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_tta_entries(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(TTA.select, TTA.table, tenant, filters).await
     }
 
-    #[cached(prefix = prefix::CHAT, name = "channels", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::CHAT, name = "channels", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_chat_channels(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(CHAT.select, CHAT.table, tenant, filters).await
     }
@@ -136,17 +136,17 @@ impl Repo {
     // ----- items, profile, dashboard -------------------------------------------------------
 
     // An item depends on its id only: writes to other items leave it cached.
-    #[cached(prefix = prefix::FMPA, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
+    #[cached(prefix = prefix::FMPA, name = "item", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
     pub async fn get_fmpa(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
         self.session("fmpa", tenant, id).await
     }
 
-    #[cached(prefix = prefix::FORMATION, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
+    #[cached(prefix = prefix::FORMATION, name = "item", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
     pub async fn get_formation(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
         self.session("formations", tenant, id).await
     }
 
-    #[cached(prefix = prefix::USER, name = "profile", ttl = ttl::USER_PROFILE, key = tenant, user_id, cache = self.reads())]
+    #[cached(prefix = prefix::USER, name = "profile", l1 = "1m", ttl = ttl::USER_PROFILE, key = tenant, user_id, cache = self.reads())]
     pub async fn profile(&self, tenant: &str, user_id: i64) -> DbResult<Option<Profile>> {
         let sql = self.db.sql(
             "SELECT id, tenant_id, name, email, role FROM users WHERE tenant_id = ? AND id = ?",
@@ -159,7 +159,7 @@ impl Repo {
     }
 
     /// The expensive aggregate of the dashboard: six grouped scans of the tenant's rows.
-    #[cached(prefix = prefix::STATS, name = "dashboard", ttl = ttl::STATS, key = tenant, cache = self.reads())]
+    #[cached(prefix = prefix::STATS, name = "dashboard", l1 = "1m", ttl = ttl::STATS, key = tenant, cache = self.reads())]
     pub async fn dashboard(&self, tenant: &str) -> DbResult<DashboardStats> {
         let by_status = |table: &str| {
             format!(
