@@ -8,22 +8,7 @@ use std::sync::Arc;
 
 pub(crate) async fn hits(conn: &ConnectionManager, plan: &Plan) {
     println!("## 1-2. Hit latency and throughput\n");
-    let small_json = serde_json::to_vec(&row(1)).expect("json");
-    let list_json = serde_json::to_vec(&page()).expect("json");
-    let mut setter = conn.clone();
-    for (key, json) in [
-        ("bench-raw:small", &small_json),
-        ("bench-raw:list", &list_json),
-    ] {
-        let _: () = redis::cmd("SET")
-            .arg(key)
-            .arg(json)
-            .arg("EX")
-            .arg(600)
-            .query_async(&mut setter)
-            .await
-            .expect("SET");
-    }
+    let (small_len, list_len) = put_raw_values(conn).await;
     // Warm every cache: the first call of each is a miss.
     ours_small("t1").await.expect("ours");
     ours_list("t1").await.expect("ours");
@@ -33,8 +18,8 @@ pub(crate) async fn hits(conn: &ConnectionManager, plan: &Plan) {
     ours_list_msgpack("t1").await.expect("ours");
 
     for (label, size, key) in [
-        ("small", small_json.len(), "bench-raw:small"),
-        ("list", list_json.len(), "bench-raw:list"),
+        ("small", small_len, "bench-raw:small"),
+        ("list", list_len, "bench-raw:list"),
     ] {
         let (c1, c2, c3) = (
             Arc::new(conn.clone()),

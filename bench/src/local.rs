@@ -55,22 +55,7 @@ pub(crate) async fn local(conn: &ConnectionManager, plan: &Plan) {
         tokio::time::sleep(Duration::from_millis(5)).await; // pacing while polling
     }
     let _ = LOCAL.set(cache);
-    let small_json = serde_json::to_vec(&row(1)).expect("json");
-    let list_json = serde_json::to_vec(&page()).expect("json");
-    let mut setter = conn.clone();
-    for (key, json) in [
-        ("bench-raw:small", &small_json),
-        ("bench-raw:list", &list_json),
-    ] {
-        let _: () = redis::cmd("SET")
-            .arg(key)
-            .arg(json)
-            .arg("EX")
-            .arg(600)
-            .query_async(&mut setter)
-            .await
-            .expect("SET");
-    }
+    let (small_len, list_len) = put_raw_values(conn).await;
     for _ in 0..2 {
         ours_small("t1").await.expect("ours");
         ours_list("t1").await.expect("ours");
@@ -101,8 +86,8 @@ pub(crate) async fn local(conn: &ConnectionManager, plan: &Plan) {
         return;
     }
     for (label, size, key) in [
-        ("small", small_json.len(), "bench-raw:small"),
-        ("list", list_json.len(), "bench-raw:list"),
+        ("small", small_len, "bench-raw:small"),
+        ("list", list_len, "bench-raw:list"),
     ] {
         let small = key.ends_with("small");
         let c = Arc::new(conn.clone());

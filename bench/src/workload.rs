@@ -221,3 +221,25 @@ pub fn our_keys(ns: &str, name: &str) -> cache_core::key::CallKeys {
     parts.scope("t1");
     cache_core::key::call_keys(ns, "bench", name, 0, &parts)
 }
+
+/// Stores the small and list values as the seed would (plain JSON under `bench-raw:small`
+/// and `bench-raw:list`, 10 minutes); returns their JSON sizes.
+pub async fn put_raw_values(conn: &ConnectionManager) -> (usize, usize) {
+    let small_json = serde_json::to_vec(&row(1)).expect("json");
+    let list_json = serde_json::to_vec(&page()).expect("json");
+    let mut setter = conn.clone();
+    for (key, json) in [
+        ("bench-raw:small", &small_json),
+        ("bench-raw:list", &list_json),
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(json)
+            .arg("EX")
+            .arg(600)
+            .query_async(&mut setter)
+            .await
+            .expect("SET");
+    }
+    (small_json.len(), list_json.len())
+}

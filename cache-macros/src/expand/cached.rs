@@ -88,26 +88,23 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     };
     let call = match indexer(&args.tags) {
-        None if l1.is_some() => quote_spanned! {stored_span=>
-            ::cache_core::__private::cached_local(
-                __cache_mode,
-                &__CACHE_SITE,
-                __cache_handle,
-                __cache_parts,
-                #body,
-            )
-            .await
-        },
-        None => quote_spanned! {stored_span=>
-            ::cache_core::__private::cached_as(
-                __cache_mode,
-                &__CACHE_SITE,
-                __cache_handle,
-                __cache_parts,
-                #body,
-            )
-            .await
-        },
+        None => {
+            // An `l1` site also keeps its values in the cache's in-process tier.
+            let entry = match l1 {
+                Some(_) => quote_spanned!(stored_span=> cached_local),
+                None => quote_spanned!(stored_span=> cached_as),
+            };
+            quote_spanned! {stored_span=>
+                ::cache_core::__private::#entry(
+                    __cache_mode,
+                    &__CACHE_SITE,
+                    __cache_handle,
+                    __cache_parts,
+                    #body,
+                )
+                .await
+            }
+        }
         Some(indexer) => quote_spanned! {stored_span=>
             ::cache_core::__private::cached_indexed(
                 __cache_mode,
