@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for features in "" tls tls-aws-lc tls-native log metrics msgpack; do
+for features in "" tls tls-aws-lc tls-native log metrics msgpack encryption; do
   echo "features: cache-core with ${features:-no feature}"
   cargo clippy -q -p cache-core --no-default-features ${features:+--features "$features"} -- -D warnings
 done

@@ -6,6 +6,8 @@ use crate::cache::Cache;
 use crate::codec::Codec;
 use crate::error::{CacheError, redact};
 use crate::inner::Inner;
+use crate::seal::{EncryptionKeys, Keyring};
+use crate::sensitive::Sensitive;
 use crate::throttle::Throttle;
 use crate::tier::Tier;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +29,10 @@ impl Cache {
     ///   files for a private CA and a client certificate (see
     ///   [`CacheBuilder::tls_ca_file`], [`CacheBuilder::tls_client_cert`]).
     /// - `CACHE_NAMESPACE`: the namespace (default: none).
+    /// - `CACHE_ENCRYPTION_KEYS` (`id:base64,...`, 32-byte keys, the first seals) and
+    ///   `CACHE_SENSITIVE_PREFIXES` (`session,user`): see [`CacheBuilder::encryption_keys`]
+    ///   and [`CacheBuilder::sensitive_prefix`]. Keys that do not parse are logged (which
+    ///   entry, never a key) and none is used.
     /// - `CACHE_L1_BYTES`: the size of the in-process tier ([`CacheBuilder::l1`]; 0 for
     ///   none, the default), and `CACHE_L1_BOUND_MS` its staleness bound δ in milliseconds
     ///   ([`CacheBuilder::l1_bound`]). Used with Redis only.
@@ -52,6 +58,22 @@ impl Cache {
             .filter(|&millis| millis > 0)
         {
             builder = builder.l1_bound(Duration::from_millis(millis));
+        }
+        if let Ok(spec) = std::env::var("CACHE_ENCRYPTION_KEYS")
+            && !spec.trim().is_empty()
+        {
+            match EncryptionKeys::parse(&spec) {
+                Ok(keys) => builder = builder.encryption_keys(keys),
+                Err(error) => tracing::error!(
+                    %error,
+                    "cache: CACHE_ENCRYPTION_KEYS is unusable; sensitive prefixes are not cached"
+                ),
+            }
+        }
+        if let Ok(prefixes) = std::env::var("CACHE_SENSITIVE_PREFIXES") {
+            for prefix in prefixes.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                builder = builder.sensitive_prefix(prefix);
+            }
         }
         if let Ok(namespace) = std::env::var("CACHE_NAMESPACE") {
             builder = builder.namespace(namespace);
@@ -155,6 +177,8 @@ pub struct CacheBuilder {
     replica_acks: u32,
     l1_max_bytes: u64,
     l1_bound: Duration,
+    encryption_keys: EncryptionKeys,
+    sensitive_prefixes: Vec<String>,
 }
 
 impl Default for CacheBuilder {
@@ -174,6 +198,8 @@ impl Default for CacheBuilder {
             replica_acks: 0,
             l1_max_bytes: 0,
             l1_bound: Duration::from_secs(1),
+            encryption_keys: EncryptionKeys::new(),
+            sensitive_prefixes: Vec::new(),
         }
     }
 }
@@ -327,6 +353,23 @@ impl CacheBuilder {
         self
     }
 
+    /// The keys that seal the values of sensitive prefixes (the first seals, all open;
+    /// see [`EncryptionKeys`]). Without keys, sensitive sites are not cached at all.
+    pub fn encryption_keys(mut self, keys: EncryptionKeys) -> Self {
+        self.encryption_keys = keys;
+        self
+    }
+
+    /// Declares `prefix` sensitive: its values are sealed with the
+    /// [`CacheBuilder::encryption_keys`] (the entry's key as associated data), and its key
+    /// arguments appear in key names only as a keyed hash, for reads and invalidations
+    /// alike. Declare it in every process that reads or invalidates the prefix. Without
+    /// keys, nothing of the prefix is cached.
+    pub fn sensitive_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.sensitive_prefixes.push(prefix.into());
+        self
+    }
+
     /// Builds the cache, connecting to Redis unless [`CacheBuilder::lazy`].
     ///
     /// Fails only on what a person must fix: a malformed URL, a bad namespace, bad TLS
@@ -391,6 +434,10 @@ impl CacheBuilder {
             stats: Default::default(),
             warnings: Throttle::new(Duration::from_secs(10)),
             tier,
+            sensitive: Sensitive::new(
+                self.sensitive_prefixes.into_iter().collect(),
+                Keyring::new(&self.encryption_keys),
+            ),
         })
     }
 }

@@ -286,7 +286,7 @@ impl Cache {
                 "cache: the invalidation scope did not serialize; invalidating the whole prefix"
             );
         }
-        let targets = Target::of_parts(&self.inner.namespace, prefix, &parts);
+        let targets = self.inner.targets_of(prefix, &parts);
         self.inner.invalidate(targets).await
     }
 

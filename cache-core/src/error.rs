@@ -20,6 +20,10 @@ pub enum CacheError {
     /// The namespace holds a character that would break the key layout.
     #[error("invalid namespace {0:?}: use letters, digits and `_ . - : /`")]
     InvalidNamespace(String),
+    /// The encryption keys (`CACHE_ENCRYPTION_KEYS`) do not parse; says which entry,
+    /// never a key.
+    #[error("invalid encryption keys: {0}")]
+    InvalidKeys(String),
     /// The server refused the credentials (wrong password or user).
     #[error("Redis at {url} refused the credentials: {source}")]
     Auth {

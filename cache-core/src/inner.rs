@@ -8,6 +8,7 @@ use crate::codec::Codec;
 use crate::error::CacheError;
 use crate::flight::Flights;
 use crate::pending::Pending;
+use crate::sensitive::Sensitive;
 use crate::stats::{Counters, Stats};
 use crate::throttle::Throttle;
 use crate::tier::Tier;
@@ -33,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) warnings: Throttle,
     /// The in-process tier (`l1`), when the cache has one (Redis only).
     pub(crate) tier: Option<Tier>,
+    /// Sensitive prefixes and the keys that protect them.
+    pub(crate) sensitive: Sensitive,
 }
 
 impl Inner {

@@ -582,6 +582,25 @@ impl KeyParts {
     pub(crate) fn args(&self) -> &str {
         &self.args
     }
+
+    /// These parts with every key argument (the scope, the other arguments taken together,
+    /// each tag value) replaced by `hash` of its encoding; "every value" of a tag stays.
+    pub(crate) fn hashed(&self, hash: impl Fn(&str) -> String) -> KeyParts {
+        KeyParts {
+            scope: self.scope.as_deref().map(&hash),
+            args: match self.args.is_empty() {
+                true => String::new(),
+                false => format!(":{}", hash(&self.args)),
+            },
+            tags: self
+                .tags
+                .iter()
+                .map(|(name, value)| (*name, value.as_deref().map(&hash)))
+                .collect(),
+            result_tags: self.result_tags.clone(),
+            invalid: self.invalid,
+        }
+    }
 }
 
 /// The keys one cached call touches: the entry and its two generations in one buffer (one

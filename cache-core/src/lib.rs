@@ -53,6 +53,8 @@ mod payload;
 mod pending;
 pub mod prefix;
 mod read;
+mod seal;
+mod sensitive;
 mod site;
 mod sites;
 pub mod slot;
@@ -71,6 +73,7 @@ pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use codec::Codec;
 pub use error::CacheError;
+pub use seal::EncryptionKeys;
 pub use stats::{CacheStats, PrefixStats};
 pub use tier::L1Stats;
 

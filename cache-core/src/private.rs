@@ -148,7 +148,7 @@ fn targets_of(cache: &Cache, targets: &[(&[&str], &KeyParts)]) -> Vec<Target> {
             );
         }
         for prefix in *prefixes {
-            all.extend(Target::of_parts(cache.namespace(), prefix, parts));
+            all.extend(cache.inner.targets_of(prefix, parts));
         }
     }
     all
@@ -295,3 +295,38 @@ pub const fn assert_cacheable<T: Cacheable>() {}
 pub trait Cacheable {}
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned> Cacheable for T {}
+
+/// Test support: raw access to what a cache stores, by full key. Not for applications.
+#[doc(hidden)]
+pub mod raw {
+    use crate::Cache;
+    use std::time::Duration;
+
+    /// The full keys of `cache`'s namespace matching `pattern` (a glob after
+    /// `<namespace>:`).
+    pub async fn keys(cache: &Cache, pattern: &str) -> Vec<String> {
+        let pattern = crate::key::user_key(cache.namespace(), pattern);
+        cache.inner.backend.keys(&pattern).await.unwrap_or_default()
+    }
+
+    /// The bytes stored under the full key `key`.
+    pub async fn get(cache: &Cache, key: &str) -> Option<Vec<u8>> {
+        cache
+            .inner
+            .backend
+            .get(key)
+            .await
+            .ok()
+            .flatten()
+            .map(|b| b.to_vec())
+    }
+
+    /// Stores `bytes` under the full key `key` for a minute.
+    pub async fn set(cache: &Cache, key: &str, bytes: Vec<u8>) {
+        let _ = cache
+            .inner
+            .backend
+            .set(key, bytes.into(), Duration::from_secs(60))
+            .await;
+    }
+}

@@ -18,6 +18,8 @@ pub struct Site {
     pub(crate) version: u32,
     /// How long a value may stay in the in-process tier (`l1`), if it may.
     pub(crate) l1: Option<Duration>,
+    /// `sensitive = true`: sealed, key arguments hashed, or not cached at all.
+    pub(crate) sensitive: bool,
     /// The counters of this site in the first cache used here, by cache id.
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
     /// Whether this site's value type was checked against the sites sharing its keys.
@@ -40,6 +42,7 @@ impl Site {
             ttl,
             version,
             l1: None,
+            sensitive: false,
             counters: OnceLock::new(),
             registered: AtomicBool::new(false),
             round_trip_reported: AtomicBool::new(false),
@@ -54,6 +57,14 @@ impl Site {
         } else {
             self.ttl
         });
+        self
+    }
+
+    /// This site with `sensitive = true`: its values are sealed and its key arguments
+    /// hashed, which its prefix must be declared for on the cache
+    /// (`CacheBuilder::sensitive_prefix`); otherwise it is not cached.
+    pub const fn sensitive(mut self) -> Self {
+        self.sensitive = true;
         self
     }
 
@@ -96,6 +107,10 @@ pub(crate) trait CallSite {
     fn l1(&self) -> Option<Duration> {
         None
     }
+    /// Whether it says it is sensitive (`sensitive = true`).
+    fn sensitive(&self) -> bool {
+        false
+    }
 }
 
 impl CallSite for Site {
@@ -123,6 +138,9 @@ impl CallSite for Site {
     }
     fn l1(&self) -> Option<Duration> {
         self.l1
+    }
+    fn sensitive(&self) -> bool {
+        self.sensitive
     }
 }
 

@@ -35,6 +35,7 @@ use crate::key::{CallKeys, KeyParts};
 use crate::outcome::Mode;
 use crate::payload::Payload;
 use crate::read::Read;
+use crate::sensitive::Protection;
 use crate::site::{CallSite, Site};
 use crate::target::Target;
 use bytes::Bytes;
@@ -110,8 +111,19 @@ impl Inner {
                 read: None,
             };
         }
-        let keys = through.site.keys(&self.namespace, &through.parts);
         let counters = through.site.counters(self);
+        let protection = self.protection(through.site.prefix, through.site.sensitive);
+        if let Protection::Refused = protection {
+            // Nothing of the read is cached: the write only invalidates.
+            return Captured {
+                through,
+                read: None,
+            };
+        }
+        let keys = through.site.keys(
+            &self.namespace,
+            &self.parts_for(&protection, &through.parts),
+        );
         let read = match self.lookup(through.site.prefix(), &keys, &counters).await {
             Read::Hit { generations, .. } | Read::Miss(generations) => Some((keys, generations)),
             Read::Bypass => None,
@@ -126,10 +138,15 @@ impl<O> Captured<O> {
     pub(crate) fn rotation(self, cache: &Cache, output: &O) -> Rotation {
         let inner = &cache.inner;
         let site = self.through.site;
-        let target = Target::of_parts(&inner.namespace, site.prefix, &self.through.parts)
+        let target = inner
+            .targets_of(site.prefix, &self.through.parts)
             .into_iter()
             .next()
             .unwrap_or_else(|| Target::prefix(&inner.namespace, site.prefix));
+        let keyring = match inner.protection(site.prefix, site.sensitive) {
+            Protection::Sealed(keyring) => Some(keyring),
+            _ => None,
+        };
         let store = self
             .read
             .and_then(|(keys, generations)| store(site, &target, keys, generations))
@@ -137,6 +154,10 @@ impl<O> Captured<O> {
                 let payload = Payload::entry(inner.codec);
                 match (self.through.encode)(output, payload)? {
                     Ok(encoded) => {
+                        let encoded = match keyring {
+                            None => encoded,
+                            Some(keyring) => keyring.seal(&store.entry, &encoded)?,
+                        };
                         store.value = payload.seal(&sealed, encoded).0;
                         Some(store)
                     }

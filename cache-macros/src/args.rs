@@ -78,6 +78,9 @@ pub struct CachedArgs {
     /// `l1 = "30s"`: values may be kept in the cache's in-process tier that long; the
     /// option's name, for errors.
     pub l1: Option<(Ident, Ttl)>,
+    /// `sensitive = true`: values sealed, key arguments hashed (the prefix must be declared
+    /// sensitive on the cache, or the site is not cached).
+    pub sensitive: Option<LitBool>,
 }
 
 /// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
@@ -132,7 +135,7 @@ impl Parse for ThroughCall {
     }
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
 const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
@@ -271,6 +274,7 @@ impl Parse for CachedArgs {
                 "check_round_trip" => {
                     set_once(&mut args.check_round_trip, &name, parse_bool(input, &name)?)
                 }
+                "sensitive" => set_once(&mut args.sensitive, &name, parse_bool(input, &name)?),
                 "l1" => {
                     let ttl = input.parse::<Ttl>().map_err(|e| {
                         syn::Error::new(e.span(), e.to_string().replacen("ttl", "l1 time", 1))

@@ -180,13 +180,17 @@ impl MemoryBackend {
         self.store.contains_key(key)
     }
 
-    pub fn delete_pattern(&self, pattern: &str) -> u64 {
-        let doomed: Vec<_> = self
-            .store
+    /// The keys matching `pattern` (a Redis glob).
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        self.store
             .iter()
             .filter(|(key, _)| glob::matches(pattern.as_bytes(), key.as_bytes()))
-            .map(|(key, _)| key)
-            .collect();
+            .map(|(key, _)| key.to_string())
+            .collect()
+    }
+
+    pub fn delete_pattern(&self, pattern: &str) -> u64 {
+        let doomed = self.keys(pattern);
         doomed
             .iter()
             .filter(|key| self.store.remove(key.as_str()).is_some())

@@ -190,6 +190,14 @@ impl Backend {
         }
     }
 
+    /// The keys matching `pattern`, a Redis glob (tests and tools; never on a hot path).
+    pub async fn keys(&self, pattern: &str) -> Result<Vec<String>, CacheError> {
+        match self {
+            Self::Redis(r) => r.keys(pattern).await,
+            Self::Memory(m) => Ok(m.keys(pattern)),
+        }
+    }
+
     pub async fn delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
         match self {
             Self::Redis(r) => r.delete_pattern(pattern).await,

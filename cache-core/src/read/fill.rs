@@ -11,6 +11,7 @@ use crate::inner::Inner;
 use crate::key::{self, CallKeys};
 use crate::outcome::Mode;
 use crate::payload::Payload;
+use crate::seal::Keyring;
 use crate::site::CallSite;
 use crate::stats::Counters;
 use bytes::Bytes;
@@ -18,10 +19,11 @@ use std::future::Future;
 use std::time::Duration;
 
 /// What a fill does besides storing the entry: index it under the values of its result,
-/// keep it in the in-process tier.
+/// keep it in the in-process tier, seal it (a sensitive call).
 pub(super) struct Besides<'a, T> {
     pub indexing: Option<Indexing<'a, T>>,
     pub local: Option<super::local::LocalRead<'a, T>>,
+    pub keyring: Option<&'a Keyring>,
 }
 
 impl Inner {
@@ -39,7 +41,11 @@ impl Inner {
         M: Mode,
         F: Future<Output = M::Output>,
     {
-        let Besides { indexing, local } = besides;
+        let Besides {
+            indexing,
+            local,
+            keyring,
+        } = besides;
         // A flight is keyed by the entry and the generations (and fences) read: a call
         // that starts after an invalidation never joins a load that began before it.
         let fences = indexing.iter().flat_map(|indexing| &indexing.expected);
@@ -86,8 +92,23 @@ impl Inner {
         if let Some(local) = &local {
             self.keep_local(local, keys, &generations, value, encoded.len());
         }
-        let (stored, payload_at) = payload.seal(&generations, encoded);
-        leader.publish(Some(stored.slice(payload_at..)));
+        let stored = match keyring {
+            None => {
+                let (stored, payload_at) = payload.seal(&generations, encoded);
+                leader.publish(Some(stored.slice(payload_at..)));
+                stored
+            }
+            Some(keyring) => {
+                let sealed = keyring.seal(keys.entry(), &encoded);
+                // Followers decode the plaintext, in this process.
+                leader.publish(Some(Bytes::from(encoded)));
+                let Some(sealed) = sealed else {
+                    self.count_failure(counters, "seal", &CacheError::Unavailable);
+                    return out;
+                };
+                payload.seal(&generations, sealed).0
+            }
+        };
         let written = match indexing {
             None => {
                 self.guarded(

@@ -27,6 +27,8 @@ use crate::inner::Inner;
 use crate::key::{self, CallKeys, KeyParts};
 use crate::outcome::Mode;
 use crate::payload::Payload;
+use crate::seal::Keyring;
+use crate::sensitive::Protection;
 use crate::site::CallSite;
 use crate::stats::Counters;
 use bytes::Bytes;
@@ -68,6 +70,16 @@ impl Inner {
             self.count_failure(&counters, "key", &CacheError::Unavailable);
             return load(&counters, fut).await;
         }
+        let protection = self.protection(site.prefix(), site.sensitive());
+        let keyring = match protection {
+            Protection::Plain => None,
+            Protection::Sealed(keyring) => Some(keyring),
+            Protection::Refused => {
+                self.refuse_sensitive(site.prefix(), &counters);
+                return load(&counters, fut).await;
+            }
+        };
+        let parts = &*self.parts_for(&protection, parts);
         if self.backend.is_remote()
             && self
                 .breakers
@@ -101,7 +113,7 @@ impl Inner {
                 payload_at,
                 payload,
                 generations,
-            } => match payload.decode::<M::Stored>(&raw[payload_at..]) {
+            } => match open::<M::Stored>(keyring, keys.entry(), payload, &raw[payload_at..]) {
                 Ok(value) => {
                     counters.hit();
                     tracing::debug!(key = keys.entry(), "cache hit");
@@ -133,7 +145,11 @@ impl Inner {
                 None => return load(&counters, fut).await,
             },
         };
-        let besides = fill::Besides { indexing, local };
+        let besides = fill::Besides {
+            indexing,
+            local,
+            keyring,
+        };
         self.fill::<M, F>(site, &keys, generations, besides, &counters, fut)
             .await
     }
@@ -159,6 +175,25 @@ impl Inner {
             expected.push(self.create_generation(fence, counters).await?);
         }
         Some((fences, expected))
+    }
+}
+
+/// The value in `bytes` (an entry's payload), opened first with `keyring` for a
+/// sensitive call; why not, for the log.
+fn open<T: serde::de::DeserializeOwned>(
+    keyring: Option<&Keyring>,
+    key: &str,
+    payload: Payload,
+    bytes: &[u8],
+) -> Result<T, String> {
+    match keyring {
+        None => payload.decode(bytes).map_err(|error| error.to_string()),
+        Some(keyring) => {
+            let plain = keyring
+                .open(key, bytes)
+                .map_err(|error| error.to_string())?;
+            payload.decode(&plain).map_err(|error| error.to_string())
+        }
     }
 }
 

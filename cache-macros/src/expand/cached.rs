@@ -37,6 +37,11 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         let l1 = duration(l1);
         quote!(.with_l1(#l1))
     });
+    let sensitive = args
+        .sensitive
+        .as_ref()
+        .filter(|lit| lit.value)
+        .map(|_| quote!(.sensitive()));
     let version = args.version.unwrap_or(0);
     // The mode comes from the concrete type (an alias of `Result` is a `Result`), picked
     // by the probe in the generated code; `result = true` names it.
@@ -127,7 +132,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let (attrs, vis) = (&func.attrs, &func.vis);
     let site = quote! {
         static __CACHE_SITE: ::cache_core::__private::Site =
-            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1;
+            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive;
     };
     let picks = quote! {
         #[allow(unused_imports)]

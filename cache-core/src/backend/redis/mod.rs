@@ -278,6 +278,40 @@ impl RedisBackend {
         Ok(deleted)
     }
 
+    /// The keys matching `pattern` (`SCAN MATCH`, every master of a cluster).
+    pub async fn keys(&self, pattern: &str) -> Result<Vec<String>, CacheError> {
+        let nodes = match self.is_cluster() {
+            false => vec![None],
+            true => self
+                .masters_of(&self.conn)
+                .await?
+                .into_iter()
+                .map(|(node, _)| Some(node))
+                .collect(),
+        };
+        let mut found = Vec::new();
+        for node in nodes {
+            let mut cursor: u64 = 0;
+            loop {
+                let scan = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .to_owned();
+                let (next, keys): (u64, Vec<String>) =
+                    self.run_at(&self.conn, node.clone(), &scan).await?;
+                found.extend(keys);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found)
+    }
+
     /// Where to reach each master of the cluster behind `conn` that serves slots, and
     /// its slots, as one of its nodes sees them now.
     async fn masters_of(&self, conn: &Conn) -> Result<Vec<(Node, Slots)>, CacheError> {

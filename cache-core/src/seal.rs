@@ -1,0 +1,327 @@
+//! Sensitive data at rest: the values of sensitive sites sealed with an AEAD, and their
+//! key arguments written in key names as a keyed hash.
+//!
+//! - **Sealing**: XChaCha20-Poly1305 (RustCrypto), a fresh random 24-byte nonce per entry
+//!   (random nonces of that size never realistically repeat), the entry's full key as
+//!   associated data: an entry copied under another key (another tenant's) fails to open.
+//!   Sealed bytes: `S`, the key id's length and the id, the nonce, the ciphertext and its
+//!   tag. Anything that does not open (another key, a retired key, a flipped byte, a
+//!   truncation) is a counted miss, refilled by the next load.
+//! - **Keys**: [`EncryptionKeys`], `id:base64` pairs; the first seals, all open, so a
+//!   rotation adds a key in front and retires old ones later. Never logged.
+//! - **Key names**: each key argument (scope, arguments, tag values) of a sensitive
+//!   prefix is written `~h` + 32 hex digits of HMAC-SHA256, keyed by a key derived from
+//!   the last (oldest) key, which stays while keys are added in front.
+
+use crate::error::CacheError;
+use std::fmt;
+use std::sync::Arc;
+
+/// The keys that seal and open sensitive values: the first seals, all open.
+///
+/// ```
+/// # use cache_core::EncryptionKeys;
+/// // Two 32-byte keys, base64: `k2` seals, entries sealed with `k1` still open.
+/// let keys = EncryptionKeys::parse(
+///     "k2:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k1:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+/// )?;
+/// assert_eq!(keys.ids(), ["k2", "k1"]);
+/// # Ok::<(), cache_core::CacheError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct EncryptionKeys {
+    keys: Vec<(String, [u8; 32])>,
+}
+
+/// Key bytes are never shown.
+impl fmt::Debug for EncryptionKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptionKeys")
+            .field("ids", &self.ids())
+            .finish()
+    }
+}
+
+impl EncryptionKeys {
+    /// No keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a 32-byte key named `id` (after those already given: the first one added
+    /// seals).
+    pub fn with_key(mut self, id: impl Into<String>, key: [u8; 32]) -> Self {
+        self.keys.push((id.into(), key));
+        self
+    }
+
+    /// Keys from `id:base64,id:base64` (`CACHE_ENCRYPTION_KEYS`): each key 32 bytes, ids
+    /// of 1 to 32 characters among letters, digits, `-` and `_`, each id once. The error
+    /// names the entry at fault, never a key.
+    pub fn parse(spec: &str) -> Result<Self, CacheError> {
+        let mut keys = EncryptionKeys::new();
+        for (i, entry) in spec.split(',').map(str::trim).enumerate() {
+            let bad = |why: &str| CacheError::InvalidKeys(format!("entry {}: {why}", i + 1));
+            let (id, encoded) = entry
+                .split_once(':')
+                .ok_or_else(|| bad("expected id:base64"))?;
+            let valid_id = (1..=32).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid_id {
+                return Err(bad("an id is 1 to 32 letters, digits, - or _"));
+            }
+            if keys.ids().contains(&id) {
+                return Err(bad("this id is given twice"));
+            }
+            let key =
+                decode_key(encoded).ok_or_else(|| bad("the key is not 32 bytes of base64"))?;
+            keys = keys.with_key(id, key);
+        }
+        Ok(keys)
+    }
+
+    /// The key ids, the sealing one first.
+    pub fn ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    /// Whether there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(feature = "encryption")]
+fn decode_key(encoded: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    bytes.try_into().ok()
+}
+
+#[cfg(not(feature = "encryption"))]
+fn decode_key(_: &str) -> Option<[u8; 32]> {
+    // Keys still parse (a configuration stays valid); nothing is sealed without the feature.
+    Some([0; 32])
+}
+
+/// Why sealed bytes did not open.
+#[derive(Debug, thiserror::Error)]
+#[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+pub(crate) enum OpenError {
+    #[error("not a sealed value")]
+    NotSealed,
+    #[error("sealed with key `{0}`, which is not configured (retired?)")]
+    UnknownKey(String),
+    #[error("does not open with its key (tampered, truncated, or under another key name)")]
+    Forged,
+}
+
+/// The keys, ready: ciphers and the key-name hasher.
+pub(crate) struct Keyring {
+    #[cfg(feature = "encryption")]
+    ciphers: Vec<(String, chacha20poly1305::XChaCha20Poly1305)>,
+    #[cfg(feature = "encryption")]
+    names: [u8; 32],
+}
+
+impl Keyring {
+    /// The keyring of `keys`; `None` without keys (or without the `encryption` feature):
+    /// sensitive sites are then not cached.
+    pub fn new(keys: &EncryptionKeys) -> Option<Arc<Keyring>> {
+        #[cfg(feature = "encryption")]
+        {
+            use chacha20poly1305::KeyInit;
+            use hmac::Mac;
+            let (_, oldest) = keys.keys.last()?;
+            let ciphers = keys
+                .keys
+                .iter()
+                .map(|(id, key)| {
+                    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+                    (id.clone(), cipher)
+                })
+                .collect();
+            let mut derive = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(oldest).ok()?;
+            derive.update(b"cache-core key names v1");
+            let names = derive.finalize().into_bytes().into();
+            Some(Arc::new(Keyring { ciphers, names }))
+        }
+        #[cfg(not(feature = "encryption"))]
+        {
+            let _ = keys;
+            None
+        }
+    }
+
+    /// `plaintext` sealed for the entry `key`.
+    #[cfg(feature = "encryption")]
+    pub fn seal(&self, key: &str, plaintext: &[u8]) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, AeadCore, OsRng, Payload};
+        let (id, cipher) = self.ciphers.first()?;
+        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: key.as_bytes(),
+                },
+            )
+            .ok()?;
+        let mut out = Vec::with_capacity(2 + id.len() + nonce.len() + sealed.len());
+        out.push(b'S');
+        out.push(id.len() as u8);
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Some(out)
+    }
+
+    /// The plaintext of `sealed`, stored under the entry `key`.
+    #[cfg(feature = "encryption")]
+    pub fn open(&self, key: &str, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let rest = sealed.strip_prefix(b"S").ok_or(OpenError::NotSealed)?;
+        let (&len, rest) = rest.split_first().ok_or(OpenError::NotSealed)?;
+        let id = rest.get(..usize::from(len)).ok_or(OpenError::NotSealed)?;
+        let rest = &rest[usize::from(len)..];
+        let nonce = rest.get(..24).ok_or(OpenError::NotSealed)?;
+        let id = std::str::from_utf8(id).map_err(|_| OpenError::NotSealed)?;
+        let (_, cipher) = self
+            .ciphers
+            .iter()
+            .find(|(known, _)| known == id)
+            .ok_or_else(|| OpenError::UnknownKey(id.to_owned()))?;
+        cipher
+            .decrypt(
+                nonce.into(),
+                Payload {
+                    msg: &rest[24..],
+                    aad: key.as_bytes(),
+                },
+            )
+            .map_err(|_| OpenError::Forged)
+    }
+
+    /// A key component written as its keyed hash: `~h` and 32 hex digits.
+    #[cfg(feature = "encryption")]
+    pub fn hash_component(&self, component: &str) -> String {
+        use hmac::Mac;
+        use std::fmt::Write;
+        let mut mac = match <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.names) {
+            Ok(mac) => mac,
+            Err(_) => return String::from("~h"),
+        };
+        mac.update(component.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(34);
+        out.push_str("~h");
+        for byte in &digest[..16] {
+            let _ = write!(out, "{byte:02x}");
+        }
+        out
+    }
+
+    #[cfg(not(feature = "encryption"))]
+    pub fn seal(&self, _: &str, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    #[cfg(not(feature = "encryption"))]
+    pub fn open(&self, _: &str, _: &[u8]) -> Result<Vec<u8>, OpenError> {
+        Err(OpenError::NotSealed)
+    }
+
+    #[cfg(not(feature = "encryption"))]
+    pub fn hash_component(&self, _: &str) -> String {
+        String::from("~h")
+    }
+}
+
+#[cfg(all(test, feature = "encryption"))]
+mod tests {
+    use super::{EncryptionKeys, Keyring, OpenError};
+
+    fn ring(keys: &[(&str, u8)]) -> std::sync::Arc<Keyring> {
+        let keys = keys.iter().fold(EncryptionKeys::new(), |keys, (id, byte)| {
+            keys.with_key(*id, [*byte; 32])
+        });
+        Keyring::new(&keys).expect("a keyring")
+    }
+
+    #[test]
+    fn sealed_values_open_only_under_their_key_name_and_key() {
+        let ring = ring(&[("k1", 1)]);
+        let sealed = ring.seal("ns:a", b"secret value").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(ring.open("ns:a", &sealed).unwrap(), b"secret value");
+        assert!(matches!(ring.open("ns:b", &sealed), Err(OpenError::Forged)));
+        for i in 0..sealed.len() {
+            let mut flipped = sealed.clone();
+            flipped[i] ^= 0x01;
+            assert!(
+                ring.open("ns:a", &flipped).is_err(),
+                "byte {i} flipped opened"
+            );
+        }
+        for len in 0..sealed.len() {
+            assert!(
+                ring.open("ns:a", &sealed[..len]).is_err(),
+                "truncated to {len} opened"
+            );
+        }
+        // Two seals of one value differ (fresh nonces).
+        assert_ne!(
+            ring.seal("ns:a", b"x").unwrap(),
+            ring.seal("ns:a", b"x").unwrap()
+        );
+    }
+
+    #[test]
+    fn rotation_opens_old_entries_until_their_key_is_retired() {
+        let old = ring(&[("k1", 1)]);
+        let sealed = old.seal("ns:a", b"v").unwrap();
+        let rotated = ring(&[("k2", 2), ("k1", 1)]);
+        assert_eq!(rotated.open("ns:a", &sealed).unwrap(), b"v");
+        assert!(rotated.seal("ns:a", b"v").unwrap().starts_with(b"S\x02k2"));
+        // Names stay while keys are added in front.
+        assert_eq!(old.hash_component("acme"), rotated.hash_component("acme"));
+        let retired = ring(&[("k2", 2)]);
+        assert!(matches!(
+            retired.open("ns:a", &sealed),
+            Err(OpenError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn keys_parse_and_never_show() {
+        let keys = EncryptionKeys::parse(
+            "k2:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=, k1:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+        )
+        .unwrap();
+        assert_eq!(keys.ids(), ["k2", "k1"]);
+        assert!(!format!("{keys:?}").contains("AQEB"));
+        for bad in [
+            "k1",
+            "k1:c2hvcnQ=",
+            ":AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+            "k 1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ] {
+            let error = EncryptionKeys::parse(bad).unwrap_err().to_string();
+            assert!(
+                !error.contains("AQEB") && !error.contains("c2hv"),
+                "{error}"
+            );
+        }
+        let twice = "a:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,a:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        assert!(EncryptionKeys::parse(twice).is_err());
+        let ring = Keyring::new(&keys).unwrap();
+        let hashed = ring.hash_component("alice@example.com");
+        assert!(hashed.starts_with("~h") && hashed.len() == 34, "{hashed}");
+        assert!(!hashed.contains("alice"));
+    }
+}

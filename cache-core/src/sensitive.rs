@@ -1,0 +1,113 @@
+//! Which calls are sensitive, and what that changes ([`crate::seal`]): a prefix declared
+//! sensitive on the builder (`CacheBuilder::sensitive_prefix`, `CACHE_SENSITIVE_PREFIXES`)
+//! has its key arguments hashed in every key name, for reads and invalidations alike (so
+//! that both name the same keys), and its values sealed. A `#[cached(sensitive = true)]`
+//! site whose prefix the cache does not declare, or any sensitive call of a cache without
+//! keys, is not cached at all: fail closed, warned once, counted as a bypass.
+
+use crate::inner::Inner;
+use crate::key::KeyParts;
+use crate::seal::Keyring;
+use crate::stats::Counters;
+use crate::target::Target;
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A cache's sensitive prefixes and its keys.
+#[derive(Default)]
+pub(crate) struct Sensitive {
+    prefixes: HashSet<String>,
+    keyring: Option<Arc<Keyring>>,
+    warned: AtomicBool,
+}
+
+/// How one call's keys and value are written.
+pub(crate) enum Protection<'a> {
+    /// As always.
+    Plain,
+    /// Key arguments hashed, value sealed.
+    Sealed(&'a Keyring),
+    /// Not cached: sensitive, and this cache cannot protect it.
+    Refused,
+}
+
+impl Sensitive {
+    pub fn new(prefixes: HashSet<String>, keyring: Option<Arc<Keyring>>) -> Sensitive {
+        Sensitive {
+            prefixes,
+            keyring,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether `prefix` is declared sensitive.
+    pub fn covers(&self, prefix: &str) -> bool {
+        !self.prefixes.is_empty() && self.prefixes.contains(prefix)
+    }
+}
+
+impl Inner {
+    /// The protection of a call of `prefix` at a site that says it is sensitive or not.
+    pub(crate) fn protection(&self, prefix: &str, site_says: bool) -> Protection<'_> {
+        let declared = self.sensitive.covers(prefix);
+        if !declared && !site_says {
+            return Protection::Plain;
+        }
+        match (&self.sensitive.keyring, declared) {
+            (Some(keyring), true) => Protection::Sealed(keyring),
+            _ => Protection::Refused,
+        }
+    }
+
+    /// Counts and (once) explains a sensitive call that is not cached.
+    pub(crate) fn refuse_sensitive(&self, prefix: &str, counters: &Counters) {
+        counters.bypass();
+        if !self.sensitive.warned.swap(true, Ordering::Relaxed) {
+            let why = match self.sensitive.keyring {
+                None => {
+                    "no encryption key is configured (CACHE_ENCRYPTION_KEYS, CacheBuilder::encryption_keys, and the `encryption` feature)"
+                }
+                Some(_) => {
+                    "its prefix is not declared sensitive to the cache (CacheBuilder::sensitive_prefix or CACHE_SENSITIVE_PREFIXES), so invalidations would not name the same keys"
+                }
+            };
+            tracing::warn!(
+                prefix,
+                "cache: a sensitive site is not cached: {why}; it runs uncached rather than store plaintext"
+            );
+        }
+    }
+
+    /// The key parts a call of `prefix` is written with: its own, or for a sensitive
+    /// prefix, each key argument as its keyed hash.
+    pub(crate) fn parts_for<'a>(
+        &self,
+        protection: &Protection<'_>,
+        parts: &'a KeyParts,
+    ) -> Cow<'a, KeyParts> {
+        match protection {
+            Protection::Sealed(keyring) => {
+                Cow::Owned(parts.hashed(|component| keyring.hash_component(component)))
+            }
+            _ => Cow::Borrowed(parts),
+        }
+    }
+
+    /// The invalidation targets of `parts` in `prefix` (see [`Target::of_parts`]), their
+    /// key arguments hashed for a sensitive prefix; a sensitive prefix of a cache without
+    /// keys is invalidated whole (coarser, never weaker: another process may hold entries).
+    pub(crate) fn targets_of(&self, prefix: &str, parts: &KeyParts) -> Vec<Target> {
+        if !self.sensitive.covers(prefix) {
+            return Target::of_parts(&self.namespace, prefix, parts);
+        }
+        match &self.sensitive.keyring {
+            Some(keyring) => {
+                let hashed = parts.hashed(|component| keyring.hash_component(component));
+                Target::of_parts(&self.namespace, prefix, &hashed)
+            }
+            None => vec![Target::prefix(&self.namespace, prefix)],
+        }
+    }
+}
