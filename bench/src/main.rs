@@ -1,7 +1,7 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`, `through`, `l1`) runs sections 1-2 (or 10, 11, 12) alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`) runs sections 1-2 (or 10-13) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
 mod cluster;
@@ -13,6 +13,7 @@ mod measure;
 mod memory;
 mod misses;
 mod profile;
+mod sealed;
 mod stampede;
 mod tags;
 mod through;
@@ -113,6 +114,7 @@ async fn main() {
         Some("tags") => tags::tags(&conn, &cache, plan).await,
         Some("through") => through::through(&cache, plan).await,
         Some("l1") => local::local(&conn, plan).await,
+        Some("sealed") => sealed::sealed(plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -129,6 +131,7 @@ async fn main() {
     tags::tags(&conn, &cache, plan).await;
     through::through(&cache, plan).await;
     local::local(&conn, plan).await;
+    sealed::sealed(plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.

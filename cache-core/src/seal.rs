@@ -108,6 +108,10 @@ fn decode_key(_: &str) -> Option<[u8; 32]> {
     Some([0; 32])
 }
 
+/// The nonce's length: 192 bits, random per entry.
+#[cfg(feature = "encryption")]
+const NONCE: usize = 24;
+
 /// Why sealed bytes did not open.
 #[derive(Debug, thiserror::Error)]
 #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
@@ -124,8 +128,10 @@ pub(crate) enum OpenError {
 pub(crate) struct Keyring {
     #[cfg(feature = "encryption")]
     ciphers: Vec<(String, chacha20poly1305::XChaCha20Poly1305)>,
+    /// The HMAC keyed for key names, cloned per component (keying it costs more than a
+    /// short component's hash).
     #[cfg(feature = "encryption")]
-    names: [u8; 32],
+    names: hmac::Hmac<sha2::Sha256>,
 }
 
 impl Keyring {
@@ -147,7 +153,8 @@ impl Keyring {
                 .collect();
             let mut derive = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(oldest).ok()?;
             derive.update(b"cache-core key names v1");
-            let names = derive.finalize().into_bytes().into();
+            let names_key = derive.finalize().into_bytes();
+            let names = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&names_key).ok()?;
             Some(Arc::new(Keyring { ciphers, names }))
         }
         #[cfg(not(feature = "encryption"))]
@@ -189,7 +196,7 @@ impl Keyring {
         let (&len, rest) = rest.split_first().ok_or(OpenError::NotSealed)?;
         let id = rest.get(..usize::from(len)).ok_or(OpenError::NotSealed)?;
         let rest = &rest[usize::from(len)..];
-        let nonce = rest.get(..24).ok_or(OpenError::NotSealed)?;
+        let nonce = rest.get(..NONCE).ok_or(OpenError::NotSealed)?;
         let id = std::str::from_utf8(id).map_err(|_| OpenError::NotSealed)?;
         let (_, cipher) = self
             .ciphers
@@ -200,7 +207,7 @@ impl Keyring {
             .decrypt(
                 nonce.into(),
                 Payload {
-                    msg: &rest[24..],
+                    msg: &rest[NONCE..],
                     aad: key.as_bytes(),
                 },
             )
@@ -212,10 +219,7 @@ impl Keyring {
     pub fn hash_component(&self, component: &str) -> String {
         use hmac::Mac;
         use std::fmt::Write;
-        let mut mac = match <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.names) {
-            Ok(mac) => mac,
-            Err(_) => return String::from("~h"),
-        };
+        let mut mac = self.names.clone();
         mac.update(component.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut out = String::with_capacity(34);

@@ -284,3 +284,52 @@ async fn cache_with_keys_only(namespace: &str) -> Cache {
         .await
         .expect("cache")
 }
+
+/// Dependencies from the result on a sensitive prefix: the values are hashed in the
+/// index's key names, as the invalidation hashes them.
+mod from_the_result {
+    use super::{Backend, cache, keys};
+    use cache_core::__private::raw;
+    use cache_core::{Cache, cached, invalidates};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[cached(prefix = "session", ttl = "1h", sensitive = true, key = tenant, tag(member = |ids: &Vec<u32>| ids.clone()), cache = cache)]
+    async fn members(cache: &Cache, loads: &AtomicUsize, tenant: &str) -> Vec<u32> {
+        loads.fetch_add(1, Ordering::SeqCst);
+        vec![424_242, 7]
+    }
+
+    #[invalidates("session", key = tenant, tag(member = id), cache = cache)]
+    async fn touch(cache: &Cache, tenant: &str, id: u32) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn run(backend: Backend) {
+        let scoped = testkit::redis_cache("sensitive_from_result").await;
+        let cache = cache(&backend, scoped.namespace(), keys(&[("k1", 1)])).await;
+        let loads = AtomicUsize::new(0);
+        members(&cache, &loads, "acme").await;
+        members(&cache, &loads, "acme").await;
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        for key in raw::keys(&cache, "*").await {
+            assert!(!key.contains("424242") && !key.contains("acme"), "{key}");
+        }
+        touch(&cache, "acme", 424_242).await.unwrap();
+        members(&cache, &loads, "acme").await;
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            2,
+            "the member's invalidation reached it"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis() {
+        run(Backend::Redis).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory() {
+        run(Backend::Memory).await;
+    }
+}

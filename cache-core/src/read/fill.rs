@@ -118,7 +118,7 @@ impl Inner {
                 .await
             }
             Some(indexing) => {
-                self.fill_indexed(keys, stored, site.ttl(), value, indexing)
+                self.fill_indexed(keys, stored, site.ttl(), value, indexing, keyring)
                     .await
             }
         };
@@ -138,6 +138,7 @@ impl Inner {
         ttl: Duration,
         value: &T,
         indexing: Indexing<'_, T>,
+        keyring: Option<&Keyring>,
     ) -> Result<(), CacheError> {
         let mut index = Index::default();
         (indexing.indexer)(value, &mut index);
@@ -151,8 +152,13 @@ impl Inner {
         let indexes: Vec<String> = values
             .iter()
             .flat_map(|(tag, value)| {
+                // A sensitive call's values are hashed, as its invalidations hash them.
+                let value = match keyring {
+                    Some(keyring) => keyring.hash_component(value),
+                    None => value.clone(),
+                };
                 [keys.scope_generation(), keys.prefix_generation()]
-                    .map(|base| key::index_key(base, tag, Some(value)))
+                    .map(|base| key::index_key(base, tag, Some(&value)))
             })
             .collect();
         let op = FillIndexed {
