@@ -29,7 +29,8 @@
 //! ```
 //!
 //! See [`Cache`] for the semantics, [`key`] for the key format and [`entry`] for the
-//! stored bytes.
+//! stored bytes; [`CacheBuilder::l1`] for the in-process tier kept coherent across
+//! processes, and [`CacheBuilder::sensitive_prefix`] for values sealed at rest.
 
 #![warn(missing_docs)]
 
