@@ -293,16 +293,11 @@ impl RedisBackend {
         for node in nodes {
             let mut cursor: u64 = 0;
             loop {
-                let scan = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .to_owned();
-                let (next, keys): (u64, Vec<String>) =
-                    self.run_at(&self.conn, node.clone(), &scan).await?;
-                found.extend(keys);
+                let (next, keys) = self.scan(node.clone(), pattern, cursor).await?;
+                found.extend(
+                    keys.iter()
+                        .map(|key| String::from_utf8_lossy(key).into_owned()),
+                );
                 if next == 0 {
                     break;
                 }
@@ -310,6 +305,24 @@ impl RedisBackend {
             }
         }
         Ok(found)
+    }
+
+    /// One page of `SCAN cursor MATCH pattern` on one server (`node` of a cluster): the
+    /// next cursor (0: done) and the keys.
+    async fn scan(
+        &self,
+        node: Option<Node>,
+        pattern: &str,
+        cursor: u64,
+    ) -> Result<(u64, Vec<Vec<u8>>), CacheError> {
+        let scan = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .to_owned();
+        self.run_at(&self.conn, node, &scan).await
     }
 
     /// Where to reach each master of the cluster behind `conn` that serves slots, and
@@ -333,15 +346,7 @@ impl RedisBackend {
         let mut cursor: u64 = 0;
         let mut deleted = 0;
         loop {
-            let scan = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .to_owned();
-            let (next, keys): (u64, Vec<Vec<u8>>) =
-                self.run_at(&self.conn, node.clone(), &scan).await?;
+            let (next, keys) = self.scan(node.clone(), pattern, cursor).await?;
             if !keys.is_empty() {
                 deleted += self.run::<u64>(redis::cmd("UNLINK").arg(&keys)).await?;
             }
