@@ -111,6 +111,12 @@ pub(crate) trait CallSite {
     fn sensitive(&self) -> bool {
         false
     }
+    /// Whether its prefix is a sensitive prefix's, which then protects it: every
+    /// attribute site; not a user key (`get_or_set`), stored as plain JSON whatever its
+    /// first segment.
+    fn follows_its_prefix(&self) -> bool {
+        true
+    }
 }
 
 impl CallSite for Site {
@@ -163,5 +169,8 @@ impl CallSite for UserSite<'_> {
     }
     fn keys(&self, namespace: &str, _: &KeyParts) -> CallKeys {
         CallKeys::plain(key::user_key(namespace, self.key))
+    }
+    fn follows_its_prefix(&self) -> bool {
+        false
     }
 }

@@ -70,7 +70,10 @@ impl Inner {
             self.count_failure(&counters, "key", &CacheError::Unavailable);
             return load(&counters, fut).await;
         }
-        let protection = self.protection(site.prefix(), site.sensitive());
+        let protection = match site.follows_its_prefix() {
+            true => self.protection(site.prefix(), site.sensitive()),
+            false => Protection::Plain,
+        };
         let keyring = match protection {
             Protection::Plain => None,
             Protection::Sealed(keyring) => Some(keyring),
