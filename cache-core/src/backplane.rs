@@ -112,7 +112,7 @@ async fn run(cache: Weak<Inner>) {
     loop {
         let Some(inner) = cache.upgrade() else { return };
         round += 1;
-        match subscribe(&inner, round).await {
+        match subscribe(&inner).await {
             Ok(links) => {
                 delay = Duration::from_millis(100);
                 drop(inner);
@@ -144,7 +144,7 @@ struct Links {
 
 /// Subscribes at every node; then empties the view: a read that began before may have
 /// missed a notice nobody was listening for.
-async fn subscribe(inner: &Inner, _round: u64) -> Result<Links, crate::CacheError> {
+async fn subscribe(inner: &Inner) -> Result<Links, crate::CacheError> {
     let (Some(tier), crate::backend::Backend::Redis(redis)) = (&inner.tier, &inner.backend) else {
         return Err(crate::CacheError::Unavailable);
     };
