@@ -349,3 +349,89 @@ async fn unacknowledged_invalidations_survive_the_failover() {
     assert_eq!(read(&fresh, &source, tenant).await, Ok("v2".into()));
     assert_eq!(source.loads(), loads + 1, "the old entry is not current");
 }
+
+/// The in-process tier through a failover: the master holding a tenant's keys is killed,
+/// its replica promoted; each cache's backplane subscribes again at the new masters, is
+/// fresh again, and an invalidation through one cache then reaches the other's tier within
+/// δ (and the tier serves hits again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_l1_backplane_follows_a_failover() {
+    use common::staleness::{Db, read_version, tenant_parts, write};
+    const BOUND: Duration = Duration::from_millis(300);
+    let mut cluster = RedisCluster::start();
+    let namespace = unique_namespace("l1-failover");
+    let tiered = || {
+        Target::Cluster(cluster.urls())
+            .builder(&namespace)
+            .op_timeout(Duration::from_millis(200))
+            .connect_timeout(Duration::from_millis(500))
+            .breaker(3, Duration::from_millis(200))
+            .l1(1 << 20)
+            .l1_bound(BOUND)
+            .build()
+    };
+    let (reader, writer) = (
+        tiered().await.expect("reader"),
+        tiered().await.expect("writer"),
+    );
+    let fresh = |cache: &Cache| cache.l1_stats().is_some_and(|tier| tier.fresh);
+    let until_fresh = |cache: Cache, within: Duration| async move {
+        let started = Instant::now();
+        while !fresh(&cache) {
+            assert!(
+                started.elapsed() < within,
+                "the backplane never became fresh"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await; // pacing while polling
+        }
+    };
+    until_fresh(reader.clone(), Duration::from_secs(10)).await;
+    until_fresh(writer.clone(), Duration::from_secs(10)).await;
+    // The keys of `read_version`'s site (`l1`/`item`) for tenant 0.
+    let keys = call_keys(&namespace, "l1", "item", 0, &tenant_parts(0));
+    let victim = cluster.master_of_slot(cache_core::slot::of(keys.entry()));
+    let replica = cluster.replica_of(victim);
+    let db = Db::default();
+    read_version(&reader, &db, 0).await;
+
+    cluster.nodes[victim].kill();
+    cluster.wait_master(replica, Duration::from_secs(30));
+    until_fresh(reader.clone(), Duration::from_secs(30)).await;
+    until_fresh(writer.clone(), Duration::from_secs(30)).await;
+
+    // An invalidation on the promoted master reaches the reader's tier within δ.
+    let started = Instant::now();
+    let version = loop {
+        let (version, landed) = write(&writer, &db, 0).await;
+        if landed {
+            break version;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never landed");
+        tokio::time::sleep(Duration::from_millis(50)).await; // pacing between attempts
+    };
+    let returned = Instant::now();
+    loop {
+        let began = Instant::now();
+        let read = read_version(&reader, &db, 0).await;
+        if read == version {
+            break;
+        }
+        assert!(
+            began - returned <= BOUND,
+            "an old version read {:?} after the invalidation",
+            began - returned
+        );
+        tokio::task::yield_now().await;
+    }
+    // And the tier serves again.
+    let hits = reader.stats().prefix("l1").local_hits;
+    let started = Instant::now();
+    while reader.stats().prefix("l1").local_hits == hits {
+        assert_eq!(read_version(&reader, &db, 0).await, version);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no hit of the tier"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await; // pacing between reads
+    }
+}
