@@ -409,20 +409,7 @@ async fn the_l1_backplane_follows_a_failover() {
         assert!(started.elapsed() < Duration::from_secs(20), "never landed");
         tokio::time::sleep(Duration::from_millis(50)).await; // pacing between attempts
     };
-    let returned = Instant::now();
-    loop {
-        let began = Instant::now();
-        let read = read_version(&reader, &db, 0).await;
-        if read == version {
-            break;
-        }
-        assert!(
-            began - returned <= BOUND,
-            "an old version read {:?} after the invalidation",
-            began - returned
-        );
-        tokio::task::yield_now().await;
-    }
+    common::staleness::until_current(&reader, &db, 0, version, Instant::now(), BOUND).await;
     // And the tier serves again.
     let hits = reader.stats().prefix("l1").local_hits;
     let started = Instant::now();

@@ -76,20 +76,7 @@ async fn reaches_within_the_bound(wide: bool) {
         true => b.invalidate_all("l1").await,
         false => b.invalidate("l1", "t1").await,
     }
-    let returned = Instant::now();
-    loop {
-        let started = Instant::now();
-        let read = read_version(&a, &db, 1).await;
-        if read == version {
-            break;
-        }
-        assert!(
-            started - returned <= BOUND,
-            "an old version read {:?} after the invalidation returned (bound {BOUND:?})",
-            started - returned
-        );
-        tokio::task::yield_now().await;
-    }
+    staleness::until_current(&a, &db, 1, version, Instant::now(), BOUND).await;
     // The other tenant's value is untouched by a scope's invalidation.
     let hits = a.stats().site("l1", "item").local_hits;
     read_version(&a, &db, 0).await;

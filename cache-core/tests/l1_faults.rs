@@ -42,19 +42,7 @@ async fn a_stalled_subscription_stops_the_tier_within_the_bound() {
     proxy.set(Fault::Blackhole);
     let (version, landed) = staleness::write(&writer, &db, 0).await;
     assert!(landed);
-    let returned = Instant::now();
-    loop {
-        let started = Instant::now();
-        if read_version(&reader, &db, 0).await == version {
-            break;
-        }
-        assert!(
-            started - returned <= BOUND,
-            "an old version read {:?} after the invalidation returned",
-            started - returned
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await; // pacing between reads
-    }
+    staleness::until_current(&reader, &db, 0, version, Instant::now(), BOUND).await;
     assert!(!reader.l1_stats().expect("a tier").fresh);
     proxy.set(Fault::Pass);
     until_fresh(&reader).await;

@@ -64,6 +64,32 @@ pub async fn write(cache: &Cache, db: &Db, tenant: usize) -> (u64, bool) {
     (version, landed)
 }
 
+/// Reads `tenant` through `reader` until it returns `version`, which an invalidation that
+/// returned at `returned` made current; panics on an old read that began more than `bound`
+/// after it.
+pub async fn until_current(
+    reader: &Cache,
+    db: &Db,
+    tenant: usize,
+    version: u64,
+    returned: Instant,
+    bound: Duration,
+) {
+    loop {
+        let began = Instant::now();
+        if read_version(reader, db, tenant).await == version {
+            return;
+        }
+        assert!(
+            began - returned <= bound,
+            "an old version read {:?} after the invalidation returned (bound {bound:?})",
+            began - returned
+        );
+        // Pacing between reads (a blackholed read takes its deadline anyway).
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// Waits (polling, 10 s deadline) until the tier of `cache` is fresh.
 pub async fn until_fresh(cache: &Cache) {
     let started = Instant::now();
