@@ -17,7 +17,8 @@ pub use ports::{free_port, ping};
 pub use proxy::{Fault, Proxy};
 pub use rng::{Rng, seeded_run};
 pub use scoped::{
-    ScopedCache, redis_cache, redis_url, test_builder, unique_namespace, until_no_pending,
+    ScopedCache, redis_cache, redis_cache_with, redis_url, test_builder, unique_namespace,
+    until_no_pending,
 };
 pub use server::RedisServer;
 pub use target::Target;

@@ -48,10 +48,17 @@ pub fn test_builder(url: &str, namespace: &str) -> cache_core::CacheBuilder {
 /// A cache on the Redis this run targets ([`Target::from_env`]: one server, a cluster or
 /// TLS), in a fresh namespace.
 pub async fn redis_cache(test: &str) -> ScopedCache {
+    redis_cache_with(test, |builder| builder).await
+}
+
+/// [`redis_cache`] with more settings (`configure` gets the test builder).
+pub async fn redis_cache_with(
+    test: &str,
+    configure: impl FnOnce(cache_core::CacheBuilder) -> cache_core::CacheBuilder,
+) -> ScopedCache {
     let target = Target::from_env();
     let namespace = unique_namespace(test);
-    let cache = target
-        .builder(&namespace)
+    let cache = configure(target.builder(&namespace))
         .build()
         .await
         .unwrap_or_else(|e| panic!("the tests need {target} (see scripts/test.sh): {e}"));

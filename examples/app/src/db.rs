@@ -1,6 +1,7 @@
 //! The database: SQLite (embedded, created and seeded on first run) or PostgreSQL, through
 //! sqlx's `Any` driver so that one set of queries serves both.
 
+use crate::auth::{DEMO_PASSWORD, hash_password};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use std::borrow::Cow;
@@ -46,8 +47,11 @@ impl SeedScale {
 
 /// The tables and their indexes; `{id}` and `{float}` are the dialect's.
 const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS users (id {id}, tenant_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS users (id {id}, tenant_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT)",
     "CREATE INDEX IF NOT EXISTS users_tenant ON users (tenant_id, id)",
+    "CREATE INDEX IF NOT EXISTS users_email ON users (email)",
+    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, tenant_id TEXT NOT NULL, role TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, expires_at)",
     "CREATE TABLE IF NOT EXISTS fmpa (id {id}, tenant_id TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, location TEXT NOT NULL, starts_at BIGINT NOT NULL, seats BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS fmpa_tenant_status ON fmpa (tenant_id, status, id)",
     "CREATE TABLE IF NOT EXISTS formations (id {id}, tenant_id TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, location TEXT NOT NULL, starts_at BIGINT NOT NULL, seats BIGINT NOT NULL)",
@@ -174,10 +178,21 @@ impl Db {
             let statement = statement.replace("{id}", id).replace("{float}", float);
             sqlx::query(&statement).execute(&self.pool).await?;
         }
+        // A database seeded by an older version has users without passwords.
+        if sqlx::query("SELECT password_hash FROM users WHERE 1 = 0")
+            .execute(&self.pool)
+            .await
+            .is_err()
+        {
+            sqlx::query("ALTER TABLE users ADD COLUMN password_hash TEXT")
+                .execute(&self.pool)
+                .await?;
+        }
         let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fmpa")
             .fetch_one(&self.pool)
             .await?;
         if existing > 0 {
+            self.set_demo_passwords().await?;
             return Ok(false);
         }
         for seed in SEEDS {
@@ -194,9 +209,31 @@ impl Db {
             );
             sqlx::query(&statement).execute(&self.pool).await?;
         }
+        self.set_demo_passwords().await?;
         if self.kind == Kind::Postgres {
             sqlx::query("ANALYZE").execute(&self.pool).await?;
         }
         Ok(true)
+    }
+
+    /// Gives every user without a password the demo password ([`DEMO_PASSWORD`]). One
+    /// hash (one salt) for all of them, so that seeding thousands of users takes one
+    /// argon2 run: a real app hashes each password, with its own salt, when it is set.
+    async fn set_demo_passwords(&self) -> Result<(), sqlx::Error> {
+        let (without,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE password_hash IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        if without == 0 {
+            return Ok(());
+        }
+        let hash = tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD))
+            .await
+            .map_err(|joined| {
+                sqlx::Error::Protocol(format!("hashing the demo password: {joined}"))
+            })?;
+        let sql = self.sql("UPDATE users SET password_hash = ? WHERE password_hash IS NULL");
+        sqlx::query(&sql).bind(hash).execute(&self.pool).await?;
+        Ok(())
     }
 }

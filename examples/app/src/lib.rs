@@ -5,12 +5,15 @@
 //! first run, and the in-process cache); `DATABASE_URL=postgres://...` and
 //! `REDIS_URL=redis://...` switch to PostgreSQL and Redis.
 
+pub mod auth;
+pub mod caller;
 pub mod db;
+pub mod error;
 pub mod model;
 pub mod repo;
 pub mod routes;
 
-use cache_core::Cache;
+use cache_core::{Cache, CacheBuilder, EncryptionKeys, prefix};
 use db::{Db, SeedScale};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
@@ -23,12 +26,14 @@ pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
     pub seed: SeedScale,
+    pub auth: auth::AuthConfig,
 }
 
 impl Config {
     /// `BIND` (default 127.0.0.1:3000), `DATABASE_URL` (default an SQLite file
     /// `fmpa-app.db` in the working directory), `SEED_SCALE` (`realistic`, the default, or
-    /// `small`).
+    /// `small`), and the tokens' `AUTH_SECRET` and `AUTH_TOKEN_TTL`
+    /// ([`auth::AuthConfig::from_env`]).
     pub fn from_env() -> Result<Config, String> {
         let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
         let bind = bind
@@ -47,7 +52,33 @@ impl Config {
             bind,
             database_url,
             seed,
+            auth: auth::AuthConfig::from_env()?,
         })
+    }
+}
+
+/// Declares the app's sensitive prefixes on `builder`: `session` (the open sessions,
+/// keyed by a bearer secret) and `user` (profiles, with emails). Every instance must
+/// declare them, so that reads and invalidations name the same keys.
+pub fn declare_sensitive(builder: CacheBuilder) -> CacheBuilder {
+    builder
+        .sensitive_prefix(prefix::SESSION)
+        .sensitive_prefix(prefix::USER)
+}
+
+/// What the app's cache is before the environment's settings ([`Cache::from_env_with`]):
+/// a 64 MiB in-process tier for the reads marked `l1` (`CACHE_L1_BYTES=0`: none), the
+/// sensitive prefixes, and, when the cache will be this process's memory (no `REDIS_URL`
+/// nor `REDIS_CLUSTER_URLS`) and no `CACHE_ENCRYPTION_KEYS` is set, a key of this process's
+/// own: nothing leaves the process then. With Redis and no keys, the sensitive prefixes
+/// are not cached (the library fails closed).
+pub fn cache_defaults() -> CacheBuilder {
+    let builder = declare_sensitive(Cache::builder().l1(64 << 20));
+    let set = |name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty());
+    if set("CACHE_ENCRYPTION_KEYS") || set("REDIS_URL") || set("REDIS_CLUSTER_URLS") {
+        builder
+    } else {
+        builder.encryption_keys(EncryptionKeys::new().with_key("process", auth::random_bytes()))
     }
 }
 
@@ -107,6 +138,7 @@ pub async fn start(
     let state = routes::AppState {
         repo: repo.clone(),
         metrics: prometheus(),
+        tokens: config.auth.tokens(),
     };
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;

@@ -18,8 +18,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    // An in-process tier of 64 MiB for the reads marked `l1` (CACHE_L1_BYTES=0: none).
-    let cache = Cache::from_env_with(Cache::builder().l1(64 << 20)).await;
+    let cache = Cache::from_env_with(fmpa_app::cache_defaults()).await;
     cache_core::install(cache.clone());
     let database = redact(&config.database_url);
     println!("fmpa-app: preparing {database} (seeding on first run)...");
@@ -43,9 +42,23 @@ async fn main() {
             "in-process memory (set REDIS_URL for Redis)"
         }
     );
+    if cache.is_redis() && std::env::var_os("CACHE_ENCRYPTION_KEYS").is_none() {
+        println!(
+            "fmpa-app: sessions and profiles are not cached: they are sensitive, and CACHE_ENCRYPTION_KEYS is unset (see README)"
+        );
+    }
+    if config.auth.ephemeral {
+        println!(
+            "fmpa-app: AUTH_SECRET is unset: tokens are signed with a key of this process (they end with it; other instances refuse them)"
+        );
+    }
+    let addr = running.addr;
     println!(
-        "fmpa-app: try  curl -H 'X-Tenant-Id: tenant-1' 'http://{}/api/fmpa?status=ACTIVE'",
-        running.addr
+        "fmpa-app: try  TOKEN=$(curl -s -d '{{\"email\":\"user1@example.org\",\"password\":\"{}\"}}' -H 'content-type: application/json' http://{addr}/api/auth/login | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')",
+        fmpa_app::auth::DEMO_PASSWORD
+    );
+    println!(
+        "fmpa-app:      curl -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/api/fmpa?status=ACTIVE'"
     );
     tokio::select! {
         result = running.server => {

@@ -62,6 +62,59 @@ pub struct Profile {
     pub role: String,
 }
 
+/// An account, as the login route checks it: never cached (it carries the password
+/// hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub tenant_id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    /// The argon2 hash (PHC string); none: the account cannot log in.
+    pub password_hash: Option<String>,
+}
+
+impl Account {
+    /// The account without its password hash.
+    pub fn profile(&self) -> Profile {
+        Profile {
+            id: self.id,
+            tenant_id: self.tenant_id.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            role: self.role.clone(),
+        }
+    }
+}
+
+/// An open session: whose it is and until when (Unix seconds). Cached under the
+/// sensitive `session` prefix, keyed by its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AuthSession {
+    pub user_id: i64,
+    pub tenant_id: String,
+    pub role: String,
+    pub expires_at: i64,
+}
+
+/// The body of `POST /api/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+}
+
+/// The answer of a login: the bearer token for every other route, when it ends (Unix
+/// seconds), and who logged in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginReply {
+    pub token: String,
+    pub token_type: String,
+    pub expires_at: u64,
+    pub user: Profile,
+}
+
 /// The dashboard's aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DashboardStats {

@@ -3,7 +3,8 @@
 
 use crate::db::Db;
 use crate::model::{
-    DashboardStats, Filters, Page, Pagination, Profile, Row, Session, SessionInput,
+    Account, AuthSession, DashboardStats, Filters, Page, Pagination, Profile, Row, Session,
+    SessionInput,
 };
 use cache_core::{Cache, cached, invalidates, prefix, ttl};
 use sqlx::FromRow;
@@ -138,15 +139,16 @@ impl Repo {
     // An item depends on its id only: writes to other items leave it cached.
     #[cached(prefix = prefix::FMPA, name = "item", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
     pub async fn get_fmpa(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
-        self.session("fmpa", tenant, id).await
+        self.session_item("fmpa", tenant, id).await
     }
 
     #[cached(prefix = prefix::FORMATION, name = "item", l1 = "1m", ttl = ttl::LIST_SHORT, key = tenant, id, tag(item = id), write_through = true, cache = self.reads())]
     pub async fn get_formation(&self, tenant: &str, id: i64) -> DbResult<Option<Session>> {
-        self.session("formations", tenant, id).await
+        self.session_item("formations", tenant, id).await
     }
 
-    #[cached(prefix = prefix::USER, name = "profile", l1 = "1m", ttl = ttl::USER_PROFILE, key = tenant, user_id, cache = self.reads())]
+    // A profile carries an email: sealed in Redis, and its key names hashed.
+    #[cached(prefix = prefix::USER, name = "profile", sensitive = true, l1 = "1m", ttl = ttl::USER_PROFILE, key = tenant, user_id, cache = self.reads())]
     pub async fn profile(&self, tenant: &str, user_id: i64) -> DbResult<Option<Profile>> {
         let sql = self.db.sql(
             "SELECT id, tenant_id, name, email, role FROM users WHERE tenant_id = ? AND id = ?",
@@ -156,6 +158,72 @@ impl Repo {
             .bind(user_id)
             .fetch_optional(&self.db.pool)
             .await
+    }
+
+    // ----- sessions ------------------------------------------------------------------------
+
+    /// The account behind a login email. Never cached: it carries the password hash.
+    pub async fn account(&self, email: &str) -> DbResult<Option<Account>> {
+        let sql = self.db.sql(
+            "SELECT id, tenant_id, name, email, role, password_hash FROM users WHERE email = ?",
+        );
+        sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(&self.db.pool)
+            .await
+    }
+
+    /// Opens session `sid` of `account` until `expires_at` (Unix seconds), and closes the
+    /// account's sessions that have ended. A new id was never read, so nothing cached
+    /// names it.
+    pub async fn open_session(
+        &self,
+        sid: &str,
+        account: &Account,
+        expires_at: i64,
+    ) -> DbResult<()> {
+        let ended = self
+            .db
+            .sql("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?");
+        sqlx::query(&ended)
+            .bind(account.id)
+            .bind(crate::auth::unix_now() as i64)
+            .execute(&self.db.pool)
+            .await?;
+        let open = self.db.sql(
+            "INSERT INTO sessions (id, user_id, tenant_id, role, expires_at) VALUES (?, ?, ?, ?, ?)",
+        );
+        sqlx::query(&open)
+            .bind(sid)
+            .bind(account.id)
+            .bind(&account.tenant_id)
+            .bind(&account.role)
+            .bind(expires_at)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The open session `sid`, read on every request: the seed's `session` prefix (1 h),
+    /// sensitive (the id is a bearer secret: only its keyed hash is in key names).
+    #[cached(prefix = prefix::SESSION, name = "current", sensitive = true, l1 = "1m", ttl = ttl::SESSION, key = sid, cache = self.reads())]
+    pub async fn session(&self, sid: &str) -> DbResult<Option<AuthSession>> {
+        let sql = self
+            .db
+            .sql("SELECT user_id, tenant_id, role, expires_at FROM sessions WHERE id = ?");
+        sqlx::query_as(&sql)
+            .bind(sid)
+            .fetch_optional(&self.db.pool)
+            .await
+    }
+
+    /// Ends session `sid` (log out): its token is refused from then on, in every instance
+    /// (within the tier's bound δ where a tier holds it).
+    #[invalidates(prefix::SESSION, key = sid, cache = self.cache)]
+    pub async fn end_session(&self, sid: &str) -> DbResult<bool> {
+        let sql = self.db.sql("DELETE FROM sessions WHERE id = ?");
+        let done = sqlx::query(&sql).bind(sid).execute(&self.db.pool).await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// The expensive aggregate of the dashboard: six grouped scans of the tenant's rows.
@@ -344,7 +412,7 @@ impl Repo {
         })
     }
 
-    async fn session(&self, table: &str, tenant: &str, id: i64) -> DbResult<Option<Session>> {
+    async fn session_item(&self, table: &str, tenant: &str, id: i64) -> DbResult<Option<Session>> {
         let sql = self
             .db
             .sql(&format!(

@@ -1,18 +1,20 @@
 //! The HTTP API. Handlers validate, call the repository and shape responses; caching is
 //! entirely in the repository's attributes.
 
-use crate::model::{Filters, ListQuery, SessionInput};
+use crate::auth::{Tokens, new_session_id, verify_password};
+use crate::caller::{Admin, Caller, Tenant};
+use crate::error::ApiError;
+use crate::model::{Filters, ListQuery, LoginInput, LoginReply, SessionInput};
 use crate::repo::Repo;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::BTreeMap;
 
 /// What the handlers share.
@@ -20,11 +22,16 @@ use std::collections::BTreeMap;
 pub struct AppState {
     pub repo: Repo,
     pub metrics: PrometheusHandle,
+    pub tokens: Tokens,
 }
 
-/// The API's routes.
+/// The API's routes. Every route but the login needs a bearer token; the operations
+/// routes (`/metrics`, `/api/cache/stats`, `/api/admin/cache`) need the ADMIN role.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/me", get(me))
         .route("/api/fmpa", get(list_fmpa).post(create_fmpa))
         .route(
             "/api/fmpa/{id}",
@@ -54,61 +61,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A JSON error response: `{"error": "..."}` with a 4xx or 5xx status.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not found")
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> ApiError {
-        tracing::error!(%error, "database error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> ApiError {
-        ApiError::bad_request(rejection.body_text())
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> ApiError {
-        ApiError::new(rejection.status(), rejection.body_text())
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> ApiError {
-        ApiError::bad_request(rejection.body_text())
-    }
-}
-
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 /// A row id from the path, rejected as a JSON 400 when it is not a number.
@@ -120,29 +72,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(id) = Path::<i64>::from_request_parts(parts, state).await?;
         Ok(Id(id))
-    }
-}
-
-/// The tenant of the request, from the `X-Tenant-Id` header (in the seed, from the
-/// session).
-pub struct Tenant(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Tenant {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get("x-tenant-id")
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing X-Tenant-Id header"))?;
-        let tenant = value
-            .to_str()
-            .ok()
-            .filter(|t| !t.is_empty() && t.len() <= 64)
-            .ok_or_else(|| {
-                ApiError::bad_request("X-Tenant-Id must be 1 to 64 visible characters")
-            })?;
-        Ok(Tenant(tenant.to_owned()))
     }
 }
 
@@ -237,6 +166,7 @@ session_handlers!(
     delete_formation
 );
 
+/// A user of the caller's tenant.
 async fn profile(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -244,6 +174,65 @@ async fn profile(
 ) -> Result<Response, ApiError> {
     let found = state.repo.profile(&tenant, id).await?;
     Ok(Json(found.ok_or_else(ApiError::not_found)?).into_response())
+}
+
+/// The caller's own profile.
+async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let found = state.repo.profile(&caller.tenant, caller.user_id).await?;
+    Ok(Json(found.ok_or_else(ApiError::not_found)?).into_response())
+}
+
+/// Checks an email and password and opens a session: `{token, token_type, expires_at,
+/// user}`, or 401 (the same answer, after the same argon2 work, for an unknown email and a
+/// wrong password).
+async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<LoginInput>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body?;
+    let account = state.repo.account(&input.email).await?;
+    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+    let password = input.password;
+    let matches = tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            verify_password(&password, unknown_account_hash());
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    let Some(account) = account.filter(|_| matches) else {
+        return Err(ApiError::unauthorized("wrong email or password"));
+    };
+    let sid = new_session_id();
+    let claims = state
+        .tokens
+        .claims(account.id, &account.tenant_id, &account.role, &sid);
+    state
+        .repo
+        .open_session(&sid, &account, claims.exp as i64)
+        .await?;
+    Ok(Json(LoginReply {
+        token: state.tokens.sign(&claims),
+        token_type: "Bearer".to_owned(),
+        expires_at: claims.exp,
+        user: account.profile(),
+    })
+    .into_response())
+}
+
+/// A hash to check passwords of unknown emails against, so that they take as long as
+/// known ones.
+fn unknown_account_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| crate::auth::hash_password(&new_session_id()))
+}
+
+/// Ends the caller's session: 204; its token is refused from then on.
+async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+    state.repo.end_session(&caller.sid).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn dashboard(
@@ -297,7 +286,7 @@ impl From<cache_core::PrefixStats> for PrefixReport {
     }
 }
 
-async fn cache_stats(State(state): State<AppState>) -> ApiResult<CacheReport> {
+async fn cache_stats(State(state): State<AppState>, _: Admin) -> ApiResult<CacheReport> {
     let cache = state.repo.cache();
     let stats = cache.stats();
     Ok(Json(CacheReport {
@@ -327,7 +316,7 @@ pub struct CacheMode {
     pub reads_cached: bool,
 }
 
-async fn cache_mode(State(state): State<AppState>) -> ApiResult<CacheMode> {
+async fn cache_mode(State(state): State<AppState>, _: Admin) -> ApiResult<CacheMode> {
     Ok(Json(CacheMode {
         reads_cached: state.repo.cache_reads(),
     }))
@@ -335,6 +324,7 @@ async fn cache_mode(State(state): State<AppState>) -> ApiResult<CacheMode> {
 
 async fn set_cache_mode(
     State(state): State<AppState>,
+    _: Admin,
     body: Result<Json<CacheMode>, JsonRejection>,
 ) -> ApiResult<CacheMode> {
     let Json(mode) = body?;
@@ -342,7 +332,7 @@ async fn set_cache_mode(
     Ok(Json(mode))
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, _: Admin) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -1,33 +1,39 @@
-//! The app end to end, on Redis: every route, hits on second reads, no stale data after
-//! any write, tenants isolated, errors as JSON and never cached. Once on an SQLite file,
-//! once on PostgreSQL (`DATABASE_URL`, a server the test creates its own database on).
+//! The app end to end, on Redis, through tokens: every route, hits on second reads, no
+//! stale data after any write, tenants isolated, errors as JSON and never cached. Once on
+//! an SQLite file, once on PostgreSQL (`DATABASE_URL`, a server the test creates its own
+//! database on).
 
-use fmpa_app::db::{Db, SeedScale};
+mod common;
+
+use common::{Api, User};
+use fmpa_app::db::Db;
 use fmpa_app::routes::CacheReport;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 struct App {
-    base: String,
-    client: Client,
+    api: Api,
     db: Db,
+    /// Members of tenant-1 and tenant-2, and an admin (of tenant-1) for the operations
+    /// routes.
+    a: User,
+    b: User,
+    admin: User,
     _scoped: testkit::ScopedCache,
 }
 
 async fn start(database_url: &str, test: &str) -> App {
-    let scoped = testkit::redis_cache(test).await;
-    let config = fmpa_app::Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: database_url.to_owned(),
-        seed: SeedScale::SMALL,
-    };
-    let running = fmpa_app::start(&config, scoped.cache.clone())
+    let scoped = testkit::redis_cache_with(test, common::sealed).await;
+    let running = fmpa_app::start(&common::config(database_url), scoped.cache.clone())
         .await
         .expect("the app starts");
     assert!(running.seeded, "a fresh database is seeded");
+    let api = Api::new(running.addr);
     App {
-        base: format!("http://{}", running.addr),
-        client: Client::new(),
+        a: api.user(common::MEMBER_1).await,
+        b: api.user(common::MEMBER_2).await,
+        admin: api.user(common::ADMIN_1).await,
+        api,
         db: running.repo.db().clone(),
         _scoped: scoped,
     }
@@ -37,36 +43,28 @@ impl App {
     async fn call(
         &self,
         method: reqwest::Method,
-        tenant: Option<&str>,
+        user: Option<&User>,
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(tenant) = tenant {
-            request = request.header("x-tenant-id", tenant);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, value)
+        self.api
+            .call(method, user.map(|u| u.token.as_str()), path, body)
+            .await
     }
 
-    async fn get(&self, tenant: &str, path: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, Some(tenant), path, None)
+    async fn get(&self, user: &User, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, Some(user), path, None)
             .await
     }
 
     async fn stats(&self) -> CacheReport {
         let (status, body) = self
-            .call(reqwest::Method::GET, None, "/api/cache/stats", None)
+            .call(
+                reqwest::Method::GET,
+                Some(&self.admin),
+                "/api/cache/stats",
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK);
         serde_json::from_value(body).expect("cache report")
@@ -81,11 +79,11 @@ impl App {
     }
 
     /// GETs `path` twice: both 200 and equal, the second a hit of `prefix`.
-    async fn read_twice(&self, tenant: &str, path: &str, prefix: &str) -> Value {
-        let (status, first) = self.get(tenant, path).await;
+    async fn read_twice(&self, user: &User, path: &str, prefix: &str) -> Value {
+        let (status, first) = self.get(user, path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {first}");
         let hits = self.hits(prefix).await;
-        let (status, second) = self.get(tenant, path).await;
+        let (status, second) = self.get(user, path).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(first, second, "{path}: the hit returns what the miss did");
         assert_eq!(
@@ -111,7 +109,7 @@ fn ids(page: &Value) -> Vec<i64> {
 }
 
 async fn exercise(app: &App) {
-    let (a, b) = ("tenant-1", "tenant-2");
+    let (a, b) = (&app.a, &app.b);
     // Every list route: a hit on the second read, only the tenant's rows.
     for (path, prefix) in [
         ("/api/fmpa?status=ACTIVE", "fmpa"),
@@ -126,8 +124,11 @@ async fn exercise(app: &App) {
         let items = page["items"].as_array().unwrap();
         assert!(!items.is_empty(), "{path} has rows");
         assert!(
-            items.iter().all(|row| row["tenant_id"] == a),
-            "{path}: only {a}'s rows"
+            items
+                .iter()
+                .all(|row| row["tenant_id"] == a.tenant.as_str()),
+            "{path}: only {}'s rows",
+            a.tenant
         );
         assert!(page["pagination"]["total"].as_i64().unwrap() > 0);
     }
@@ -142,7 +143,9 @@ async fn exercise(app: &App) {
     )
     .await;
     let profile = app.read_twice(a, "/api/users/1/profile", "user").await;
-    assert_eq!(profile["tenant_id"], a);
+    assert_eq!(profile["tenant_id"], a.tenant.as_str());
+    let me = app.read_twice(a, "/api/me", "user").await;
+    assert_eq!(me["id"], a.id);
     let dashboard = app.read_twice(a, "/api/dashboard/stats", "stats").await;
 
     // Tenants never see each other's data.
@@ -180,7 +183,7 @@ async fn exercise(app: &App) {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let id = created["id"].as_i64().unwrap();
-        assert_eq!(created["tenant_id"], a);
+        assert_eq!(created["tenant_id"], a.tenant.as_str());
         assert!(
             ids(&app.get(a, &list).await.1).contains(&id),
             "POST shows in the list"
@@ -426,7 +429,13 @@ async fn exercise(app: &App) {
     let report = app.stats().await;
     assert_eq!(report.backend, "redis");
     assert!(report.total.hit_rate > 0.0);
-    let (status, metrics) = app.call(reqwest::Method::GET, None, "/metrics", None).await;
+    assert!(
+        report.prefixes["session"].hits > 0,
+        "sessions are read from the cache"
+    );
+    let (status, metrics) = app
+        .call(reqwest::Method::GET, Some(&app.admin), "/metrics", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         metrics

@@ -4,43 +4,32 @@
 //! `TWO_APPS_STEPS` (default 150) and `TWO_APPS_SEED` (default: from the clock) set the
 //! run; the seed is printed, and every failure names it.
 
-use fmpa_app::db::SeedScale;
-use reqwest::{Client, Method, StatusCode};
-use serde_json::{Value, json};
+mod common;
 
+use common::Api;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// An instance, called with one token (a session opened through any instance is valid in
+/// every one: they share the database and the token secret).
 struct Instance {
-    base: String,
-    client: Client,
+    api: Api,
+    token: String,
 }
 
 impl Instance {
-    async fn start(database_url: &str, cache: cache_core::Cache) -> Instance {
-        let config = fmpa_app::Config {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: database_url.to_owned(),
-            seed: SeedScale::SMALL,
-        };
-        let running = fmpa_app::start(&config, cache)
+    async fn start(database_url: &str, cache: cache_core::Cache, user: u32) -> Instance {
+        let running = fmpa_app::start(&common::config(database_url), cache)
             .await
             .expect("the app starts");
-        Instance {
-            base: format!("http://{}", running.addr),
-            client: Client::new(),
-        }
+        let api = Api::new(running.addr);
+        let token = api.user(user).await.token;
+        Instance { api, token }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("x-tenant-id", "tenant-1");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the app answers");
-        let status = response.status();
-        let value = response.json().await.unwrap_or(Value::Null);
-        (status, value)
+        self.api.call(method, Some(&self.token), path, body).await
     }
 }
 
@@ -59,47 +48,115 @@ async fn random_writes_through_one_instance_never_leave_the_other_stale() {
 /// read through the other instance may be old for at most δ after the write returned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_in_process_tiers_the_other_instance_is_current_within_the_bound() {
-    two_apps(Some(std::time::Duration::from_millis(300))).await;
+    two_apps(Some(Duration::from_millis(300))).await;
+}
+
+/// Another instance's cache on `scoped`'s Redis and namespace, with the app's settings and
+/// the tests' key; with `bound`, an `l1` tier of that bound, fresh when returned.
+async fn instance_cache(
+    scoped: &testkit::ScopedCache,
+    bound: Option<Duration>,
+) -> cache_core::Cache {
+    let builder = common::sealed(testkit::Target::from_env().builder(scoped.cache.namespace()));
+    let builder = match bound {
+        Some(bound) => builder.l1(16 << 20).l1_bound(bound),
+        None => builder,
+    };
+    let cache = builder
+        .build()
+        .await
+        .expect("a cache on the same Redis and namespace");
+    let started = Instant::now();
+    while bound.is_some() && !cache.l1_stats().is_some_and(|tier| tier.fresh) {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the tier never became fresh"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await; // pacing while polling
+    }
+    cache
+}
+
+/// A session ended through one instance is refused by the other, whose tier held it,
+/// within the bound δ of the logout's return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_through_one_instance_is_refused_by_the_other_within_the_bound() {
+    let bound = Duration::from_millis(300);
+    let dir = std::env::temp_dir().join(testkit::unique_namespace("fmpa-logout"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
+    let scoped = testkit::redis_cache_with("two-apps-logout", common::sealed).await;
+    let other_cache = instance_cache(&scoped, Some(bound)).await;
+    let one = fmpa_app::start(
+        &common::config(&url),
+        instance_cache(&scoped, Some(bound)).await,
+    )
+    .await
+    .expect("the app starts");
+    let other = fmpa_app::start(&common::config(&url), other_cache.clone())
+        .await
+        .expect("the app starts");
+    let (one, other) = (Api::new(one.addr), Api::new(other.addr));
+    let user = one.user(common::MEMBER_1).await;
+    for _ in 0..2 {
+        let (status, me) = other
+            .call(Method::GET, Some(&user.token), "/api/me", None)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a token opened through one instance: {me}"
+        );
+    }
+    assert!(
+        other_cache.stats().prefix("session").local_hits > 0,
+        "the other instance's tier holds the session"
+    );
+    let (status, _) = one
+        .call(Method::POST, Some(&user.token), "/api/auth/logout", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let returned = Instant::now();
+    loop {
+        let started = Instant::now();
+        let (status, _) = other
+            .call(Method::GET, Some(&user.token), "/api/me", None)
+            .await;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            started - returned <= bound,
+            "the ended session was still accepted by a read that began {:?} after the logout returned",
+            started - returned
+        );
+        tokio::task::yield_now().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Random writes through one instance; every affected route read through the other then
 /// equals the database's answer: at once, or (`bound`: both with an `l1` tier) within δ.
-async fn two_apps(bound: Option<std::time::Duration>) {
+async fn two_apps(bound: Option<Duration>) {
     let (steps, seed, mut rng) = testkit::seeded_run("TWO_APPS", 150);
 
     let dir = std::env::temp_dir().join(testkit::unique_namespace("fmpa-two"));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
-    let scoped = testkit::redis_cache("two-apps").await;
-    let tiered = |builder: cache_core::CacheBuilder| match bound {
-        Some(bound) => builder.l1(16 << 20).l1_bound(bound),
-        None => builder,
-    };
-    let build = || async {
-        tiered(testkit::Target::from_env().builder(scoped.cache.namespace()))
-            .build()
-            .await
-            .expect("a cache on the same Redis and namespace")
-    };
-    let (writer_cache, other_cache) = (build().await, build().await);
-    for cache in [&writer_cache, &other_cache] {
-        let started = std::time::Instant::now();
-        while bound.is_some() && !cache.l1_stats().is_some_and(|tier| tier.fresh) {
-            assert!(
-                started.elapsed().as_secs() < 10,
-                "the tier never became fresh"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await; // pacing while polling
-        }
-    }
-    let writer = Instance::start(&url, writer_cache).await;
-    let reader = Instance::start(&url, other_cache).await;
+    let scoped = testkit::redis_cache_with("two-apps", common::sealed).await;
+    let (writer_cache, other_cache) = (
+        instance_cache(&scoped, bound).await,
+        instance_cache(&scoped, bound).await,
+    );
+    let writer = Instance::start(&url, writer_cache, common::MEMBER_1).await;
+    let reader = Instance::start(&url, other_cache, common::MEMBER_1).await;
     let truth_cache = cache_core::Cache::builder()
         .memory()
         .build()
         .await
         .expect("memory");
-    let truth = Instance::start(&url, truth_cache).await;
+    let truth = Instance::start(&url, truth_cache, common::ADMIN_1).await;
     let (status, _) = truth
         .call(
             Method::PUT,
@@ -174,10 +231,10 @@ async fn two_apps(bound: Option<std::time::Duration>) {
                 "delete"
             }
         };
-        let returned = std::time::Instant::now();
+        let returned = Instant::now();
         for route in &routes {
             loop {
-                let started = std::time::Instant::now();
+                let started = Instant::now();
                 let seen = reader.call(Method::GET, route, None).await;
                 let expected = truth.call(Method::GET, route, None).await;
                 compared += 1;

@@ -14,6 +14,10 @@
 //! Most traffic reads (the seven list routes, with a skewed popularity of tenants and
 //! filters, item reads, profiles, the dashboard); a fraction writes (POST/PUT/DELETE on
 //! fmpa and formations), which invalidates. Assumes the app's realistic seed (20 tenants).
+//!
+//! It logs in first, as one seeded user per tenant (`user{k}@example.org` for tenant-k,
+//! `user{N}@example.org` for tenant-0, with `--password`, default the demo password),
+//! and as `--admin` (default `user1@example.org`, an ADMIN) for the admin routes.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -29,6 +33,11 @@ struct Options {
     writes: f64,
     tenants: u64,
     warmup: u64,
+    password: String,
+    admin: String,
+    /// After the logins: a bearer token per tenant (index k: tenant-k), and the admin's.
+    tokens: Vec<String>,
+    admin_token: String,
 }
 
 fn options() -> Result<Options, String> {
@@ -39,6 +48,10 @@ fn options() -> Result<Options, String> {
         writes: 0.02,
         tenants: 20,
         warmup: 0,
+        password: fmpa_app::auth::DEMO_PASSWORD.to_owned(),
+        admin: "user1@example.org".to_owned(),
+        tokens: Vec::new(),
+        admin_token: String::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -60,8 +73,10 @@ fn options() -> Result<Options, String> {
             "--warmup" => {
                 options.warmup = value()?.parse().map_err(|e| format!("--warmup: {e}"))?
             }
+            "--password" => options.password = value()?,
+            "--admin" => options.admin = value()?,
             "--help" | "-h" => {
-                return Err("usage: loadgen [--url URL] [--clients N] [--seconds S] [--writes FRACTION] [--tenants N] [--warmup S]".into());
+                return Err("usage: loadgen [--url URL] [--clients N] [--seconds S] [--writes FRACTION] [--tenants N] [--warmup S] [--password P] [--admin EMAIL]".into());
             }
             other => return Err(format!("unknown argument {other}; see --help")),
         }
@@ -145,9 +160,8 @@ fn next_request(
     rng: &mut Rng,
     options: &Options,
     created: &mut Vec<(&'static str, String)>,
-) -> (String, Request) {
+) -> (usize, Request) {
     let tenant = rng.zipf(options.tenants);
-    let tenant_name = format!("tenant-{tenant}");
     // Seeded ids of tenant k are k, k + 20, k + 40, ...: ids of this tenant, mostly recent.
     let id = |rng: &mut Rng, rows: u64| {
         tenant.max(1) + options.tenants * rng.zipf(rows / options.tenants)
@@ -194,7 +208,7 @@ fn next_request(
                 },
             },
         };
-        return (tenant_name, request);
+        return (tenant as usize, request);
     }
     let pick = rng.below(100);
     let request = match pick {
@@ -254,7 +268,41 @@ fn next_request(
             body: None,
         },
     };
-    (tenant_name, request)
+    (tenant as usize, request)
+}
+
+/// Logs in as `email`: the bearer token.
+async fn login(
+    client: &reqwest::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+) -> Result<String, String> {
+    let response = client
+        .post(format!("{url}/api/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    match body["token"].as_str() {
+        Some(token) if status.is_success() => Ok(token.to_owned()),
+        _ => Err(format!("logging in as {email}: {status} {body}")),
+    }
+}
+
+/// A token per tenant (tenant-k's first seeded user is user k; tenant-0's, user N), and
+/// the admin's.
+async fn log_in_all(client: &reqwest::Client, options: &mut Options) -> Result<(), String> {
+    for tenant in 0..options.tenants {
+        let user = if tenant == 0 { options.tenants } else { tenant };
+        let email = format!("user{user}@example.org");
+        let token = login(client, &options.url, &email, &options.password).await?;
+        options.tokens.push(token);
+    }
+    options.admin_token = login(client, &options.url, &options.admin, &options.password).await?;
+    Ok(())
 }
 
 #[derive(Default)]
@@ -263,6 +311,9 @@ struct RunResult {
     errors: u64,
     requests: u64,
     hit_rate: Option<f64>,
+    /// The hit rate of the data reads: without the `session` prefix, read on every
+    /// request to authenticate it.
+    data_hit_rate: Option<f64>,
     /// Per prefix, and per cached function (`prefix/name`): hits and misses during the
     /// run.
     prefix_hits: BTreeMap<String, (u64, u64)>,
@@ -272,9 +323,11 @@ struct RunResult {
 /// Hits and misses in total, and per prefix.
 type Totals = ((u64, u64), BTreeMap<String, (u64, u64)>);
 
-async fn cache_totals(client: &reqwest::Client, url: &str) -> Result<Totals, String> {
+async fn cache_totals(client: &reqwest::Client, options: &Options) -> Result<Totals, String> {
+    let url = &options.url;
     let report: Value = client
         .get(format!("{url}/api/cache/stats"))
+        .bearer_auth(&options.admin_token)
         .send()
         .await
         .map_err(|e| format!("cannot reach {url}: {e}"))?
@@ -305,13 +358,14 @@ async fn run(
 ) -> Result<RunResult, String> {
     client
         .put(format!("{}/api/admin/cache", options.url))
+        .bearer_auth(&options.admin_token)
         .json(&json!({ "reads_cached": cached }))
         .send()
         .await
         .map_err(|e| format!("cannot reach {}: {e}", options.url))?
         .error_for_status()
         .map_err(|e| e.to_string())?;
-    let before = cache_totals(client, &options.url).await?;
+    let before = cache_totals(client, options).await?;
     let bar = ProgressBar::new(seconds * 10);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {elapsed_precise} {msg}")
@@ -337,7 +391,7 @@ async fn run(
                         request.method.clone(),
                         format!("{}{}", options.url, request.path),
                     )
-                    .header("x-tenant-id", &tenant);
+                    .bearer_auth(&options.tokens[tenant]);
                 if let Some(body) = &request.body {
                     builder = builder.json(body);
                 }
@@ -347,7 +401,14 @@ async fn run(
                 result.requests += 1;
                 done.fetch_add(1, Ordering::Relaxed);
                 match response {
-                    Ok(response) if response.status().is_server_error() => result.errors += 1,
+                    // A refused token is an error of the run, as a server error is.
+                    Ok(response)
+                        if response.status().is_server_error()
+                            || response.status() == reqwest::StatusCode::UNAUTHORIZED
+                            || response.status() == reqwest::StatusCode::FORBIDDEN =>
+                    {
+                        result.errors += 1
+                    }
                     Ok(response) => {
                         let status = response.status();
                         let body = response.bytes().await.unwrap_or_default();
@@ -394,9 +455,16 @@ async fn run(
     }
     total.elapsed = started.elapsed();
     bar.finish_with_message(format!("{} requests", total.requests));
-    let after = cache_totals(client, &options.url).await?;
+    let after = cache_totals(client, options).await?;
     let (hits, misses) = (after.0.0 - before.0.0, after.0.1 - before.0.1);
     total.hit_rate = (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64);
+    let session = |totals: &Totals| totals.1.get("session").copied().unwrap_or_default();
+    let (session_after, session_before) = (session(&after), session(&before));
+    let (hits, misses) = (
+        hits - (session_after.0 - session_before.0),
+        misses - (session_after.1 - session_before.1),
+    );
+    total.data_hit_rate = (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64);
     for (prefix, (hits, misses)) in after.1 {
         let (was_hits, was_misses) = before.1.get(&prefix).copied().unwrap_or_default();
         total
@@ -468,15 +536,20 @@ fn report(options: &Options, off: &mut RunResult, on: &mut RunResult) {
     let rate = |r: &RunResult| r.requests as f64 / r.elapsed.as_secs_f64();
     println!();
     println!(
-        "throughput: {:.0} req/s without the cache, {:.0} req/s with it; server errors: {} / {}",
+        "throughput: {:.0} req/s without the cache, {:.0} req/s with it; errors (5xx, 401, 403): {} / {}",
         rate(off),
         rate(on),
         off.errors,
         on.errors
     );
-    match on.hit_rate {
-        Some(rate) => println!("hit rate with the cache: {:.1}%", rate * 100.0),
-        None => println!("hit rate with the cache: no cached reads"),
+    match (on.hit_rate, on.data_hit_rate) {
+        (Some(rate), Some(data)) => println!(
+            "hit rate with the cache: {:.1}% ({:.1}% without the session reads of every request)",
+            rate * 100.0,
+            data * 100.0
+        ),
+        (Some(rate), None) => println!("hit rate with the cache: {:.1}%", rate * 100.0),
+        _ => println!("hit rate with the cache: no cached reads"),
     }
     let rates = |sites: bool| -> Vec<String> {
         on.prefix_hits
@@ -496,8 +569,8 @@ fn report(options: &Options, off: &mut RunResult, on: &mut RunResult) {
 
 #[tokio::main]
 async fn main() {
-    let options = match options() {
-        Ok(options) => Arc::new(options),
+    let mut options = match options() {
+        Ok(options) => options,
         Err(message) => {
             eprintln!("loadgen: {message}");
             std::process::exit(2);
@@ -511,6 +584,11 @@ async fn main() {
             eprintln!("loadgen: {e}");
             std::process::exit(1)
         });
+    if let Err(message) = log_in_all(&client, &mut options).await {
+        eprintln!("loadgen: {message}");
+        std::process::exit(1);
+    }
+    let options = Arc::new(options);
     let runs = async {
         let mut off = run(&client, &options, false, options.seconds, "cache disabled").await?;
         if options.warmup > 0 {
