@@ -9,6 +9,7 @@ pub mod auth;
 pub mod caller;
 pub mod db;
 pub mod error;
+pub mod login;
 pub mod model;
 pub mod repo;
 pub mod routes;
@@ -133,6 +134,8 @@ pub async fn start(
     cache: Cache,
 ) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
     let db = Db::connect(&config.database_url).await?;
+    // The first login of an unknown email must not take longer than the others.
+    tokio::task::spawn_blocking(login::unknown_account_hash);
     let seeded = db.prepare(config.seed).await?;
     let repo = repo::Repo::new(db, cache);
     let state = routes::AppState {

@@ -1,10 +1,11 @@
 //! The HTTP API. Handlers validate, call the repository and shape responses; caching is
 //! entirely in the repository's attributes.
 
-use crate::auth::{Tokens, new_session_id, verify_password};
+use crate::auth::Tokens;
 use crate::caller::{Admin, Caller, Tenant};
 use crate::error::ApiError;
-use crate::model::{Filters, ListQuery, LoginInput, LoginReply, SessionInput};
+use crate::login::{login, logout};
+use crate::model::{Filters, ListQuery, SessionInput};
 use crate::repo::Repo;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -180,59 +181,6 @@ async fn profile(
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let found = state.repo.profile(&caller.tenant, caller.user_id).await?;
     Ok(Json(found.ok_or_else(ApiError::not_found)?).into_response())
-}
-
-/// Checks an email and password and opens a session: `{token, token_type, expires_at,
-/// user}`, or 401 (the same answer, after the same argon2 work, for an unknown email and a
-/// wrong password).
-async fn login(
-    State(state): State<AppState>,
-    body: Result<Json<LoginInput>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let Json(input) = body?;
-    let account = state.repo.account(&input.email).await?;
-    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
-    let password = input.password;
-    let matches = tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_password(&password, &hash),
-        None => {
-            verify_password(&password, unknown_account_hash());
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
-    let Some(account) = account.filter(|_| matches) else {
-        return Err(ApiError::unauthorized("wrong email or password"));
-    };
-    let sid = new_session_id();
-    let claims = state
-        .tokens
-        .claims(account.id, &account.tenant_id, &account.role, &sid);
-    state
-        .repo
-        .open_session(&sid, &account, claims.exp as i64)
-        .await?;
-    Ok(Json(LoginReply {
-        token: state.tokens.sign(&claims),
-        token_type: "Bearer".to_owned(),
-        expires_at: claims.exp,
-        user: account.profile(),
-    })
-    .into_response())
-}
-
-/// A hash to check passwords of unknown emails against, so that they take as long as
-/// known ones.
-fn unknown_account_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| crate::auth::hash_password(&new_session_id()))
-}
-
-/// Ends the caller's session: 204; its token is refused from then on.
-async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    state.repo.end_session(&caller.sid).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn dashboard(
