@@ -1,6 +1,7 @@
 //! Two instances of the app (two caches, as two processes would have) on one database
-//! and one Redis: random writes through one, and every affected route read through the
-//! other equals the database's answer (a third instance with cached reads off).
+//! and one Redis: random writes through one, by either of two tenants (on either
+//! tenant's ids), and every affected route read through the other, by both tenants,
+//! equals the database's answer (a third instance with cached reads off).
 //! `TWO_APPS_STEPS` (default 150) and `TWO_APPS_SEED` (default: from the clock) set the
 //! run; the seed is printed, and every failure names it.
 
@@ -11,25 +12,37 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// An instance, called with one token (a session opened through any instance is valid in
-/// every one: they share the database and the token secret).
+/// An instance, called as one user of each of two tenants (a session opened through any
+/// instance is valid in every one: they share the database and the token secret).
 struct Instance {
     api: Api,
-    token: String,
+    tokens: Vec<String>,
 }
 
 impl Instance {
-    async fn start(database_url: &str, cache: cache_core::Cache, user: u32) -> Instance {
+    async fn start(database_url: &str, cache: cache_core::Cache, users: [u32; 2]) -> Instance {
         let running = fmpa_app::start(&common::config(database_url), cache)
             .await
             .expect("the app starts");
         let api = Api::new(running.addr);
-        let token = api.user(user).await.token;
-        Instance { api, token }
+        let mut tokens = Vec::new();
+        for user in users {
+            tokens.push(api.user(user).await.token);
+        }
+        Instance { api, tokens }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.api.call(method, Some(&self.token), path, body).await
+    /// `method path` as the user of tenant `who` (0 or 1).
+    async fn call(
+        &self,
+        who: usize,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.api
+            .call(method, Some(&self.tokens[who]), path, body)
+            .await
     }
 }
 
@@ -149,16 +162,18 @@ async fn two_apps(bound: Option<Duration>) {
         instance_cache(&scoped, bound).await,
         instance_cache(&scoped, bound).await,
     );
-    let writer = Instance::start(&url, writer_cache, common::MEMBER_1).await;
-    let reader = Instance::start(&url, other_cache, common::MEMBER_1).await;
+    let members = [common::MEMBER_1, common::MEMBER_2];
+    let writer = Instance::start(&url, writer_cache, members).await;
+    let reader = Instance::start(&url, other_cache, members).await;
     let truth_cache = cache_core::Cache::builder()
         .memory()
         .build()
         .await
         .expect("memory");
-    let truth = Instance::start(&url, truth_cache, common::ADMIN_1).await;
+    let truth = Instance::start(&url, truth_cache, [common::ADMIN_1, common::ADMIN_2]).await;
     let (status, _) = truth
         .call(
+            0,
             Method::PUT,
             "/api/admin/cache",
             Some(json!({"reads_cached": false})),
@@ -166,14 +181,17 @@ async fn two_apps(bound: Option<Duration>) {
         .await;
     assert!(status.is_success());
 
+    // Both tenants' ids: a write by one tenant on the other's ids must change nothing.
     let mut ids: Vec<i64> = Vec::new();
-    for table in ["fmpa", "formations"] {
-        let (_, page) = truth
-            .call(Method::GET, &format!("/api/{table}?limit=5"), None)
-            .await;
-        for row in page["items"].as_array().into_iter().flatten() {
-            if let Some(id) = row["id"].as_i64() {
-                ids.push(id);
+    for who in 0..2 {
+        for table in ["fmpa", "formations"] {
+            let (_, page) = truth
+                .call(who, Method::GET, &format!("/api/{table}?limit=5"), None)
+                .await;
+            for row in page["items"].as_array().into_iter().flatten() {
+                if let Some(id) = row["id"].as_i64() {
+                    ids.push(id);
+                }
             }
         }
     }
@@ -193,15 +211,19 @@ async fn two_apps(bound: Option<Duration>) {
         if let Some(id) = id {
             routes.push(format!("/api/{table}/{id}"));
         }
-        // Fill the reader's cache with what is there now.
-        for route in &routes {
-            reader.call(Method::GET, route, None).await;
+        // Fill the reader's cache with what is there now, for both tenants.
+        for who in 0..2 {
+            for route in &routes {
+                reader.call(who, Method::GET, route, None).await;
+            }
         }
         let status = STATUSES[rng.below(3) as usize];
+        let who = rng.below(2) as usize;
         let what = match (rng.below(3), id) {
             (0, _) | (_, None) => {
                 let (code, row) = writer
                     .call(
+                        who,
                         Method::POST,
                         &format!("/api/{table}"),
                         Some(session("Created", status)),
@@ -217,6 +239,7 @@ async fn two_apps(bound: Option<Duration>) {
             (1, Some(id)) => {
                 writer
                     .call(
+                        who,
                         Method::PUT,
                         &format!("/api/{table}/{id}"),
                         Some(session(&format!("Updated {step}"), status)),
@@ -226,17 +249,17 @@ async fn two_apps(bound: Option<Duration>) {
             }
             (_, Some(id)) => {
                 writer
-                    .call(Method::DELETE, &format!("/api/{table}/{id}"), None)
+                    .call(who, Method::DELETE, &format!("/api/{table}/{id}"), None)
                     .await;
                 "delete"
             }
         };
         let returned = Instant::now();
-        for route in &routes {
+        for (reader_who, route) in routes.iter().flat_map(|r| [(0, r), (1, r)]) {
             loop {
                 let started = Instant::now();
-                let seen = reader.call(Method::GET, route, None).await;
-                let expected = truth.call(Method::GET, route, None).await;
+                let seen = reader.call(reader_who, Method::GET, route, None).await;
+                let expected = truth.call(reader_who, Method::GET, route, None).await;
                 compared += 1;
                 match bound {
                     Some(bound) if seen != expected && started - returned <= bound => {
@@ -247,7 +270,7 @@ async fn two_apps(bound: Option<Duration>) {
                         assert_eq!(
                             seen,
                             expected,
-                            "seed {seed}, step {step}: after a {what}, {route} read through the other instance (began {:?} after the write returned)",
+                            "seed {seed}, step {step}: after a {what} by tenant {who}, {route} read by tenant {reader_who} through the other instance (began {:?} after the write returned)",
                             started - returned
                         );
                         break;
