@@ -234,26 +234,21 @@ async fn a_token_of_one_tenant_never_reaches_another_tenants_rows() {
         let (api, token) = (app.api.clone(), user.token.clone());
         async move { api.call(method, Some(&token), &path, body).await }
     };
+    let get = |user: &User, path: String| call(user, Method::GET, path, None);
 
     // A's rows, read (and cached) by A first.
     let mut a_items = Vec::new();
     for table in ["fmpa", "formations"] {
-        let (status, page) = call(&a, Method::GET, format!("/api/{table}"), None).await;
+        let (status, page) = get(&a, format!("/api/{table}")).await;
         assert_eq!(status, StatusCode::OK);
         let id = page["items"][0]["id"].as_i64().expect("a row of A");
-        let (status, item) = call(&a, Method::GET, format!("/api/{table}/{id}"), None).await;
+        let (status, item) = get(&a, format!("/api/{table}/{id}")).await;
         assert_eq!(status, StatusCode::OK);
         a_items.push((table, id, item));
     }
-    let (status, a_profile) = call(
-        &a,
-        Method::GET,
-        format!("/api/users/{}/profile", a.id),
-        None,
-    )
-    .await;
+    let (status, a_profile) = get(&a, format!("/api/users/{}/profile", a.id)).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, a_dashboard) = call(&a, Method::GET, "/api/dashboard/stats".into(), None).await;
+    let (_, a_dashboard) = get(&a, "/api/dashboard/stats".into()).await;
 
     // Every list route, read by B after A cached it: only B's rows.
     for path in [
@@ -265,8 +260,8 @@ async fn a_token_of_one_tenant_never_reaches_another_tenants_rows() {
         "/api/tta/entries",
         "/api/chat/channels",
     ] {
-        let (_, mine) = call(&a, Method::GET, path.into(), None).await;
-        let (status, page) = call(&b, Method::GET, path.into(), None).await;
+        let (_, mine) = get(&a, path.into()).await;
+        let (status, page) = get(&b, path.into()).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         let rows = page["items"].as_array().expect("items");
         assert!(!rows.is_empty(), "{path}");
@@ -287,24 +282,18 @@ async fn a_token_of_one_tenant_never_reaches_another_tenants_rows() {
             let (status, answer) = call(&b, method.clone(), path.clone(), body).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
         }
-        let (status, now) = call(&a, Method::GET, path.clone(), None).await;
+        let (status, now) = get(&a, path.clone()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(&now, item, "{path}: untouched by B");
     }
     // A's profile; B's own profile and dashboard are B's.
-    let (status, _) = call(
-        &b,
-        Method::GET,
-        format!("/api/users/{}/profile", a.id),
-        None,
-    )
-    .await;
+    let (status, _) = get(&b, format!("/api/users/{}/profile", a.id)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, me) = call(&b, Method::GET, "/api/me".into(), None).await;
+    let (_, me) = get(&b, "/api/me".into()).await;
     assert_eq!(me["id"], b.id);
     assert_eq!(me["tenant_id"], b.tenant.as_str());
     assert_ne!(me, a_profile);
-    let (_, b_dashboard) = call(&b, Method::GET, "/api/dashboard/stats".into(), None).await;
+    let (_, b_dashboard) = get(&b, "/api/dashboard/stats".into()).await;
     assert_ne!(b_dashboard, a_dashboard);
     // A write by B lands in B's tenant, whatever its body says.
     let mut body = session("Mine");
@@ -313,21 +302,15 @@ async fn a_token_of_one_tenant_never_reaches_another_tenants_rows() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["tenant_id"], b.tenant.as_str());
     let id = created["id"].as_i64().unwrap();
-    let (status, _) = call(&a, Method::GET, format!("/api/fmpa/{id}"), None).await;
+    let (status, _) = get(&a, format!("/api/fmpa/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, a_dashboard_after) = call(&a, Method::GET, "/api/dashboard/stats".into(), None).await;
+    let (_, a_dashboard_after) = get(&a, "/api/dashboard/stats".into()).await;
     assert_eq!(a_dashboard_after, a_dashboard, "A's counts did not move");
     // B's logout ends B's session only.
     let (status, _) = call(&b, Method::POST, "/api/auth/logout".into(), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        call(&b, Method::GET, "/api/me".into(), None).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        call(&a, Method::GET, "/api/me".into(), None).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(get(&b, "/api/me".into()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&a, "/api/me".into()).await.0, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
