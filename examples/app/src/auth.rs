@@ -91,12 +91,12 @@ impl AuthConfig {
         validation.leeway = 0;
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        Tokens {
+        Tokens(Arc::new(TokenKeys {
             encoding: EncodingKey::from_secret(&self.secret),
             decoding: DecodingKey::from_secret(&self.secret),
-            validation: Arc::new(validation),
+            validation,
             ttl: self.token_ttl,
-        }
+        }))
     }
 }
 
@@ -130,12 +130,15 @@ pub struct Claims {
     pub exp: u64,
 }
 
-/// Signs and checks tokens.
+/// Signs and checks tokens. Cloned with the app's state on every request: one shared
+/// set of keys.
 #[derive(Clone)]
-pub struct Tokens {
+pub struct Tokens(Arc<TokenKeys>);
+
+struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
-    validation: Arc<Validation>,
+    validation: Validation,
     ttl: Duration,
 }
 
@@ -160,20 +163,20 @@ impl Tokens {
             sid: sid.to_owned(),
             iss: ISSUER.to_owned(),
             iat: now,
-            exp: now + self.ttl.as_secs(),
+            exp: now + self.0.ttl.as_secs(),
         }
     }
 
     /// The signed token of `claims`.
     pub fn sign(&self, claims: &Claims) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.0.encoding)
             .expect("HS256 signs any claims that serialize")
     }
 
     /// The claims of `token` if this secret signed it with HS256, it names this issuer
     /// and it has not expired.
     pub fn verify(&self, token: &str) -> Result<Claims, BadToken> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
             .map(|data| data.claims)
             .map_err(BadToken)
     }

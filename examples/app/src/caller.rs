@@ -32,7 +32,7 @@ impl FromRequestParts<AppState> for Caller {
         // The session is the authority; a token that disagrees with it was not issued
         // for it.
         if session.expires_at <= unix_now() as i64
-            || session.user_id.to_string() != claims.sub
+            || claims.sub.parse::<i64>() != Ok(session.user_id)
             || session.tenant_id != claims.tenant
         {
             return Err(ended());
