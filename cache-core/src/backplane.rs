@@ -18,6 +18,13 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// The backplane's channel of `namespace`: one per namespace, shared by every process on
+/// it. Every Redis cache announces its invalidations there, with a tier or without: the
+/// tiers of the others depend on it.
+pub(crate) fn channel(namespace: &str) -> String {
+    format!("{namespace}:!backplane")
+}
+
 /// What the backplane carries.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Message<'a> {
@@ -153,7 +160,7 @@ async fn subscribe(inner: &Inner) -> Result<Links, crate::CacheError> {
     for node in &nodes {
         streams.push(
             redis
-                .subscribe(node, &tier.channel, tier.connect_timeout)
+                .subscribe(node, &inner.channel, tier.connect_timeout)
                 .await?,
         );
     }
@@ -220,7 +227,7 @@ async fn heartbeat(inner: &Inner, nodes: &[BackplaneNode], round: u64, beats: u6
         };
         // A failed heartbeat is simply not heard: the view goes stale after δ.
         let _ = redis
-            .publish_at(node, &tier.channel, &message.encode())
+            .publish_at(node, &inner.channel, &message.encode())
             .await;
     }
     if redis.is_cluster() && beats.is_multiple_of(4) {

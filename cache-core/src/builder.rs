@@ -409,19 +409,15 @@ impl CacheBuilder {
     fn finish(self, backend: Backend) -> Cache {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let backend_is_cluster = backend.is_cluster();
-        let tier = (backend.is_remote() && self.l1_max_bytes > 0).then(|| {
-            Tier::new(
-                self.l1_max_bytes,
-                self.l1_bound,
-                &self.namespace,
-                self.connect_timeout,
-            )
-        });
+        let tier = (backend.is_remote() && self.l1_max_bytes > 0)
+            .then(|| Tier::new(self.l1_max_bytes, self.l1_bound, self.connect_timeout));
+        let channel = crate::backplane::channel(&self.namespace);
         Cache::from_inner(|this| Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             this,
             backend,
             namespace: self.namespace,
+            channel,
             generation_ttl: self.generation_ttl,
             codec: self.codec,
             breakers: Breakers::new(

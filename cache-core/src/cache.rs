@@ -80,9 +80,10 @@ impl Cache {
         self.inner.tier.as_ref().map(crate::tier::Tier::stats)
     }
 
-    /// How many invalidations wait for Redis to come back.
+    /// How many invalidations wait for Redis to come back (a deletion by pattern whose
+    /// notice to the in-process tiers is still owed counts as one).
     pub fn pending_invalidations(&self) -> usize {
-        self.inner.pending.count()
+        self.inner.pending.waiting()
     }
 
     /// Whether the breaker is open: Redis failed repeatedly and calls skip it for now.
@@ -191,13 +192,8 @@ impl Cache {
     /// Like [`Cache::delete_pattern`], returning the error.
     pub async fn try_delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
         let pattern = key::user_key(&self.inner.namespace, pattern);
-        let deleted = self
-            .inner
-            .guarded_wide(self.inner.backend.delete_pattern(&pattern))
-            .await?;
-        // Generation keys may have gone: the in-process tiers forget everything.
-        self.inner.forget_everywhere().await?;
-        Ok(deleted)
+        // Generation keys may go: the in-process tiers of the namespace forget everything.
+        self.inner.delete_pattern(&pattern).await
     }
 
     /// Whether `key` exists. Failures read as false.

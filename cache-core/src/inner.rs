@@ -25,6 +25,9 @@ pub(crate) struct Inner {
     pub(crate) this: Weak<Inner>,
     pub(crate) backend: Backend,
     pub(crate) namespace: String,
+    /// The namespace's backplane channel ([`crate::backplane`]): every invalidation on
+    /// Redis is announced there, whether this cache has a tier or not.
+    pub(crate) channel: String,
     pub(crate) generation_ttl: Duration,
     pub(crate) codec: Codec,
     pub(crate) breakers: Breakers,

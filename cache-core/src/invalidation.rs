@@ -132,9 +132,9 @@ impl Inner {
         let generations: Vec<&str> = store.generations.iter().map(String::as_str).collect();
         let own = [store.own_key()];
         let message = self
-            .tier
-            .as_ref()
-            .map(|_| Message::Forget(own.to_vec()).encode());
+            .backend
+            .is_remote()
+            .then(|| Message::Forget(own.to_vec()).encode());
         let op = WriteThrough {
             entry: &store.entry,
             value: &store.value,
@@ -217,37 +217,60 @@ impl Inner {
         Ok(whole)
     }
 
-    /// With an `l1` tier: every tier of the namespace (this one at once) forgets what it
-    /// knows, after keys were deleted by pattern. Published after the deletion, not with it.
+    /// Deletes the keys matching `pattern` (a full key glob) and tells every tier of the
+    /// namespace (this one at once) to forget what it knows: generation keys may have gone.
+    /// The notice is owed from before the first key goes until it is published: if
+    /// publishing fails, or the caller's future is dropped halfway, the retry task
+    /// publishes it ([`Pending::owe_forget_all`](crate::pending::Pending::owe_forget_all)).
+    pub(crate) async fn delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
+        let crate::backend::Backend::Redis(redis) = &self.backend else {
+            return self.backend.delete_pattern(pattern).await;
+        };
+        let owed = ForgetOwed {
+            inner: self,
+            settled: false,
+        };
+        let deleted = self.guarded_wide(redis.delete_pattern(pattern)).await?;
+        self.forget_everywhere().await?;
+        owed.settle();
+        Ok(deleted)
+    }
+
+    /// Every tier of the namespace (this one at once) forgets what it knows: published on
+    /// the backplane at one node (after the removal it announces).
     pub(crate) async fn forget_everywhere(&self) -> Result<(), CacheError> {
-        let (Some(tier), crate::backend::Backend::Redis(redis)) = (&self.tier, &self.backend)
-        else {
+        let crate::backend::Backend::Redis(redis) = &self.backend else {
             return Ok(());
         };
-        tier.view.forget_all();
+        if let Some(tier) = &self.tier {
+            tier.view.forget_all();
+        }
         let nodes = self.guarded_wide(redis.backplane_nodes()).await?;
         let Some(node) = nodes.first() else {
             return Ok(());
         };
         let message = Message::ForgetAll.encode();
-        self.guarded_wide(redis.publish_at(node, &tier.channel, &message))
+        self.guarded_wide(redis.publish_at(node, &self.channel, &message))
             .await
     }
 
-    /// With an `l1` tier: the backplane's message for the removal of `keys` of `target`
-    /// (the keys of a scope; everything for a target in every scope).
+    /// On Redis: the backplane's message for the removal of `keys` of `target` (the keys
+    /// of a scope; everything for a target in every scope). Sent whether this cache has a
+    /// tier or not: other processes' tiers depend on it.
     fn announce(&self, target: &Target, keys: &[&str]) -> Option<Vec<u8>> {
-        self.tier.as_ref()?;
+        if !self.backend.is_remote() {
+            return None;
+        }
         Some(match target.is_scope() {
             true => Message::Forget(keys.to_vec()).encode(),
             false => Message::ForgetAll.encode(),
         })
     }
 
-    /// `message` as a notice on the tier's channel.
+    /// `message` as a notice on the namespace's backplane channel.
     fn notice<'a>(&'a self, message: Option<&'a [u8]>) -> Option<Notice<'a>> {
         Some(Notice {
-            channel: &self.tier.as_ref()?.channel,
+            channel: &self.channel,
             message: message?,
         })
     }
@@ -289,6 +312,28 @@ impl Inner {
     }
 }
 
+/// A "forget everything" notice owed by a deletion by pattern: dropped unsettled (an
+/// error, a cancelled caller), it leaves the notice to the retry task.
+struct ForgetOwed<'a> {
+    inner: &'a Inner,
+    settled: bool,
+}
+
+impl ForgetOwed<'_> {
+    fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for ForgetOwed<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.inner.pending.owe_forget_all();
+            self.inner.spawn_retry();
+        }
+    }
+}
+
 /// The retry task's claim on its cache: released when the task ends in any way,
 /// including being dropped, polled or not, by a runtime that shuts down.
 struct Claim {
@@ -317,6 +362,9 @@ async fn retry_pending(mut claim: Claim) {
             claim.released = true;
             return;
         };
+        if inner.pending.take_forget_all() && inner.forget_everywhere().await.is_err() {
+            inner.pending.owe_forget_all();
+        }
         for (target, ticket) in inner.pending.snapshot() {
             if inner.remove_generations(&target, None).await.is_ok() {
                 inner.pending.settle(&target, Some(ticket));
@@ -326,7 +374,7 @@ async fn retry_pending(mut claim: Claim) {
                 );
             }
         }
-        if inner.pending.is_empty() && !inner.pending.stop_retrying() {
+        if inner.pending.is_idle() && !inner.pending.stop_retrying() {
             claim.released = true;
             return;
         }

@@ -38,6 +38,8 @@ pub struct Pending {
     parked: Mutex<HashMap<String, Parked>>,
     next_ticket: AtomicU64,
     retrying: AtomicBool,
+    /// A deletion by pattern whose "forget everything" notice is still to be published.
+    forget_all: AtomicBool,
     limit: usize,
 }
 
@@ -59,6 +61,7 @@ impl Pending {
             parked: Mutex::default(),
             next_ticket: AtomicU64::new(1),
             retrying: AtomicBool::new(false),
+            forget_all: AtomicBool::new(false),
             limit,
         }
     }
@@ -129,6 +132,27 @@ impl Pending {
         self.count.load(Ordering::Acquire)
     }
 
+    /// What waits for Redis: the targets parked, and a "forget everything" notice owed.
+    pub fn waiting(&self) -> usize {
+        self.count() + usize::from(self.forget_all.load(Ordering::Acquire))
+    }
+
+    /// Whether nothing waits for the retry task: no target, no notice owed.
+    pub fn is_idle(&self) -> bool {
+        self.waiting() == 0
+    }
+
+    /// A deletion by pattern ran (or may have) and its notice to the tiers was not
+    /// published: the retry task publishes it.
+    pub fn owe_forget_all(&self) {
+        self.forget_all.store(true, Ordering::Release);
+    }
+
+    /// Takes the owed "forget everything" notice, if any (the retry task publishes it).
+    pub fn take_forget_all(&self) -> bool {
+        self.forget_all.swap(false, Ordering::AcqRel)
+    }
+
     /// Claims the right to run the retry task; false if one runs already.
     pub fn start_retrying(&self) -> bool {
         !self.retrying.swap(true, Ordering::AcqRel)
@@ -138,7 +162,7 @@ impl Pending {
     /// and the caller should keep going (it then holds the claim again).
     pub fn stop_retrying(&self) -> bool {
         self.retrying.store(false, Ordering::Release);
-        self.count() > 0 && self.start_retrying()
+        !self.is_idle() && self.start_retrying()
     }
 
     /// Releases the claim of a retry task that is gone (its runtime shut down), so that

@@ -35,12 +35,10 @@ const VIEW_LIMIT: usize = 200_000;
 /// tokens, the bookkeeping.
 const ENTRY_OVERHEAD: usize = 160;
 
-/// The tier of one cache: its values, its view, and its backplane's channel.
+/// The tier of one cache: its values and its view.
 pub(crate) struct Tier {
     pub local: Local,
     pub view: View,
-    /// The backplane's channel: one per namespace.
-    pub channel: String,
     /// This tier's name on the backplane (its heartbeats): unique across processes.
     pub uid: String,
     /// How long a subscription may take to connect.
@@ -48,16 +46,10 @@ pub(crate) struct Tier {
 }
 
 impl Tier {
-    pub fn new(
-        max_bytes: u64,
-        bound: Duration,
-        namespace: &str,
-        connect_timeout: Duration,
-    ) -> Tier {
+    pub fn new(max_bytes: u64, bound: Duration, connect_timeout: Duration) -> Tier {
         Tier {
             local: Local::new(max_bytes),
             view: View::new(bound),
-            channel: format!("{namespace}:!backplane"),
             uid: crate::generation::fresh(),
             connect_timeout,
         }

@@ -6,6 +6,7 @@ mod common;
 
 use cache_core::Cache;
 use common::staleness::{self, Db, L1_ITEM, read_version, until_fresh, write};
+use std::future::Future;
 use std::time::{Duration, Instant};
 use testkit::{ScopedCache, Target};
 
@@ -186,4 +187,158 @@ async fn a_fill_that_raced_an_invalidation_is_not_kept() {
     release_tx.send(()).expect("release the load");
     assert_eq!(slow.await.expect("the slow read"), Ok(0));
     assert_eq!(read_version(&a, &db, 0).await, version);
+}
+
+/// A site kept in the tier whose entries also depend on a tag (the row's id).
+static L1_TAGGED: cache_core::__private::Site =
+    cache_core::__private::Site::new("l1", "tagged", Duration::from_secs(60), 0)
+        .with_l1(Duration::from_secs(30));
+
+fn tagged_parts(tenant: usize) -> cache_core::__private::KeyParts {
+    let mut parts = staleness::tenant_parts(tenant);
+    parts.tag("row", &tenant);
+    parts
+}
+
+async fn read_tagged(cache: &Cache, db: &Db, tenant: usize) -> u64 {
+    let out = cache_core::__private::cached_local(
+        cache_core::__private::ResultMode::<Result<u64, String>>::new(),
+        &L1_TAGGED,
+        Some(cache.clone()),
+        tagged_parts(tenant),
+        async { Ok(db.get(tenant)) },
+    )
+    .await;
+    out.unwrap_or_else(|e| panic!("the read failed: {e}"))
+}
+
+/// How a process without a tier invalidates what a tier holds.
+#[derive(Debug, Clone, Copy)]
+enum PlainWrite {
+    Scope,
+    Prefix,
+    Tag,
+    TagEverywhere,
+    WriteThrough,
+    DeletePattern,
+}
+
+/// `#[invalidates]` with a write-through, as the attribute expands it: the read's
+/// generations captured before the body, the new version stored after it.
+async fn write_through(cache: &Cache, db: &Db, tenant: usize) -> u64 {
+    use cache_core::__private::{self, ResultMode, Through};
+    let handle = Some(cache.clone());
+    let through = Through::new(
+        &L1_TAGGED,
+        tagged_parts(tenant),
+        ResultMode::<Result<u64, String>>::new(),
+    );
+    let captured = __private::capture(&handle, through).await;
+    let out: Result<u64, String> = Ok(db.bump(tenant));
+    let mut parts = cache_core::__private::KeyParts::new();
+    parts.scope(&format!("t{tenant}")).tag("row", &tenant);
+    __private::invalidate_through(handle, &[(&["l1"][..], &parts)], captured, &out).await;
+    out.expect("the write succeeds")
+}
+
+/// A reader with a tier and a writer with none (the default of `Cache::builder()` and
+/// `from_env`, a worker, a command-line tool): every kind of invalidation the writer makes
+/// reaches the reader's tier within δ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_without_a_tier_reaches_the_tier_within_the_bound() {
+    for how in [
+        PlainWrite::Scope,
+        PlainWrite::Prefix,
+        PlainWrite::Tag,
+        PlainWrite::TagEverywhere,
+        PlainWrite::WriteThrough,
+        PlainWrite::DeletePattern,
+    ] {
+        let (scoped, reader, _) = pair("l1_plain_writer").await;
+        let writer = &scoped.cache;
+        assert!(writer.l1_stats().is_none(), "the writer has no tier");
+        let db = Db::default();
+        for _ in 0..3 {
+            read_tagged(&reader, &db, 1).await;
+        }
+        assert!(
+            reader.stats().site("l1", "tagged").local_hits >= 1,
+            "{how:?}: the tier serves the value"
+        );
+        let version = match how {
+            PlainWrite::WriteThrough => write_through(writer, &db, 1).await,
+            _ => {
+                let version = db.bump(1);
+                let mut parts = cache_core::__private::KeyParts::new();
+                match how {
+                    PlainWrite::Scope => writer.invalidate("l1", "t1").await,
+                    PlainWrite::Prefix => writer.invalidate_all("l1").await,
+                    PlainWrite::Tag | PlainWrite::TagEverywhere => {
+                        if let PlainWrite::Tag = how {
+                            parts.scope("t1");
+                        }
+                        parts.tag("row", &1usize);
+                        let handle = Some(writer.clone());
+                        cache_core::__private::invalidate(handle, &[(&["l1"][..], &parts)]).await;
+                    }
+                    _ => {
+                        writer.delete_pattern("*").await;
+                    }
+                }
+                version
+            }
+        };
+        assert_eq!(writer.pending_invalidations(), 0, "{how:?} landed");
+        let returned = Instant::now();
+        loop {
+            let began = Instant::now();
+            if read_tagged(&reader, &db, 1).await == version {
+                break;
+            }
+            assert!(
+                began - returned <= BOUND,
+                "{how:?}: an old version read {:?} after the writer's invalidation returned (δ {BOUND:?})",
+                began - returned
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await; // pacing between reads
+        }
+    }
+}
+
+/// `delete_pattern` dropped by its caller after its first poll (its deletion may have
+/// begun): the notice that every tier forget what it knows is owed, counted as pending,
+/// and published by the retry task; the other process's tier hears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_by_pattern_dropped_halfway_still_tells_the_tiers() {
+    let (scoped, reader, _) = pair("l1_delete_dropped").await;
+    let writer = &scoped.cache;
+    let db = Db::default();
+    read_version(&reader, &db, 0).await;
+    let notices = reader.l1_stats().expect("a tier").notices;
+    {
+        let mut deletion = std::pin::pin!(writer.delete_pattern("*"));
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(deletion.as_mut().poll(cx).is_ready())
+        })
+        .await;
+        assert!(
+            !polled,
+            "the deletion needs Redis: not done at its first poll"
+        );
+    }
+    assert_eq!(
+        writer.pending_invalidations(),
+        1,
+        "the notice is owed once the caller gave up"
+    );
+    let started = Instant::now();
+    while writer.pending_invalidations() > 0
+        || reader.l1_stats().expect("a tier").notices == notices
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the owed notice was never published"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await; // pacing while polling
+    }
 }

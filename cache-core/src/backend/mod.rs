@@ -36,7 +36,7 @@ pub(crate) struct WriteThrough<'a> {
     pub own: usize,
     pub token: &'a str,
     pub generation_ttl: Duration,
-    /// Published when the generation is replaced or removed (a cache with an `l1` tier).
+    /// Published when the generation is replaced or removed (on Redis: every cache, tier or not).
     pub notice: Option<Notice<'a>>,
 }
 
@@ -58,7 +58,7 @@ pub(crate) struct FillIndexed<'a> {
 pub(crate) struct RemoveIndexed<'a> {
     pub keys: &'a [&'a str],
     pub group: usize,
-    /// Published by each group's script (a cache with an `l1` tier).
+    /// Published by each group's script (on Redis: every cache, tier or not).
     pub notice: Option<Notice<'a>>,
 }
 

@@ -30,8 +30,8 @@ return 1
 "#;
 
 /// `KEYS`: groups of `ARGV[1]` keys: generations and a fence to remove, then an index
-/// (last) whose entries go with it. `ARGV[1]`: the size of a group; then (a cache with an
-/// `l1` tier) the backplane's channel and the notice to publish.
+/// (last) whose entries go with it. `ARGV[1]`: the size of a group; then (every cache on
+/// Redis) the backplane's channel and the notice to publish.
 const REMOVE: &str = r#"
 local size = tonumber(ARGV[1])
 local plain, indexes = {}, {}

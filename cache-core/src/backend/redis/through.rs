@@ -10,7 +10,7 @@ use redis::RedisError;
 
 /// `KEYS`: the entry, then its generations. `ARGV`: the index (1-based, among the
 /// generations) of the one to replace, its new token, its TTL (ms), the entry's bytes,
-/// its TTL (ms), the expected value of each generation, then (a cache with an `l1` tier)
+/// its TTL (ms), the expected value of each generation, then (every cache on Redis)
 /// the backplane's channel and the notice published when the generation changes.
 const SCRIPT: &str = r#"
 local n = #KEYS - 1
