@@ -124,7 +124,10 @@ impl Inner {
             &self.namespace,
             &self.parts_for(&protection, &through.parts),
         );
-        let read = match self.lookup(through.site.prefix(), &keys, &counters).await {
+        let read = match self
+            .lookup(through.site.prefix(), &keys, &counters, false)
+            .await
+        {
             Read::Hit { generations, .. } | Read::Miss(generations) => Some((keys, generations)),
             Read::Bypass => None,
         };

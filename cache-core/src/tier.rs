@@ -141,15 +141,15 @@ impl Local {
         self.entries.get(key)
     }
 
-    /// Keeps `value` (read or filled under `generations`) for `ttl`; `encoded` is the size
-    /// of its encoded form, its weight.
+    /// Keeps `value` (read or filled under `generations`) until `expires`; `encoded` is
+    /// the size of its encoded form, its weight.
     pub fn keep(
         &self,
         key: &str,
         value: Box<dyn Any + Send + Sync>,
         generations: &Generations,
         encoded: usize,
-        ttl: Duration,
+        expires: Instant,
     ) {
         let mut tokens = Vec::with_capacity(2 + generations.tags.len());
         tokens.push(generations.prefix.clone());
@@ -160,7 +160,7 @@ impl Local {
         let entry = LocalEntry {
             value,
             tokens,
-            expires: Instant::now() + ttl,
+            expires,
             checked: AtomicU64::new(0),
             weight: u32::try_from(weight).unwrap_or(u32::MAX),
         };

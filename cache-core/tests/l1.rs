@@ -343,3 +343,41 @@ async fn a_deletion_by_pattern_dropped_halfway_still_tells_the_tiers() {
         tokio::time::sleep(Duration::from_millis(5)).await; // pacing while polling
     }
 }
+
+/// A value read from Redis enters the tier for at most what remains of its entry's TTL:
+/// a value that changes without an invalidation (freshness by TTL only) is reloaded once
+/// the entry has expired, as without a tier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tier_value_never_outlives_its_entry() {
+    use cache_core::__private::{self, ResultMode, Site};
+    static SHORT: Site =
+        Site::new("l1ttl", "item", Duration::from_secs(1), 0).with_l1(Duration::from_secs(1));
+    let (scoped, reader, _) = pair("l1_entry_ttl").await;
+    let read = |cache: &Cache, version: u64| {
+        __private::cached_local(
+            ResultMode::<Result<u64, String>>::new(),
+            &SHORT,
+            Some(cache.clone()),
+            staleness::tenant_parts(0),
+            async move { Ok(version) },
+        )
+    };
+    // Filled by a process without a tier; its TTL runs from before this returns.
+    assert_eq!(read(&scoped.cache, 0).await, Ok(0));
+    let filled = Instant::now();
+    // A real delay: most of the entry's TTL goes by before the tier reads it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(read(&reader, 1).await, Ok(0), "a hit on Redis");
+    assert_eq!(read(&reader, 1).await, Ok(0), "a hit in the tier");
+    assert_eq!(reader.stats().site("l1ttl", "item").local_hits, 1);
+    // A real delay: the entry's TTL ends.
+    tokio::time::sleep(
+        (filled + Duration::from_millis(1050)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    assert_eq!(
+        read(&reader, 1).await,
+        Ok(1),
+        "the tier served a value past its entry's TTL"
+    );
+}

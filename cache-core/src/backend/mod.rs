@@ -100,6 +100,19 @@ impl Backend {
         }
     }
 
+    /// [`Backend::mget`], and what remains of the TTL of `ttl_of` (one of `keys`) in the
+    /// same round trip; `None` when unknown (the memory store, which has no tier to tell).
+    pub async fn mget_ttl(
+        &self,
+        keys: &[&str],
+        ttl_of: &str,
+    ) -> Result<(Vec<Option<Bytes>>, Option<Duration>), CacheError> {
+        match self {
+            Self::Redis(r) => r.mget_ttl(keys, ttl_of).await,
+            Self::Memory(m) => Ok((m.mget(keys), None)),
+        }
+    }
+
     pub async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
         match self {
             Self::Redis(r) => r.set(key, &value, ttl).await,

@@ -16,7 +16,7 @@ use crate::site::CallSite;
 use crate::stats::Counters;
 use bytes::Bytes;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What a fill does besides storing the entry: index it under the values of its result,
 /// keep it in the in-process tier, seal it (a sensitive call).
@@ -90,7 +90,9 @@ impl Inner {
             }
         };
         if let Some(local) = &local {
-            self.keep_local(local, keys, &generations, value, encoded.len());
+            // The entry is stored after this, for the site's TTL (at least `l1`).
+            let until = Instant::now() + local.ttl;
+            self.keep_local(local, keys, &generations, value, encoded.len(), until);
         }
         let stored = match keyring {
             None => {

@@ -7,7 +7,7 @@ use crate::inner::Inner;
 use crate::key::CallKeys;
 use crate::tier::Tier;
 use std::any::Any;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the values of a site go into the tier and come out: by `Clone`.
 pub trait LocalCopy<T>: Sync {
@@ -55,8 +55,9 @@ impl Inner {
         copy.copy(entry.value())
     }
 
-    /// Keeps `value`, read or filled under `generations` by `read`, unless the view
-    /// changed since the read began (it may have raced an invalidation).
+    /// Keeps `value`, read or filled under `generations` by `read`, for the site's `l1`
+    /// time but never past `until` (when its entry expires), unless the view changed since
+    /// the read began (it may have raced an invalidation).
     pub(super) fn keep_local<T>(
         &self,
         read: &LocalRead<'_, T>,
@@ -64,15 +65,21 @@ impl Inner {
         generations: &Generations,
         value: &T,
         encoded: usize,
+        until: Instant,
     ) {
         let Some(tier) = &self.tier else { return };
+        let now = Instant::now();
+        let ttl = read.ttl.min(until.saturating_duration_since(now));
+        if ttl.is_zero() {
+            return;
+        }
         if tier.view.learn(read.since, keys, generations) {
             tier.local.keep(
                 keys.entry(),
                 read.copy.share(value),
                 generations,
                 encoded,
-                read.ttl,
+                now + ttl,
             );
         }
     }

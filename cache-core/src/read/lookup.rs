@@ -11,11 +11,20 @@ use crate::key::{self, CallKeys};
 use crate::payload::Payload;
 use crate::stats::Counters;
 use bytes::Bytes;
+use std::time::Instant;
 
 impl Inner {
     /// The read of a call: one `MGET` of both generations and the entry (a `GET` for a
-    /// user key, which has no generations).
-    pub(crate) async fn lookup(&self, prefix: &str, keys: &CallKeys, counters: &Counters) -> Read {
+    /// user key, which has no generations). With `expiry` (a read for the in-process
+    /// tier), the entry's remaining TTL is read in the same round trip: a hit then says
+    /// until when its value may be kept.
+    pub(crate) async fn lookup(
+        &self,
+        prefix: &str,
+        keys: &CallKeys,
+        counters: &Counters,
+        expiry: bool,
+    ) -> Read {
         if keys.is_plain() {
             return match self
                 .guarded(keys.entry(), self.backend.get(keys.entry()))
@@ -26,6 +35,7 @@ impl Inner {
                     payload_at: 0,
                     payload: Payload::plain(),
                     generations: Generations::default(),
+                    until: None,
                 },
                 Ok(None) => Read::Miss(Generations::default()),
                 Err(error) => {
@@ -44,7 +54,21 @@ impl Inner {
             keys.scope_generation(),
             keys.entry(),
         ];
-        let read = if tag_keys.is_empty() {
+        let sent = Instant::now();
+        let mut until = None;
+        let read = if expiry {
+            let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
+            all.extend(fixed);
+            all.extend(tag_keys.iter().map(String::as_str));
+            let read = self.backend.mget_ttl(&all, keys.entry());
+            self.guarded(keys.entry(), read)
+                .await
+                .map(|(values, left)| {
+                    // Measured from before the request left: never later than the entry's end.
+                    until = left.map(|left| sent + left);
+                    values
+                })
+        } else if tag_keys.is_empty() {
             self.guarded(keys.entry(), self.backend.mget(&fixed)).await
         } else {
             let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
@@ -97,6 +121,7 @@ impl Inner {
                         scope,
                         tags,
                     },
+                    until,
                 }
             }
             (_, _, prefix, scope, _) => match self

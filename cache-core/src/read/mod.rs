@@ -38,12 +38,14 @@ use std::time::Instant;
 /// What the lookup found.
 pub(crate) enum Read {
     /// The entry was current: the stored bytes, its payload from `payload_at` on, how to
-    /// decode it, and the generations it was read under.
+    /// decode it, the generations it was read under, and (when asked for) when the entry
+    /// expires at the latest.
     Hit {
         raw: Bytes,
         payload_at: usize,
         payload: Payload,
         generations: Generations,
+        until: Option<Instant>,
     },
     /// Nothing usable; these are the generations to fill under.
     Miss(Generations),
@@ -110,19 +112,25 @@ impl Inner {
             }
             _ => None,
         };
-        let generations = match self.lookup(site.prefix(), &keys, &counters).await {
+        let read = self
+            .lookup(site.prefix(), &keys, &counters, local.is_some())
+            .await;
+        let generations = match read {
             Read::Hit {
                 raw,
                 payload_at,
                 payload,
                 generations,
+                until,
             } => match open::<M::Stored>(keyring, keys.entry(), payload, &raw[payload_at..]) {
                 Ok(value) => {
                     counters.hit();
                     tracing::debug!(key = keys.entry(), "cache hit");
                     if let Some(local) = &local {
+                        // Kept no longer than its entry lives (unknown: not kept).
                         let encoded = raw.len() - payload_at;
-                        self.keep_local(local, &keys, &generations, &value, encoded);
+                        let until = until.unwrap_or_else(Instant::now);
+                        self.keep_local(local, &keys, &generations, &value, encoded, until);
                     }
                     return M::restore(value);
                 }

@@ -225,6 +225,30 @@ impl RedisBackend {
         self.run(redis::cmd("MGET").arg(keys)).await
     }
 
+    /// `MGET keys` and `PTTL ttl_of` in one pipeline (one round trip; `ttl_of` is one of
+    /// `keys`, all in its slot): the values, and what remains of `ttl_of`'s TTL (`None`:
+    /// gone by then, or no TTL).
+    pub async fn mget_ttl(
+        &self,
+        keys: &[&str],
+        ttl_of: &str,
+    ) -> Result<(Vec<Option<Bytes>>, Option<Duration>), CacheError> {
+        use redis::cluster_routing::{Route, SlotAddr};
+        let mut pipe = redis::pipe();
+        pipe.cmd("MGET").arg(keys).cmd("PTTL").arg(ttl_of);
+        let node = self
+            .is_cluster()
+            .then(|| Node::SpecificNode(Route::new(crate::slot::of(ttl_of), SlotAddr::Master)));
+        let mut replies = self.pipeline_at(&self.conn, node, pipe).await?.into_iter();
+        let (Some(values), Some(ttl)) = (replies.next(), replies.next()) else {
+            return Err(CacheError::Unavailable);
+        };
+        let values = redis::from_redis_value(values).map_err(RedisError::from)?;
+        let ttl: i64 = redis::from_redis_value(ttl).map_err(RedisError::from)?;
+        let remaining = u64::try_from(ttl).ok().map(Duration::from_millis);
+        Ok((values, remaining))
+    }
+
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
         self.run::<()>(
             redis::cmd("SET")
