@@ -2,21 +2,26 @@
 //! key arguments written in key names as a keyed hash.
 //!
 //! - **Sealing**: XChaCha20-Poly1305, a fresh random 24-byte nonce per entry (random
-//!   nonces of that size never realistically repeat), the entry's full key as associated
-//!   data: an entry copied under another key (another tenant's) fails to open. The
+//!   nonces of that size never realistically repeat). The associated data is the entry's
+//!   full key and the generation tokens the value is stored under ([`associated`]): an
+//!   entry copied under another key (another tenant's) fails to open, and so does an old
+//!   sealed body spliced under the header of the current entry (a revoked session under
+//!   today's generations), since its tokens are not the current ones. The
 //!   construction of draft-irtf-cfrg-xchacha: HChaCha20 (RustCrypto's `chacha20`) derives
 //!   a key per nonce from its first 16 bytes, and ring's ChaCha20-Poly1305 (assembly,
 //!   twice RustCrypto's speed here) seals with the last 8; a test checks that RustCrypto's
 //!   `XChaCha20Poly1305` opens what this seals, and the other way round.
-//!   Sealed bytes: `S`, the key id's length and the id, the nonce, the ciphertext and its
-//!   tag. Anything that does not open (another key, a retired key, a flipped byte, a
-//!   truncation) is a counted miss, refilled by the next load.
+//!   Sealed bytes: `T` (the version: `S` bound the key alone), the key id's length and the
+//!   id, the nonce, the ciphertext and its tag. Anything that does not open (another key,
+//!   a retired key, other generations, a flipped byte, a truncation, the older `S`) is a
+//!   counted miss, refilled by the next load.
 //! - **Keys**: [`EncryptionKeys`], `id:base64` pairs; the first seals, all open, so a
 //!   rotation adds a key in front and retires old ones later. Never logged.
 //! - **Key names**: each key argument (scope, arguments, tag values) of a sensitive
 //!   prefix is written `~h` + 32 hex digits of HMAC-SHA256, keyed by a key derived from
 //!   the last (oldest) key, which stays while keys are added in front.
 
+use crate::entry::Generations;
 use crate::error::CacheError;
 use std::fmt;
 use std::sync::Arc;
@@ -112,6 +117,29 @@ fn decode_key(_: &str) -> Option<[u8; 32]> {
     Some([0; 32])
 }
 
+/// The first byte of sealed bytes, their version.
+#[cfg(feature = "encryption")]
+const VERSION: u8 = b'T';
+
+/// The associated data of a sealed value: the entry's full key and the generation tokens
+/// it is stored under (prefix, scope, then tags), each behind its length, so that no two
+/// (key, tokens) give the same bytes.
+#[cfg(feature = "encryption")]
+fn associated(key: &str, generations: &Generations) -> Vec<u8> {
+    let tokens = [&generations.prefix, &generations.scope]
+        .into_iter()
+        .chain(&generations.tags);
+    let mut out = Vec::with_capacity(key.len() + 8 + 24 * (2 + generations.tags.len()));
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes();
+    out.extend_from_slice(&len(key.len()));
+    out.extend_from_slice(key.as_bytes());
+    for token in tokens {
+        out.extend_from_slice(&len(token.len()));
+        out.extend_from_slice(token);
+    }
+    out
+}
+
 /// The nonce's length: 192 bits, random per entry.
 #[cfg(feature = "encryption")]
 const NONCE: usize = 24;
@@ -149,7 +177,9 @@ pub(crate) enum OpenError {
     NotSealed,
     #[error("sealed with key `{0}`, which is not configured (retired?)")]
     UnknownKey(String),
-    #[error("does not open with its key (tampered, truncated, or under another key name)")]
+    #[error(
+        "does not open with its key (tampered, truncated, under another key name, or under other generations)"
+    )]
     Forged,
 }
 
@@ -189,15 +219,15 @@ impl Keyring {
         }
     }
 
-    /// `plaintext` sealed for the entry `key`.
+    /// `plaintext` sealed for the entry `key`, stored under `generations`.
     #[cfg(feature = "encryption")]
-    pub fn seal(&self, key: &str, plaintext: &[u8]) -> Option<Vec<u8>> {
+    pub fn seal(&self, key: &str, generations: &Generations, plaintext: &[u8]) -> Option<Vec<u8>> {
         use ring::rand::SecureRandom;
         let (id, secret) = self.ciphers.first()?;
         let mut nonce = [0u8; NONCE];
         ring::rand::SystemRandom::new().fill(&mut nonce).ok()?;
         let mut out = Vec::with_capacity(2 + id.len() + NONCE + plaintext.len() + TAG);
-        out.push(b'S');
+        out.push(VERSION);
         out.push(id.len() as u8);
         out.extend_from_slice(id.as_bytes());
         out.extend_from_slice(&nonce);
@@ -207,7 +237,7 @@ impl Keyring {
         let tag = cipher
             .seal_in_place_separate_tag(
                 nonce,
-                ring::aead::Aad::from(key.as_bytes()),
+                ring::aead::Aad::from(associated(key, generations)),
                 &mut out[body..],
             )
             .ok()?;
@@ -215,10 +245,17 @@ impl Keyring {
         Some(out)
     }
 
-    /// The plaintext of `sealed`, stored under the entry `key`.
+    /// The plaintext of `sealed`, read under the entry `key` with `generations` current.
     #[cfg(feature = "encryption")]
-    pub fn open(&self, key: &str, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
-        let rest = sealed.strip_prefix(b"S").ok_or(OpenError::NotSealed)?;
+    pub fn open(
+        &self,
+        key: &str,
+        generations: &Generations,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
+        let rest = sealed
+            .strip_prefix(&[VERSION])
+            .ok_or(OpenError::NotSealed)?;
         let (&len, rest) = rest.split_first().ok_or(OpenError::NotSealed)?;
         let id = rest.get(..usize::from(len)).ok_or(OpenError::NotSealed)?;
         let rest = &rest[usize::from(len)..];
@@ -235,7 +272,11 @@ impl Keyring {
         let mut body = rest[NONCE..].to_vec();
         let (cipher, nonce) = xchacha(secret, nonce);
         let plain = cipher
-            .open_in_place(nonce, ring::aead::Aad::from(key.as_bytes()), &mut body)
+            .open_in_place(
+                nonce,
+                ring::aead::Aad::from(associated(key, generations)),
+                &mut body,
+            )
             .map_err(|_| OpenError::Forged)?
             .len();
         body.truncate(plain);
@@ -259,12 +300,12 @@ impl Keyring {
     }
 
     #[cfg(not(feature = "encryption"))]
-    pub fn seal(&self, _: &str, _: &[u8]) -> Option<Vec<u8>> {
+    pub fn seal(&self, _: &str, _: &Generations, _: &[u8]) -> Option<Vec<u8>> {
         None
     }
 
     #[cfg(not(feature = "encryption"))]
-    pub fn open(&self, _: &str, _: &[u8]) -> Result<Vec<u8>, OpenError> {
+    pub fn open(&self, _: &str, _: &Generations, _: &[u8]) -> Result<Vec<u8>, OpenError> {
         Err(OpenError::NotSealed)
     }
 
@@ -276,7 +317,24 @@ impl Keyring {
 
 #[cfg(all(test, feature = "encryption"))]
 mod tests {
-    use super::{EncryptionKeys, Keyring, OpenError};
+    use super::{EncryptionKeys, Keyring, OpenError, associated};
+    use crate::entry::Generations;
+
+    /// Generations with these tokens (prefix, scope, tags).
+    fn tokens(prefix: &str, scope: &str, tags: &[&str]) -> Generations {
+        Generations {
+            prefix: bytes::Bytes::copy_from_slice(prefix.as_bytes()),
+            scope: bytes::Bytes::copy_from_slice(scope.as_bytes()),
+            tags: tags
+                .iter()
+                .map(|tag| bytes::Bytes::copy_from_slice(tag.as_bytes()))
+                .collect(),
+        }
+    }
+
+    fn g() -> Generations {
+        tokens("p1", "s1", &[])
+    }
 
     fn ring(keys: &[(&str, u8)]) -> std::sync::Arc<Keyring> {
         let keys = keys.iter().fold(EncryptionKeys::new(), |keys, (id, byte)| {
@@ -295,14 +353,14 @@ mod tests {
         let entry = "ns:c4:{session:019}:~h8f78:current:0";
         for len in [0, 1, 15, 16, 17, 63, 64, 65, 1000, 7600] {
             let plaintext: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-            let sealed = keyring.seal(entry, &plaintext).expect("sealed");
+            let sealed = keyring.seal(entry, &g(), &plaintext).expect("sealed");
             let (nonce, body) = sealed[3..].split_at(24);
             let opened = reference
                 .decrypt(
                     nonce.into(),
                     Payload {
                         msg: body,
-                        aad: entry.as_bytes(),
+                        aad: &associated(entry, &g()),
                     },
                 )
                 .expect("RustCrypto opens our seal");
@@ -312,7 +370,7 @@ mod tests {
                     nonce.into(),
                     Payload {
                         msg: &plaintext,
-                        aad: entry.as_bytes(),
+                        aad: &associated(entry, &g()),
                     },
                 )
                 .expect("RustCrypto seals");
@@ -323,7 +381,7 @@ mod tests {
                 "the same bytes for the same nonce, {len} bytes"
             );
             assert_eq!(
-                keyring.open(entry, &ours).expect("we open theirs"),
+                keyring.open(entry, &g(), &ours).expect("we open theirs"),
                 plaintext
             );
         }
@@ -332,43 +390,76 @@ mod tests {
     #[test]
     fn sealed_values_open_only_under_their_key_name_and_key() {
         let ring = ring(&[("k1", 1)]);
-        let sealed = ring.seal("ns:a", b"secret value").unwrap();
+        let sealed = ring.seal("ns:a", &g(), b"secret value").unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
-        assert_eq!(ring.open("ns:a", &sealed).unwrap(), b"secret value");
-        assert!(matches!(ring.open("ns:b", &sealed), Err(OpenError::Forged)));
+        assert_eq!(ring.open("ns:a", &g(), &sealed).unwrap(), b"secret value");
+        assert!(matches!(
+            ring.open("ns:b", &g(), &sealed),
+            Err(OpenError::Forged)
+        ));
+        // Under other generations (an old body under a current header): it does not open,
+        // whichever token differs, one more or one less included.
+        for other in [
+            tokens("p2", "s1", &[]),
+            tokens("p1", "s2", &[]),
+            tokens("p1", "s1", &["t1"]),
+            tokens("p1s", "1", &[]),
+        ] {
+            assert!(
+                matches!(ring.open("ns:a", &other, &sealed), Err(OpenError::Forged)),
+                "{other:?}"
+            );
+        }
+        let tagged = ring
+            .seal("ns:a", &tokens("p1", "s1", &["t1", "t2"]), b"v")
+            .unwrap();
+        assert!(
+            ring.open("ns:a", &tokens("p1", "s1", &["t1", "t3"]), &tagged)
+                .is_err()
+        );
+        assert_eq!(
+            ring.open("ns:a", &tokens("p1", "s1", &["t1", "t2"]), &tagged)
+                .unwrap(),
+            b"v"
+        );
         for i in 0..sealed.len() {
             let mut flipped = sealed.clone();
             flipped[i] ^= 0x01;
             assert!(
-                ring.open("ns:a", &flipped).is_err(),
+                ring.open("ns:a", &g(), &flipped).is_err(),
                 "byte {i} flipped opened"
             );
         }
         for len in 0..sealed.len() {
             assert!(
-                ring.open("ns:a", &sealed[..len]).is_err(),
+                ring.open("ns:a", &g(), &sealed[..len]).is_err(),
                 "truncated to {len} opened"
             );
         }
         // Two seals of one value differ (fresh nonces).
         assert_ne!(
-            ring.seal("ns:a", b"x").unwrap(),
-            ring.seal("ns:a", b"x").unwrap()
+            ring.seal("ns:a", &g(), b"x").unwrap(),
+            ring.seal("ns:a", &g(), b"x").unwrap()
         );
     }
 
     #[test]
     fn rotation_opens_old_entries_until_their_key_is_retired() {
         let old = ring(&[("k1", 1)]);
-        let sealed = old.seal("ns:a", b"v").unwrap();
+        let sealed = old.seal("ns:a", &g(), b"v").unwrap();
         let rotated = ring(&[("k2", 2), ("k1", 1)]);
-        assert_eq!(rotated.open("ns:a", &sealed).unwrap(), b"v");
-        assert!(rotated.seal("ns:a", b"v").unwrap().starts_with(b"S\x02k2"));
+        assert_eq!(rotated.open("ns:a", &g(), &sealed).unwrap(), b"v");
+        assert!(
+            rotated
+                .seal("ns:a", &g(), b"v")
+                .unwrap()
+                .starts_with(b"T\x02k2")
+        );
         // Names stay while keys are added in front.
         assert_eq!(old.hash_component("acme"), rotated.hash_component("acme"));
         let retired = ring(&[("k2", 2)]);
         assert!(matches!(
-            retired.open("ns:a", &sealed),
+            retired.open("ns:a", &g(), &sealed),
             Err(OpenError::UnknownKey(_))
         ));
     }

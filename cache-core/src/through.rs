@@ -159,7 +159,7 @@ impl<O> Captured<O> {
                     Ok(encoded) => {
                         let encoded = match keyring {
                             None => encoded,
-                            Some(keyring) => keyring.seal(&store.entry, &encoded)?,
+                            Some(keyring) => keyring.seal(&store.entry, &sealed, &encoded)?,
                         };
                         store.value = payload.seal(&sealed, encoded).0;
                         Some(store)

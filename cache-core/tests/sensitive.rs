@@ -118,6 +118,7 @@ macro_rules! on_redis_and_memory {
 on_redis_and_memory!(
     nothing_readable_at_rest,
     entries_moved_or_tampered_with_are_misses,
+    an_old_body_under_current_generations_is_a_miss,
     rotation_keeps_entries_until_their_key_is_retired,
     without_keys_nothing_is_cached,
 );
@@ -209,6 +210,67 @@ async fn entries_moved_or_tampered_with_are_misses(backend: Backend, scoped: Sco
         assert!(!read(&cache, &SESSION, "acme").await.1);
     }
     assert_eq!(decode_errors(), before + 3);
+}
+
+/// Reads `tenant`'s session through [`SESSION`], loading `value` on a miss; whether it
+/// loaded.
+async fn read_value(cache: &Cache, tenant: &str, value: &str) -> (String, bool) {
+    let loads = AtomicUsize::new(0);
+    let mut parts = KeyParts::new();
+    parts.scope(tenant).arg(&TOKEN);
+    let got = __private::cached::<ResultMode<Result<String, String>>, _>(
+        &SESSION,
+        Some(cache.clone()),
+        parts,
+        async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(value.to_owned())
+        },
+    )
+    .await
+    .expect("the read");
+    (got, loads.load(Ordering::SeqCst) == 1)
+}
+
+/// Whoever can write to Redis but holds no key splices the sealed body of a value an
+/// invalidation removed (a revoked session) under the header of the current entry (its
+/// generations): the associated data binds the generations, so it does not open, a
+/// counted miss, repaired by the fill.
+async fn an_old_body_under_current_generations_is_a_miss(backend: Backend, scoped: ScopedCache) {
+    let cache = cache(&backend, scoped.namespace(), keys(&[("k1", 1)])).await;
+    assert!(read_value(&cache, "acme", "revoked").await.1);
+    let entry = entry_key(&cache).await.remove(0);
+    let old = raw::get(&cache, &entry).await.expect("the old entry");
+    cache.invalidate("session", "acme").await;
+    assert_eq!(
+        read_value(&cache, "acme", "current").await,
+        ("current".to_owned(), true)
+    );
+    let current = raw::get(&cache, &entry).await.expect("the current entry");
+    let body = |bytes: &[u8]| {
+        let payload = cache_core::entry::decode(bytes)
+            .expect("an envelope")
+            .payload;
+        bytes.len() - payload.len()
+    };
+    let mut spliced = current[..body(&current)].to_vec();
+    spliced.extend_from_slice(&old[body(&old)..]);
+    raw::set(&cache, &entry, spliced).await;
+    let decode_errors = cache.stats().prefix("session").decode_errors;
+    assert_eq!(
+        read_value(&cache, "acme", "reloaded").await,
+        ("reloaded".to_owned(), true),
+        "the old body was served under the current generations"
+    );
+    assert_eq!(
+        cache.stats().prefix("session").decode_errors,
+        decode_errors + 1
+    );
+    assert_eq!(
+        read_value(&cache, "acme", "unused").await,
+        ("reloaded".to_owned(), false),
+        "repaired by the fill"
+    );
 }
 
 async fn rotation_keeps_entries_until_their_key_is_retired(backend: Backend, scoped: ScopedCache) {

@@ -101,7 +101,7 @@ impl Inner {
                 stored
             }
             Some(keyring) => {
-                let sealed = keyring.seal(keys.entry(), &encoded);
+                let sealed = keyring.seal(keys.entry(), &generations, &encoded);
                 // Followers decode the plaintext, in this process.
                 leader.publish(Some(Bytes::from(encoded)));
                 let Some(sealed) = sealed else {

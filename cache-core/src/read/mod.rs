@@ -122,7 +122,8 @@ impl Inner {
                 payload,
                 generations,
                 until,
-            } => match open::<M::Stored>(keyring, keys.entry(), payload, &raw[payload_at..]) {
+            } => match open::<M::Stored>(keyring, &keys, &generations, payload, &raw[payload_at..])
+            {
                 Ok(value) => {
                     counters.hit();
                     tracing::debug!(key = keys.entry(), "cache hit");
@@ -190,10 +191,12 @@ impl Inner {
 }
 
 /// The value in `bytes` (an entry's payload), opened first with `keyring` for a
-/// sensitive call; why not, for the log.
+/// sensitive call (its entry key and the generations it was read under are the
+/// associated data); why not, for the log.
 fn open<T: serde::de::DeserializeOwned>(
     keyring: Option<&Keyring>,
-    key: &str,
+    keys: &CallKeys,
+    generations: &Generations,
     payload: Payload,
     bytes: &[u8],
 ) -> Result<T, String> {
@@ -201,7 +204,7 @@ fn open<T: serde::de::DeserializeOwned>(
         None => payload.decode(bytes).map_err(|error| error.to_string()),
         Some(keyring) => {
             let plain = keyring
-                .open(key, bytes)
+                .open(keys.entry(), generations, bytes)
                 .map_err(|error| error.to_string())?;
             payload.decode(&plain).map_err(|error| error.to_string())
         }
