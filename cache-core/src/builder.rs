@@ -29,7 +29,9 @@ impl Cache {
     ///   files for a private CA and a client certificate (see
     ///   [`CacheBuilder::tls_ca_file`], [`CacheBuilder::tls_client_cert`]).
     /// - `CACHE_NAMESPACE`: the namespace (default: none).
-    /// - `CACHE_ENCRYPTION_KEYS` (`id:base64,...`, 32-byte keys, the first seals) and
+    /// - `CACHE_ENCRYPTION_KEYS` (`id:base64,...`, 32-byte keys, the first seals),
+    ///   `CACHE_NAMING_KEY` (`id:base64`, the key that names sensitive arguments when it is
+    ///   not the last of them, see [`EncryptionKeys::with_naming_key`]) and
     ///   `CACHE_SENSITIVE_PREFIXES` (`session,user`): see [`CacheBuilder::encryption_keys`]
     ///   and [`CacheBuilder::sensitive_prefix`]. Keys that do not parse are logged (which
     ///   entry, never a key) and none is used.
@@ -62,11 +64,18 @@ impl Cache {
         if let Ok(spec) = std::env::var("CACHE_ENCRYPTION_KEYS")
             && !spec.trim().is_empty()
         {
-            match EncryptionKeys::parse(&spec) {
+            let naming = std::env::var("CACHE_NAMING_KEY")
+                .ok()
+                .filter(|spec| !spec.trim().is_empty());
+            let keys = EncryptionKeys::parse(&spec).and_then(|keys| match &naming {
+                Some(naming) => keys.parse_naming_key(naming),
+                None => Ok(keys),
+            });
+            match keys {
                 Ok(keys) => builder = builder.encryption_keys(keys),
                 Err(error) => tracing::error!(
                     %error,
-                    "cache: CACHE_ENCRYPTION_KEYS is unusable; sensitive prefixes are not cached"
+                    "cache: CACHE_ENCRYPTION_KEYS or CACHE_NAMING_KEY is unusable; sensitive prefixes are not cached"
                 ),
             }
         }
@@ -179,6 +188,7 @@ pub struct CacheBuilder {
     l1_bound: Duration,
     encryption_keys: EncryptionKeys,
     sensitive_prefixes: Vec<String>,
+    fleet_period: Duration,
 }
 
 impl Default for CacheBuilder {
@@ -200,6 +210,7 @@ impl Default for CacheBuilder {
             l1_bound: Duration::from_secs(1),
             encryption_keys: EncryptionKeys::new(),
             sensitive_prefixes: Vec::new(),
+            fleet_period: Duration::from_secs(5),
         }
     }
 }
@@ -370,6 +381,18 @@ impl CacheBuilder {
         self
     }
 
+    /// How often a Redis cache publishes its manifest for its namespace's fleet and reads
+    /// its peers' (default 5 s; a manifest lives three periods). A peer whose key names
+    /// would differ from this cache's for the same call (another key format, a prefix
+    /// sensitive on one side only, another naming key) is logged at `error` with both
+    /// sides named and counted ([`crate::CacheStats::fleet`]); a cache that joins such a
+    /// fleet refuses the prefixes in dispute (not cached, invalidated whole) until the
+    /// dispute is gone. See [`crate::Cache::fleet`]. One small script per period.
+    pub fn fleet_period(mut self, period: Duration) -> Self {
+        self.fleet_period = period;
+        self
+    }
+
     /// Builds the cache, connecting to Redis unless [`CacheBuilder::lazy`].
     ///
     /// Fails only on what a person must fix: a malformed URL, a bad namespace, bad TLS
@@ -393,10 +416,15 @@ impl CacheBuilder {
         let backend = RedisBackend::connect(&config).await?;
         let shown: Vec<String> = config.urls.iter().map(|url| redact(url)).collect();
         tracing::info!(urls = ?shown, cluster, namespace = %self.namespace, lazy = self.lazy, l1_bytes = self.l1_max_bytes, "cache: using Redis");
+        let lazy = self.lazy;
         let cache = self.finish(Backend::Redis(backend));
         if cache.inner.tier.is_some() {
             crate::backplane::start(&cache.inner);
         }
+        if !lazy && let Err(error) = crate::fleet::exchange(&cache.inner).await {
+            tracing::warn!(%error, "cache: the fleet's manifests could not be exchanged at start; trying again in the background (sensitive prefixes are not cached until then)");
+        }
+        crate::fleet::start(&cache.inner);
         Ok(cache)
     }
 
@@ -412,6 +440,24 @@ impl CacheBuilder {
         let tier = (backend.is_remote() && self.l1_max_bytes > 0)
             .then(|| Tier::new(self.l1_max_bytes, self.l1_bound, self.connect_timeout));
         let channel = crate::backplane::channel(&self.namespace);
+        let keyring = Keyring::new(&self.encryption_keys);
+        let fleet = backend.is_remote().then(|| {
+            let manifest = crate::fleet::Manifest {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                key_format: crate::key::FORMAT.to_owned(),
+                sensitive: self.sensitive_prefixes.clone(),
+                naming: keyring.as_ref().map(|ring| ring.fingerprint().to_owned()),
+                keys: keyring
+                    .as_ref()
+                    .map(|ring| ring.ids().to_vec())
+                    .unwrap_or_default(),
+                l1_bound_ms: tier
+                    .as_ref()
+                    .map(|_| u64::try_from(self.l1_bound.as_millis()).unwrap_or(u64::MAX)),
+                ..crate::fleet::Manifest::default()
+            };
+            crate::fleet::Fleet::new(&self.namespace, manifest, self.fleet_period)
+        });
         Cache::from_inner(|this| Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             this,
@@ -430,10 +476,9 @@ impl CacheBuilder {
             stats: Default::default(),
             warnings: Throttle::new(Duration::from_secs(10)),
             tier,
-            sensitive: Sensitive::new(
-                self.sensitive_prefixes.into_iter().collect(),
-                Keyring::new(&self.encryption_keys),
-            ),
+            sensitive: Sensitive::new(self.sensitive_prefixes.into_iter().collect(), keyring),
+            fleet,
+            dropped: tokio::sync::watch::channel(()).0,
         })
     }
 }

@@ -72,7 +72,18 @@ impl Cache {
 
     /// Counters in total and per prefix.
     pub fn stats(&self) -> CacheStats {
-        self.inner.stats.snapshot()
+        let mut stats = self.inner.stats.snapshot();
+        if let Some(fleet) = &self.inner.fleet {
+            stats.fleet = fleet.stats();
+        }
+        stats
+    }
+
+    /// The fleet of this cache's namespace as it last saw it: its own manifest, its live
+    /// peers', their disagreements and what it refuses because of them
+    /// ([`crate::CacheBuilder::fleet_period`]); `None` for the memory store.
+    pub fn fleet(&self) -> Option<crate::FleetReport> {
+        self.inner.fleet.as_ref().map(crate::fleet::Fleet::report)
     }
 
     /// The state of the in-process tier ([`crate::CacheBuilder::l1`]); `None` without one.

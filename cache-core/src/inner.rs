@@ -39,6 +39,10 @@ pub(crate) struct Inner {
     pub(crate) tier: Option<Tier>,
     /// Sensitive prefixes and the keys that protect them.
     pub(crate) sensitive: Sensitive,
+    /// Its part in the fleet of its namespace (Redis only).
+    pub(crate) fleet: Option<crate::fleet::Fleet>,
+    /// Dropped with the cache: tells its tasks (the fleet's) to leave.
+    pub(crate) dropped: tokio::sync::watch::Sender<()>,
 }
 
 impl Inner {

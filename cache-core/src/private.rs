@@ -321,6 +321,15 @@ pub mod raw {
             .map(|b| b.to_vec())
     }
 
+    /// Publishes `manifest` (JSON) under `id` in the fleet of `cache`'s namespace for
+    /// `ttl`, as another process would (a peer of another version, say).
+    pub async fn publish_manifest(cache: &Cache, id: &str, manifest: &str, ttl: Duration) {
+        if let crate::backend::Backend::Redis(redis) = &cache.inner.backend {
+            let key = crate::fleet::key(cache.namespace());
+            let _ = redis.exchange_manifest(&key, id, manifest, ttl).await;
+        }
+    }
+
     /// Stores `bytes` under the full key `key` for a minute.
     pub async fn set(cache: &Cache, key: &str, bytes: Vec<u8>) {
         let _ = cache

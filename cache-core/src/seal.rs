@@ -19,7 +19,14 @@
 //!   rotation adds a key in front and retires old ones later. Never logged.
 //! - **Key names**: each key argument (scope, arguments, tag values) of a sensitive
 //!   prefix is written `~h` + 32 hex digits of HMAC-SHA256, keyed by a key derived from
-//!   the last (oldest) key, which stays while keys are added in front.
+//!   the *naming key*: the one given as such ([`EncryptionKeys::with_naming_key`],
+//!   `CACHE_NAMING_KEY`), else the last (oldest) of the keys. Every process of a
+//!   namespace must name alike, or one's invalidations miss the other's entries: the
+//!   naming key never changes with a rotation. Adding a key in front keeps the last one;
+//!   retiring the last one means keeping it as the naming key (it then names, and no
+//!   longer opens anything). Its fingerprint ([`Keyring::fingerprint`]) is published in
+//!   the fleet's manifests ([`crate::fleet`]), so a process that names otherwise than its
+//!   live peers is told, and refuses its sensitive prefixes rather than split the fleet.
 
 use crate::entry::Generations;
 use crate::error::CacheError;
@@ -37,9 +44,25 @@ use std::sync::Arc;
 /// assert_eq!(keys.ids(), ["k2", "k1"]);
 /// # Ok::<(), cache_core::CacheError>(())
 /// ```
+///
+/// The keys of sensitive key names come from the *naming key*: the last key, unless one is
+/// given with [`EncryptionKeys::with_naming_key`] (`CACHE_NAMING_KEY`). It must be the same
+/// in every process of a namespace, through every step of a rotation: to retire the last
+/// key, keep it as the naming key.
+///
+/// ```
+/// # use cache_core::EncryptionKeys;
+/// // Step two of a rotation: `k1` retired from sealing and opening, still naming.
+/// let keys = EncryptionKeys::parse("k2:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")?
+///     .parse_naming_key("k1:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=")?;
+/// assert_eq!(keys.ids(), ["k2"]);
+/// assert_eq!(keys.naming_id(), Some("k1"));
+/// # Ok::<(), cache_core::CacheError>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct EncryptionKeys {
     keys: Vec<(String, [u8; 32])>,
+    naming: Option<(String, [u8; 32])>,
 }
 
 /// Key bytes are never shown.
@@ -47,6 +70,7 @@ impl fmt::Debug for EncryptionKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptionKeys")
             .field("ids", &self.ids())
+            .field("naming", &self.naming_id())
             .finish()
     }
 }
@@ -64,31 +88,39 @@ impl EncryptionKeys {
         self
     }
 
+    /// Names sensitive key arguments with the 32-byte key `key` (named `id`) instead of
+    /// the last of the keys: what keeps names stable when the last key is retired (give
+    /// it here, with the same bytes). It never seals or opens a value.
+    pub fn with_naming_key(mut self, id: impl Into<String>, key: [u8; 32]) -> Self {
+        self.naming = Some((id.into(), key));
+        self
+    }
+
     /// Keys from `id:base64,id:base64` (`CACHE_ENCRYPTION_KEYS`): each key 32 bytes, ids
     /// of 1 to 32 characters among letters, digits, `-` and `_`, each id once. The error
     /// names the entry at fault, never a key.
     pub fn parse(spec: &str) -> Result<Self, CacheError> {
         let mut keys = EncryptionKeys::new();
         for (i, entry) in spec.split(',').map(str::trim).enumerate() {
-            let bad = |why: &str| CacheError::InvalidKeys(format!("entry {}: {why}", i + 1));
-            let (id, encoded) = entry
-                .split_once(':')
-                .ok_or_else(|| bad("expected id:base64"))?;
-            let valid_id = (1..=32).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !valid_id {
-                return Err(bad("an id is 1 to 32 letters, digits, - or _"));
-            }
+            let (id, key) = parse_entry(entry)
+                .map_err(|why| CacheError::InvalidKeys(format!("entry {}: {why}", i + 1)))?;
             if keys.ids().contains(&id) {
-                return Err(bad("this id is given twice"));
+                return Err(CacheError::InvalidKeys(format!(
+                    "entry {}: this id is given twice",
+                    i + 1
+                )));
             }
-            let key =
-                decode_key(encoded).ok_or_else(|| bad("the key is not 32 bytes of base64"))?;
             keys = keys.with_key(id, key);
         }
         Ok(keys)
+    }
+
+    /// [`EncryptionKeys::with_naming_key`] from `id:base64` (`CACHE_NAMING_KEY`). The
+    /// error never shows the key.
+    pub fn parse_naming_key(self, spec: &str) -> Result<Self, CacheError> {
+        let (id, key) = parse_entry(spec.trim())
+            .map_err(|why| CacheError::InvalidKeys(format!("naming key: {why}")))?;
+        Ok(self.with_naming_key(id, key))
     }
 
     /// The key ids, the sealing one first.
@@ -96,10 +128,33 @@ impl EncryptionKeys {
         self.keys.iter().map(|(id, _)| id.as_str()).collect()
     }
 
+    /// The id of the key that names sensitive key arguments: the naming key, else the
+    /// last key; `None` without keys.
+    pub fn naming_id(&self) -> Option<&str> {
+        self.naming
+            .as_ref()
+            .or(self.keys.last())
+            .map(|(id, _)| id.as_str())
+    }
+
     /// Whether there is no key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// One `id:base64` entry; why not, never showing the key.
+fn parse_entry(entry: &str) -> Result<(&str, [u8; 32]), &'static str> {
+    let (id, encoded) = entry.split_once(':').ok_or("expected id:base64")?;
+    let valid_id = (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid_id {
+        return Err("an id is 1 to 32 letters, digits, - or _");
+    }
+    let key = decode_key(encoded).ok_or("the key is not 32 bytes of base64")?;
+    Ok((id, key))
 }
 
 #[cfg(feature = "encryption")]
@@ -169,6 +224,17 @@ fn xchacha(
     )
 }
 
+/// Lower-case hex of `bytes`.
+#[cfg(feature = "encryption")]
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
 /// Why sealed bytes did not open.
 #[derive(Debug, thiserror::Error)]
 #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
@@ -191,6 +257,9 @@ pub(crate) struct Keyring {
     /// short component's hash).
     #[cfg(feature = "encryption")]
     names: hmac::Hmac<sha2::Sha256>,
+    /// The naming key's fingerprint, and the ids of the keys (never their bytes).
+    fingerprint: String,
+    ids: Vec<String>,
 }
 
 impl Keyring {
@@ -200,23 +269,45 @@ impl Keyring {
         #[cfg(feature = "encryption")]
         {
             use hmac::Mac;
-            let (_, oldest) = keys.keys.last()?;
+            keys.keys.first()?;
+            let (_, naming) = keys.naming.as_ref().or(keys.keys.last())?;
             let ciphers = keys
                 .keys
                 .iter()
                 .map(|(id, key)| (id.clone(), chacha20::Key::from(*key)))
                 .collect();
-            let mut derive = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(oldest).ok()?;
+            let mut derive = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(naming).ok()?;
             derive.update(b"cache-core key names v1");
             let names_key = derive.finalize().into_bytes();
             let names = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&names_key).ok()?;
-            Some(Arc::new(Keyring { ciphers, names }))
+            // A message no key component can be (components never hold a control byte).
+            let mut mac = names.clone();
+            mac.update(b"\0fleet fingerprint");
+            let fingerprint = hex(&mac.finalize().into_bytes()[..8]);
+            let ids = keys.ids().into_iter().map(str::to_owned).collect();
+            Some(Arc::new(Keyring {
+                ciphers,
+                names,
+                fingerprint,
+                ids,
+            }))
         }
         #[cfg(not(feature = "encryption"))]
         {
             let _ = keys;
             None
         }
+    }
+
+    /// A fingerprint of the naming key: equal in two processes exactly when they write
+    /// the same names (16 hex digits of an HMAC under it; says nothing of the key).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The ids of the keys, the sealing one first.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
     }
 
     /// `plaintext` sealed for the entry `key`, stored under `generations`.
@@ -287,16 +378,10 @@ impl Keyring {
     #[cfg(feature = "encryption")]
     pub fn hash_component(&self, component: &str) -> String {
         use hmac::Mac;
-        use std::fmt::Write;
         let mut mac = self.names.clone();
         mac.update(component.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut out = String::with_capacity(34);
-        out.push_str("~h");
-        for byte in &digest[..16] {
-            let _ = write!(out, "{byte:02x}");
-        }
-        out
+        format!("~h{}", hex(&digest[..16]))
     }
 
     #[cfg(not(feature = "encryption"))]
@@ -457,11 +542,27 @@ mod tests {
         );
         // Names stay while keys are added in front.
         assert_eq!(old.hash_component("acme"), rotated.hash_component("acme"));
-        let retired = ring(&[("k2", 2)]);
+        assert_eq!(old.fingerprint(), rotated.fingerprint());
+        // Retired, and kept as the naming key: names stay, k1 opens nothing.
+        let retired = Keyring::new(
+            &EncryptionKeys::new()
+                .with_key("k2", [2; 32])
+                .with_naming_key("k1", [1; 32]),
+        )
+        .expect("a keyring");
         assert!(matches!(
             retired.open("ns:a", &g(), &sealed),
             Err(OpenError::UnknownKey(_))
         ));
+        assert_eq!(old.hash_component("acme"), retired.hash_component("acme"));
+        assert_eq!(old.fingerprint(), retired.fingerprint());
+        // Retired and dropped: other names, another fingerprint (what the fleet's
+        // manifests tell apart).
+        let renamed = ring(&[("k2", 2)]);
+        assert_ne!(old.hash_component("acme"), renamed.hash_component("acme"));
+        assert_ne!(old.fingerprint(), renamed.fingerprint());
+        // A naming key alone seals nothing.
+        assert!(Keyring::new(&EncryptionKeys::new().with_naming_key("k1", [1; 32])).is_none());
     }
 
     #[test]
@@ -486,6 +587,22 @@ mod tests {
         }
         let twice = "a:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,a:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
         assert!(EncryptionKeys::parse(twice).is_err());
+        let named = keys
+            .clone()
+            .parse_naming_key(" k0:AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM= ")
+            .unwrap();
+        assert_eq!(named.naming_id(), Some("k0"));
+        assert_eq!(keys.naming_id(), Some("k1"));
+        assert!(!format!("{named:?}").contains("AwMD"));
+        let error = keys
+            .clone()
+            .parse_naming_key("k0:c2hvcnQ=")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("naming key") && !error.contains("c2hv"),
+            "{error}"
+        );
         let ring = Keyring::new(&keys).unwrap();
         let hashed = ring.hash_component("alice@example.com");
         assert!(hashed.starts_with("~h") && hashed.len() == 34, "{hashed}");

@@ -31,6 +31,9 @@ pub(crate) enum Protection<'a> {
     Sealed(&'a Keyring),
     /// Not cached: sensitive, and this cache cannot protect it.
     Refused,
+    /// Not cached: its key names are in dispute with the fleet ([`crate::fleet`]), which
+    /// logged why.
+    Disputed,
 }
 
 impl Sensitive {
@@ -51,6 +54,9 @@ impl Sensitive {
 impl Inner {
     /// The protection of a call of `prefix` at a site that says it is sensitive or not.
     pub(crate) fn protection(&self, prefix: &str, site_says: bool) -> Protection<'_> {
+        if self.fleet_refuses(prefix) {
+            return Protection::Disputed;
+        }
         let declared = self.sensitive.covers(prefix);
         if !declared && !site_says {
             return Protection::Plain;
@@ -95,10 +101,31 @@ impl Inner {
         }
     }
 
+    /// Whether the fleet's manifests put `prefix` in dispute here ([`crate::fleet`]): its
+    /// calls are then not cached, and its invalidations are whole. One atomic load when
+    /// nothing is.
+    pub(crate) fn fleet_refuses(&self, prefix: &str) -> bool {
+        self.fleet
+            .as_ref()
+            .is_some_and(|fleet| fleet.refuses(prefix, || self.sensitive.covers(prefix)))
+    }
+
+    /// Notes, for the fleet's manifests, that this cache reads or invalidates `prefix`.
+    pub(crate) fn note_use(&self, prefix: &str) {
+        if let Some(fleet) = &self.fleet {
+            fleet.note_use(prefix);
+        }
+    }
+
     /// The invalidation targets of `parts` in `prefix` (see [`Target::of_parts`]), their
     /// key arguments hashed for a sensitive prefix; a sensitive prefix of a cache without
-    /// keys is invalidated whole (coarser, never weaker: another process may hold entries).
+    /// keys, or a prefix in dispute with the fleet, is invalidated whole (coarser, never
+    /// weaker: another process may hold entries under names this one cannot write).
     pub(crate) fn targets_of(&self, prefix: &str, parts: &KeyParts) -> Vec<Target> {
+        self.note_use(prefix);
+        if self.fleet_refuses(prefix) {
+            return vec![Target::prefix(&self.namespace, prefix)];
+        }
         if !self.sensitive.covers(prefix) {
             return Target::of_parts(&self.namespace, prefix, parts);
         }

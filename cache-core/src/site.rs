@@ -132,6 +132,8 @@ impl CallSite for Site {
         {
             return CountersRef::Borrowed(counters);
         }
+        // The first read of this site by this cache (or any read by another one).
+        inner.note_use(self.prefix);
         let counters = inner.stats.site(self.prefix, self.name);
         let _ = self.counters.set((inner.id, counters.clone()));
         CountersRef::Shared(counters)

@@ -119,6 +119,9 @@ pub struct CacheStats {
     /// Per `#[cached]` call site: prefix, then the site's name (the function's name or its
     /// `name = "..."`). As many as the program has sites: bounded by its code.
     pub sites: BTreeMap<String, BTreeMap<String, PrefixStats>>,
+    /// The fleet of the namespace: live peers, disagreements found, prefixes refused
+    /// ([`crate::Cache::fleet`]); zero for the memory store.
+    pub fleet: crate::FleetStats,
 }
 
 impl CacheStats {

@@ -113,7 +113,7 @@ impl Inner {
         }
         let counters = through.site.counters(self);
         let protection = self.protection(through.site.prefix, through.site.sensitive);
-        if let Protection::Refused = protection {
+        if let Protection::Refused | Protection::Disputed = protection {
             // Nothing of the read is cached: the write only invalidates.
             return Captured {
                 through,

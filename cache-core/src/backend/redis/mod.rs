@@ -4,6 +4,7 @@
 
 mod conn;
 mod connect;
+mod fleet;
 mod index;
 mod nodes;
 mod pubsub;

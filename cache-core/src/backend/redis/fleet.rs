@@ -1,0 +1,58 @@
+//! The fleet's manifests on Redis ([`crate::fleet`]): one hash per namespace, a field per
+//! live cache holding `<expiry in ms, server clock> <manifest>`. One script publishes this
+//! cache's manifest, drops the expired ones and returns the others, on Redis's clock (no
+//! two clients need agree on the time).
+
+use super::RedisBackend;
+use crate::error::CacheError;
+use std::time::Duration;
+
+/// `KEYS[1]`: the hash. `ARGV`: this cache's id, its manifest, the manifest's TTL (ms).
+const EXCHANGE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. ' ' .. ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+local live = {}
+for i = 1, #all, 2 do
+  local value = all[i + 1]
+  local space = string.find(value, ' ', 1, true)
+  local expiry = space and tonumber(string.sub(value, 1, space - 1))
+  if not expiry or expiry < now then
+    redis.call('HDEL', KEYS[1], all[i])
+  elseif all[i] ~= ARGV[1] then
+    live[#live + 1] = string.sub(value, space + 1)
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return live
+"#;
+
+impl RedisBackend {
+    /// Publishes `manifest` under `id` in the hash `key` for `ttl`; the other live
+    /// manifests there.
+    pub async fn exchange_manifest(
+        &self,
+        key: &str,
+        id: &str,
+        manifest: &str,
+        ttl: Duration,
+    ) -> Result<Vec<String>, CacheError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(EXCHANGE)
+            .arg(1)
+            .arg(key)
+            .arg(id)
+            .arg(manifest)
+            .arg(super::millis(ttl));
+        self.run(&cmd).await
+    }
+
+    /// Removes the manifest of `id` (a cache that goes away).
+    pub async fn leave_fleet(&self, key: &str, id: &str) -> Result<(), CacheError> {
+        self.run::<u64>(redis::cmd("HDEL").arg(key).arg(id))
+            .await
+            .map(drop)
+    }
+}
