@@ -10,6 +10,8 @@
 //! an invalidation of that tag removed one since; one that comes after the fill finds the
 //! entry in the index.
 
+use crate::key::{self, CallKeys};
+use crate::seal::Keyring;
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -83,6 +85,27 @@ mod erased {
 
 /// How a site's values are indexed: the generated closure.
 pub type Indexer<'a, T> = &'a (dyn Fn(&T, &mut Index) + Sync);
+
+/// The indexes an entry of `keys` is listed in for `values` (its result tags' values): in
+/// its scope and in its scope's bucket, each value hashed for a sensitive call
+/// (`keyring`), as its invalidations hash it.
+pub(crate) fn index_keys(
+    keys: &CallKeys,
+    values: &[(&'static str, String)],
+    keyring: Option<&Keyring>,
+) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|(tag, value)| {
+            let value = match keyring {
+                Some(keyring) => keyring.hash_component(value),
+                None => value.clone(),
+            };
+            [keys.scope_generation(), keys.prefix_generation()]
+                .map(|base| key::index_key(base, tag, Some(&value)))
+        })
+        .collect()
+}
 
 /// What a fill of an indexed site carries from before its load: the closure, and the
 /// fences read then.

@@ -144,6 +144,9 @@ impl Inner {
             own: store.own,
             token: &store.token,
             generation_ttl: self.generation_ttl,
+            fences: &store.fences.0,
+            fence_expected: &store.fences.1,
+            indexes: &store.indexes,
             notice: self.notice(message.as_deref()),
         };
         let stored = self

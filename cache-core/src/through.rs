@@ -22,6 +22,11 @@
 //! here (its entry is never current) or newer ones, created after this write's
 //! commit (its value is at least as new).
 //!
+//! A read indexed by its result (`tag(item = |rows| ...)`) is written through as it is
+//! filled ([`crate::index`]): its fences are captured with its generations, the store is
+//! refused if one moved, and the stored value is listed in the indexes of the values it
+//! holds, in the same step. A later invalidation of one of them removes it.
+//!
 //! A failure anywhere (Redis down, a capture that could not read) falls back to what a
 //! write without write-through does: the generation is removed, or parked for retry.
 
@@ -30,6 +35,7 @@ use crate::codec::CodecError;
 use crate::entry::Generations;
 use crate::error::CacheError;
 use crate::generation;
+use crate::index::Index;
 use crate::inner::Inner;
 use crate::key::{CallKeys, KeyParts};
 use crate::outcome::Mode;
@@ -47,10 +53,15 @@ pub struct Through<O> {
     site: &'static Site,
     parts: KeyParts,
     encode: Encode<O>,
+    /// For a read indexed by its result: what the stored part of an output depends on.
+    index: Option<IndexOf<O>>,
 }
 
 /// What a read's mode stores of an output, encoded (`None`: nothing to store).
 type Encode<O> = fn(&O, Payload) -> Option<Result<Vec<u8>, CodecError>>;
+
+/// The read's result tags over the stored part of an output.
+type IndexOf<O> = Box<dyn Fn(&O, &mut Index) + Send + Sync>;
 
 impl<O> Through<O> {
     /// The read at `site` with `parts`, its output stored as `mode` stores it.
@@ -59,6 +70,26 @@ impl<O> Through<O> {
             site,
             parts,
             encode: encode::<M>,
+            index: None,
+        }
+    }
+
+    /// [`Through::new`] for a read with dependencies from its result: `indexer` lists
+    /// them from the stored value, and the value is indexed under them.
+    pub fn indexed<M: Mode<Output = O> + 'static>(
+        site: &'static Site,
+        parts: KeyParts,
+        mode: M,
+        indexer: fn(&M::Stored, &mut Index),
+    ) -> Self {
+        let index: IndexOf<O> = Box::new(move |output: &O, index: &mut Index| {
+            if let Some(value) = M::stored(output) {
+                indexer(value, index);
+            }
+        });
+        Through {
+            index: Some(index),
+            ..Through::new(site, parts, mode)
         }
     }
 }
@@ -68,12 +99,16 @@ fn encode<M: Mode>(output: &M::Output, payload: Payload) -> Option<Result<Vec<u8
     M::stored(output).map(|value| payload.encode(value))
 }
 
-/// A [`Through`] and the generations its read had before the write's body ran (`None`:
-/// they could not be read; the write then only invalidates).
+/// A [`Through`] and the generations (and fences, for an indexed read) its read had
+/// before the write's body ran (`None`: they could not be read; the write then only
+/// invalidates).
 pub struct Captured<O> {
     through: Through<O>,
-    read: Option<(CallKeys, Generations)>,
+    read: Option<(CallKeys, Generations, Fences)>,
 }
+
+/// The fences of an indexed read and their tokens (empty for another read).
+type Fences = (Vec<String>, Vec<Bytes>);
 
 /// The generation a write-through replaces, as an invalidation target (what is parked
 /// if the step fails), and what it stores if nothing changed.
@@ -93,6 +128,10 @@ pub(crate) struct Store {
     /// Which generation is replaced, by `token`.
     pub own: usize,
     pub token: String,
+    /// An indexed read's fences, which must not have moved, and the indexes the value is
+    /// listed in.
+    pub fences: Fences,
+    pub indexes: Vec<String>,
 }
 
 impl Store {
@@ -124,13 +163,23 @@ impl Inner {
             &self.namespace,
             &self.parts_for(&protection, &through.parts),
         );
-        let read = match self
+        let generations = match self
             .lookup(through.site.prefix(), &keys, &counters, false)
             .await
         {
-            Read::Hit { generations, .. } | Read::Miss(generations) => Some((keys, generations)),
-            Read::Bypass => None,
+            Read::Hit { generations, .. } | Read::Miss(generations) => generations,
+            Read::Bypass => {
+                return Captured {
+                    through,
+                    read: None,
+                };
+            }
         };
+        let fences = match &through.index {
+            None => Some(Fences::default()),
+            Some(_) => self.fences(&keys, &through.parts, &counters).await,
+        };
+        let read = fences.map(|fences| (keys, generations, fences));
         Captured { through, read }
     }
 }
@@ -150,9 +199,25 @@ impl<O> Captured<O> {
             Protection::Sealed(keyring) => Some(keyring),
             _ => None,
         };
+        let index = self.through.index;
         let store = self
             .read
-            .and_then(|(keys, generations)| store(site, &target, keys, generations))
+            .and_then(|(keys, generations, fences)| {
+                let indexes = match &index {
+                    None => Vec::new(),
+                    Some(index) => {
+                        let mut values = Index::default();
+                        index(output, &mut values);
+                        // A value that did not serialize: not indexed, so not stored.
+                        let values = values.values()?;
+                        crate::index::index_keys(&keys, values, keyring)
+                    }
+                };
+                let (mut store, sealed) = store(site, &target, keys, generations)?;
+                store.fences = fences;
+                store.indexes = indexes;
+                Some((store, sealed))
+            })
             .and_then(|(mut store, sealed)| {
                 let payload = Payload::entry(inner.codec);
                 match (self.through.encode)(output, payload)? {
@@ -215,6 +280,8 @@ fn store(
         expected,
         own,
         token,
+        fences: Fences::default(),
+        indexes: Vec::new(),
     };
     Some((store, sealed))
 }

@@ -897,9 +897,101 @@ mod from_the_result_index {
         );
     }
 
+    /// A tenant's rows, written through by the writes that add one.
+    #[cached(prefix = "indexed-through", ttl = "1m", key = tenant, tag(item = |rows: &Vec<(u32, String)>| rows.iter().map(|(id, _)| *id)), write_through = true, cache = cache)]
+    async fn all(cache: &Cache, items: &Items, tenant: &str) -> Vec<(u32, String)> {
+        items.loads.fetch_add(1, Ordering::SeqCst);
+        rows_of(items, tenant)
+    }
+
+    fn rows_of(items: &Items, tenant: &str) -> Vec<(u32, String)> {
+        let mut rows: Vec<(u32, String)> = items
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|((_, id), (_, title))| (*id, title.clone()))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// Adds a row; its result, the tenant's rows, is stored under `all`'s key.
+    #[invalidates("indexed-through", key = tenant, tag(list = tenant), write_through = all(cache, items, tenant), cache = cache)]
+    async fn add(
+        cache: &Cache,
+        items: &Items,
+        tenant: &str,
+        id: u32,
+        title: &str,
+    ) -> Vec<(u32, String)> {
+        items.put(tenant, id, "open", title);
+        let rows = rows_of(items, tenant);
+        let hold = items.hold.lock().unwrap().take();
+        if let Some((loaded, release)) = hold {
+            loaded.notify_one();
+            release.notified().await;
+        }
+        rows
+    }
+
+    /// Renames a row: the entries holding it go, a written-through one as a filled one.
+    #[invalidates("indexed-through", key = tenant, tag(item = id), cache = cache)]
+    async fn retitle(cache: &Cache, items: &Items, tenant: &str, id: u32, title: &str) {
+        items.put(tenant, id, "open", title);
+    }
+
+    /// A value written through to a read indexed by its result is indexed under the values
+    /// of its result, as a fill is: a later change to one of them invalidates it.
+    async fn a_written_through_value_is_indexed_as_a_fill_is(cache: Cache) {
+        let items = seeded();
+        let first = all(&cache, &items, "acme").await;
+        assert_eq!(all(&cache, &items, "acme").await, first);
+        assert_eq!(items.loads(), 1);
+        let added = add(&cache, &items, "acme", 4, "four").await;
+        assert_eq!(all(&cache, &items, "acme").await, added, "written through");
+        assert_eq!(items.loads(), 1, "a hit");
+        retitle(&cache, &items, "acme", 4, "vier").await;
+        assert_eq!(
+            all(&cache, &items, "acme").await.last(),
+            Some(&(4, "vier".to_owned())),
+            "the written-through list holding row 4 went with its rename"
+        );
+        assert_eq!(items.loads(), 2);
+    }
+
+    /// A write whose result holds a row renamed after the write read it: the rename's
+    /// invalidation moved the read's fence, so nothing is stored (the next read loads).
+    async fn a_write_through_across_an_item_invalidation_stores_nothing(cache: Cache) {
+        let items = Arc::new(seeded());
+        all(&cache, &items, "acme").await;
+        let (loaded, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        *items.hold.lock().unwrap() = Some((loaded.clone(), release.clone()));
+        let writer = tokio::spawn({
+            let (cache, items) = (cache.clone(), items.clone());
+            async move { add(&cache, &items, "acme", 4, "four").await }
+        });
+        loaded.notified().await; // the write's result holds row 1 as "one"
+        retitle(&cache, &items, "acme", 1, "eins").await;
+        release.notify_one();
+        assert_eq!(
+            writer.await.unwrap()[0],
+            (1, "one".to_owned()),
+            "what it read"
+        );
+        assert_eq!(
+            all(&cache, &items, "acme").await[0],
+            (1, "eins".to_owned()),
+            "the stale result was not stored"
+        );
+    }
+
     on_redis_and_memory!(
         "indexed": a_change_to_an_item_invalidates_the_lists_holding_it,
-        a_load_across_an_item_invalidation_is_not_kept
+        a_load_across_an_item_invalidation_is_not_kept,
+        a_written_through_value_is_indexed_as_a_fill_is,
+        a_write_through_across_an_item_invalidation_stores_nothing
     );
 }
 

@@ -53,6 +53,30 @@ struct Indexes {
     swept_at: usize,
 }
 
+impl Indexes {
+    /// Lists `entry` in each of `indexes`, which then live at least `ttl`; sweeps the
+    /// expired indexes now and then.
+    fn list(&mut self, entry: &str, indexes: &[String], ttl: Duration) {
+        let now = Instant::now();
+        let until = now + ttl;
+        for index in indexes {
+            let (entries, expires) = self
+                .sets
+                .entry(index.clone())
+                .or_insert_with(|| (HashSet::new(), until));
+            if *expires <= now {
+                entries.clear();
+            }
+            entries.insert(entry.to_owned());
+            *expires = (*expires).max(until);
+        }
+        if self.sets.len() > 2 * self.swept_at.max(512) {
+            self.sets.retain(|_, (_, expires)| *expires > now);
+            self.swept_at = self.sets.len();
+        }
+    }
+}
+
 impl MemoryBackend {
     /// A store holding at most about `capacity_bytes` of keys and values.
     pub fn new(capacity_bytes: u64) -> Self {
@@ -100,11 +124,13 @@ impl MemoryBackend {
 
     /// See [`WriteThrough`]: the same steps as the Redis script, under the lock.
     pub fn write_through(&self, op: &WriteThrough<'_>) -> bool {
-        let _generations = self.lock_generations();
+        let mut indexes = self.lock_generations();
         let unchanged = op
             .generations
             .iter()
+            .copied()
             .zip(op.expected)
+            .chain(op.fences.iter().map(String::as_str).zip(op.fence_expected))
             .all(|(key, expected)| self.get(key).as_ref() == Some(expected));
         let Some(own) = op.generations.get(op.own).copied() else {
             return false;
@@ -116,6 +142,7 @@ impl MemoryBackend {
         let token = Bytes::copy_from_slice(op.token.as_bytes());
         self.set(own, token, op.generation_ttl);
         self.set(op.entry, op.value.clone(), op.ttl);
+        indexes.list(op.entry, op.indexes, op.ttl);
         true
     }
 
@@ -131,23 +158,7 @@ impl MemoryBackend {
             return false;
         }
         self.set(op.entry, op.value.clone(), op.ttl);
-        let now = Instant::now();
-        let until = now + op.ttl;
-        for index in op.indexes {
-            let (entries, expires) = indexes
-                .sets
-                .entry(index.clone())
-                .or_insert_with(|| (HashSet::new(), until));
-            if *expires <= now {
-                entries.clear();
-            }
-            entries.insert(op.entry.to_owned());
-            *expires = (*expires).max(until);
-        }
-        if indexes.sets.len() > 2 * indexes.swept_at.max(512) {
-            indexes.sets.retain(|_, (_, expires)| *expires > now);
-            indexes.swept_at = indexes.sets.len();
-        }
+        indexes.list(op.entry, op.indexes, op.ttl);
         true
     }
 

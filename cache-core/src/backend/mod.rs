@@ -25,8 +25,10 @@ pub(crate) struct Notice<'a> {
 }
 
 /// One write-through ([`crate::through`]): store `value` under `entry` and replace the
-/// generation `generations[own]` with `token`, only if every generation still has its
-/// `expected` value; otherwise remove `generations[own]` and store nothing. Atomic.
+/// generation `generations[own]` with `token`, only if every generation (and fence) still
+/// has its `expected` value; otherwise remove `generations[own]` and store nothing. A
+/// stored entry is added to each of `indexes` (a read indexed by its result), as an
+/// indexed fill does. Atomic.
 pub(crate) struct WriteThrough<'a> {
     pub entry: &'a str,
     pub value: &'a bytes::Bytes,
@@ -36,6 +38,9 @@ pub(crate) struct WriteThrough<'a> {
     pub own: usize,
     pub token: &'a str,
     pub generation_ttl: Duration,
+    pub fences: &'a [String],
+    pub fence_expected: &'a [bytes::Bytes],
+    pub indexes: &'a [String],
     /// Published when the generation is replaced or removed (on Redis: every cache, tier or not).
     pub notice: Option<Notice<'a>>,
 }

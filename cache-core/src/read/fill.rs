@@ -8,7 +8,7 @@ use crate::entry::Generations;
 use crate::error::CacheError;
 use crate::index::{Index, Indexing};
 use crate::inner::Inner;
-use crate::key::{self, CallKeys};
+use crate::key::CallKeys;
 use crate::outcome::Mode;
 use crate::payload::Payload;
 use crate::seal::Keyring;
@@ -151,18 +151,7 @@ impl Inner {
             );
             return Ok(());
         };
-        let indexes: Vec<String> = values
-            .iter()
-            .flat_map(|(tag, value)| {
-                // A sensitive call's values are hashed, as its invalidations hash them.
-                let value = match keyring {
-                    Some(keyring) => keyring.hash_component(value),
-                    None => value.clone(),
-                };
-                [keys.scope_generation(), keys.prefix_generation()]
-                    .map(|base| key::index_key(base, tag, Some(&value)))
-            })
-            .collect();
+        let indexes = crate::index::index_keys(keys, values, keyring);
         let op = FillIndexed {
             entry: keys.entry(),
             value: &stored,

@@ -171,8 +171,9 @@ impl Inner {
     }
 
     /// The fences of the call's result tags, in its scope and in its bucket, read (created
-    /// when missing) before the load; `None` if one could not be.
-    async fn fences(
+    /// when missing) before the load (or a write-through's body); `None` if one could not
+    /// be.
+    pub(crate) async fn fences(
         &self,
         keys: &CallKeys,
         parts: &KeyParts,

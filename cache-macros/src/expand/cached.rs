@@ -92,7 +92,8 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
             __cache_ret
         }
     };
-    let call = match indexer(&args.tags) {
+    let indexer = indexer(&args.tags);
+    let call = match &indexer {
         None => {
             // An `l1` site also keeps its values in the cache's in-process tier.
             let entry = match l1 {
@@ -116,7 +117,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
                 &__CACHE_SITE,
                 __cache_handle,
                 __cache_parts,
-                #indexer,
+                &#indexer,
                 #body,
             )
             .await
@@ -145,6 +146,20 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         .as_ref()
         .filter(|lit| lit.value)
         .map(|_| {
+            // A read indexed by its result indexes a written-through value as a fill.
+            let through = match &indexer {
+                None => quote! {
+                    ::cache_core::__private::Through::new(&__CACHE_SITE, __cache_parts, #mode)
+                },
+                Some(indexer) => quote! {
+                    ::cache_core::__private::Through::indexed(
+                        &__CACHE_SITE,
+                        __cache_parts,
+                        #mode,
+                        #indexer,
+                    )
+                },
+            };
             let mut sibling = sig.clone();
             sibling.asyncness = None;
             sibling.ident = through_fn(&sig.ident);
@@ -158,7 +173,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
                     #site
                     let __cache_parts = #parts;
                     #picks
-                    ::cache_core::__private::Through::new(&__CACHE_SITE, __cache_parts, #mode)
+                    #through
                 }
             }
         });

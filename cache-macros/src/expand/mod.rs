@@ -98,8 +98,8 @@ pub enum FromResult {
     AfterBody,
 }
 
-/// `&|value, index| ...`: the closure that lists what a `#[cached]` value depends on, for
-/// its result tags; `None` without any.
+/// `|value, index| ...`: the closure that lists what a `#[cached]` value depends on, for
+/// its result tags (it captures nothing); `None` without any.
 pub fn indexer(tags: &[TagArg]) -> Option<TokenStream> {
     let adds: Vec<TokenStream> = tags
         .iter()
@@ -113,7 +113,7 @@ pub fn indexer(tags: &[TagArg]) -> Option<TokenStream> {
             })
         })
         .collect();
-    (!adds.is_empty()).then(|| quote! { &|__cache_value, __cache_index| { #(#adds)* } })
+    (!adds.is_empty()).then(|| quote! { |__cache_value, __cache_index| { #(#adds)* } })
 }
 
 /// `let __cache_handle = ...;`: the explicit cache, or the installed one.

@@ -8,27 +8,37 @@ use crate::backend::WriteThrough;
 use crate::error::CacheError;
 use redis::RedisError;
 
-/// `KEYS`: the entry, then its generations. `ARGV`: the index (1-based, among the
-/// generations) of the one to replace, its new token, its TTL (ms), the entry's bytes,
-/// its TTL (ms), the expected value of each generation, then (every cache on Redis)
-/// the backplane's channel and the notice published when the generation changes.
+/// `KEYS`: the entry, its `n` generations, its `f` fences, then the indexes to list it in.
+/// `ARGV`: the index (1-based, among the generations) of the one to replace, its new token,
+/// its TTL (ms), the entry's bytes, its TTL (ms), `n`, `f`, the expected value of each
+/// generation and fence, then (every cache on Redis) the backplane's channel and the
+/// notice published when the generation changes.
 const SCRIPT: &str = r#"
-local n = #KEYS - 1
 local own = tonumber(ARGV[1])
+local n = tonumber(ARGV[6])
+local f = tonumber(ARGV[7])
 local function notify()
-  if ARGV[6 + n] then
-    redis.call('PUBLISH', ARGV[6 + n], ARGV[7 + n])
+  local at = 8 + n + f
+  if ARGV[at] then
+    redis.call('PUBLISH', ARGV[at], ARGV[at + 1])
   end
 end
-for i = 1, n do
-  if redis.call('GET', KEYS[i + 1]) ~= ARGV[5 + i] then
+for i = 1, n + f do
+  if redis.call('GET', KEYS[1 + i]) ~= ARGV[7 + i] then
     redis.call('UNLINK', KEYS[own + 1])
     notify()
     return 0
   end
 end
 redis.call('SET', KEYS[own + 1], ARGV[2], 'PX', ARGV[3])
-redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+local ttl = tonumber(ARGV[5])
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ttl)
+for i = 2 + n + f, #KEYS do
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('PTTL', KEYS[i]) < ttl then
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  end
+end
 notify()
 return 1
 "#;
@@ -39,15 +49,19 @@ impl RedisBackend {
     pub async fn write_through(&self, op: &WriteThrough<'_>) -> Result<bool, CacheError> {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(SCRIPT)
-            .arg(op.generations.len() + 1)
+            .arg(1 + op.generations.len() + op.fences.len() + op.indexes.len())
             .arg(op.entry)
             .arg(op.generations)
+            .arg(op.fences)
+            .arg(op.indexes)
             .arg(op.own + 1)
             .arg(op.token)
             .arg(super::millis(op.generation_ttl))
             .arg(&op.value[..])
-            .arg(super::millis(op.ttl));
-        for expected in op.expected {
+            .arg(super::millis(op.ttl))
+            .arg(op.generations.len())
+            .arg(op.fences.len());
+        for expected in op.expected.iter().chain(op.fence_expected) {
             cmd.arg(&expected[..]);
         }
         if let Some(notice) = &op.notice {
