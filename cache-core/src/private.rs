@@ -154,6 +154,17 @@ fn targets_of(cache: &Cache, targets: &[(&[&str], &KeyParts)]) -> Vec<Target> {
     all
 }
 
+/// What a `write_through = read(...)` must name: a `#[cached(write_through = true)]` read.
+/// Never implemented: it is the bound of the fallback the attribute puts beside the call,
+/// found only when the read has no write-through sibling (a marker named after the read
+/// is `Self`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a write-through read: add `write_through = true` to its #[cached(...)]",
+    label = "`{Self}` has no `write_through = true`",
+    note = "a write stores its result under a read's key only if the read allows it: #[cached(..., write_through = true)]"
+)]
+pub trait WriteThroughRead<O> {}
+
 /// `write_through = read(...)`, before the body: the read's generations, read now, so
 /// that [`invalidate_through`] can tell whether another write came in between. `None`
 /// without a cache.

@@ -18,6 +18,8 @@ pub struct Site {
     pub(crate) version: u32,
     /// How long a value may stay in the in-process tier (`l1`), if it may.
     pub(crate) l1: Option<Duration>,
+    /// The `l1` time asked for, when it was longer than the TTL (and cut to it).
+    l1_asked: Option<Duration>,
     /// `sensitive = true`: sealed, key arguments hashed, or not cached at all.
     pub(crate) sensitive: bool,
     /// The counters of this site in the first cache used here, by cache id.
@@ -42,6 +44,7 @@ impl Site {
             ttl,
             version,
             l1: None,
+            l1_asked: None,
             sensitive: false,
             counters: OnceLock::new(),
             registered: AtomicBool::new(false),
@@ -50,13 +53,15 @@ impl Site {
     }
 
     /// This site with `l1 = ...`: its values may be kept in the cache's in-process tier
-    /// for `ttl` (at most the site's own TTL).
+    /// for `ttl`, at most the site's own TTL. A longer one (a constant: the attribute
+    /// refuses a literal) is cut to the TTL, with one warning at the site's first call.
     pub const fn with_l1(mut self, ttl: Duration) -> Self {
-        self.l1 = Some(if ttl.as_nanos() < self.ttl.as_nanos() {
-            ttl
+        if ttl.as_nanos() <= self.ttl.as_nanos() {
+            self.l1 = Some(ttl);
         } else {
-            self.ttl
-        });
+            self.l1 = Some(self.ttl);
+            self.l1_asked = Some(ttl);
+        }
         self
     }
 
@@ -79,6 +84,15 @@ impl Site {
         if self.registered.load(Ordering::Relaxed) || self.registered.swap(true, Ordering::Relaxed)
         {
             return;
+        }
+        if let Some(asked) = self.l1_asked {
+            tracing::warn!(
+                prefix = self.prefix,
+                name = self.name,
+                l1 = ?asked,
+                ttl = ?self.ttl,
+                "cache: this site's `l1` time is longer than its `ttl`; values stay in the in-process tier no longer than their entry lives (the TTL)"
+            );
         }
         let mine = std::any::type_name::<T>();
         if let Some(other) = crate::sites::register(self.prefix, self.name, self.version, mine) {
@@ -174,5 +188,24 @@ impl CallSite for UserSite<'_> {
     }
     fn follows_its_prefix(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Site;
+    use std::time::Duration;
+
+    #[test]
+    fn an_l1_time_longer_than_the_ttl_is_cut_to_it_and_remembered() {
+        let minute = Duration::from_secs(60);
+        let long = Site::new("p", "n", minute, 0).with_l1(Duration::from_secs(7200));
+        assert_eq!(long.l1, Some(minute));
+        assert_eq!(long.l1_asked, Some(Duration::from_secs(7200)));
+        let short = Site::new("p", "n", minute, 0).with_l1(Duration::from_secs(30));
+        assert_eq!(short.l1, Some(Duration::from_secs(30)));
+        assert_eq!(short.l1_asked, None);
+        let equal = Site::new("p", "n", minute, 0).with_l1(minute);
+        assert_eq!((equal.l1, equal.l1_asked), (Some(minute), None));
     }
 }

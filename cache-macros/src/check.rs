@@ -47,6 +47,20 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
             "`l1` cannot be combined with a tag read from the result (`tag(item = |value| ...)`): the invalidation of such a tag removes entries, which the in-process tier does not follow; use tags from the arguments, or remove `l1`",
         ));
     }
+    // A value is never kept in process longer than its entry lives (a constant is checked
+    // at run time: one warning, and the tier time is the TTL).
+    if let (Ttl::Millis(ttl, _), Some((_, Ttl::Millis(l1, span)))) = (ttl, &args.l1)
+        && l1 > ttl
+    {
+        return Err(syn::Error::new(
+            *span,
+            format!(
+                "`l1` ({}) is longer than `ttl` ({}): a value is never kept in the in-process tier longer than its entry lives; make `l1` at most the TTL",
+                crate::ttl::show(*l1),
+                crate::ttl::show(*ttl)
+            ),
+        ));
+    }
     if let Some(lit) = &args.cache_none
         && !matches!(returns, Returns::Option(_))
     {

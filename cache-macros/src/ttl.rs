@@ -1,6 +1,28 @@
 //! TTL strings, checked at compile time: one or more `<integer><unit>` groups with no
 //! spaces, units `ms`, `s`, `m`, `h`, `d` (`"30s"`, `"5m"`, `"1h30m"`).
 
+/// A duration in milliseconds as a TTL string would write it (`90000` → `1m30s`).
+pub fn show(millis: u64) -> String {
+    if millis == 0 {
+        return String::from("0ms");
+    }
+    let mut left = millis;
+    let mut out = String::new();
+    for (unit, per) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if left >= per {
+            out.push_str(&format!("{}{unit}", left / per));
+            left %= per;
+        }
+    }
+    out
+}
+
 /// The TTL in milliseconds, or why the string is not one.
 pub fn parse(text: &str) -> Result<u64, String> {
     const EXPECTED: &str = "expected one or more <number><unit> with no spaces, units ms, s, m, h, d (e.g. \"30s\", \"5m\", \"1h30m\")";
@@ -47,7 +69,14 @@ pub fn parse(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, show};
+
+    #[test]
+    fn shows_what_it_parses() {
+        for text in ["30s", "5m", "1h30m", "2d", "1m30s500ms"] {
+            assert_eq!(show(parse(text).unwrap()), text);
+        }
+    }
 
     #[test]
     fn accepts_compact_durations() {

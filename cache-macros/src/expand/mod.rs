@@ -134,21 +134,61 @@ pub fn through_fn(name: &Ident) -> Ident {
 }
 
 /// `write_through = read(args)` as the call of the read's sibling.
+///
+/// A read without `write_through = true` has no sibling. For a method (`self.get(id)`) or
+/// an associated function (`Self::get(id)`), a fallback of the same name, found only when
+/// the sibling is not (an inherent item wins over a trait's), makes that an error that
+/// names the read and says what to add, on the call: its bound on a marker named after the
+/// read never holds. A free function's missing sibling stays a "cannot find function"
+/// error (no fallback can rank below a module's own items).
 pub fn through_call(call: &ThroughCall) -> TokenStream {
-    match call {
+    let (read, args, receiver, call) = match call {
         ThroughCall::Method(call) => {
             let mut call = call.clone();
+            let read = call.method.clone();
             call.method = through_fn(&call.method);
-            call.to_token_stream()
+            (
+                read,
+                call.args.len(),
+                quote!(&self,),
+                call.to_token_stream(),
+            )
         }
         ThroughCall::Path(call) => {
             let mut call = call.clone();
+            let mut read = None;
             if let Expr::Path(path) = &mut *call.func
                 && let Some(last) = path.path.segments.last_mut()
             {
+                read = Some(last.ident.clone());
                 last.ident = through_fn(&last.ident);
             }
-            call.to_token_stream()
+            let Some(read) = read else {
+                return call.to_token_stream();
+            };
+            (read, call.args.len(), quote!(), call.to_token_stream())
+        }
+    };
+    let sibling = through_fn(&read);
+    let params: Vec<Ident> = (0..args)
+        .map(|i| quote::format_ident!("__CacheArg{}", i))
+        .collect();
+    quote! {
+        {
+            #[allow(non_camel_case_types, dead_code)]
+            struct #read {}
+            #[allow(dead_code)]
+            trait __CacheNotWriteThrough {
+                fn #sibling<__CacheOut, #(#params),*>(#receiver #(_: #params),*)
+                    -> ::cache_core::__private::Through<__CacheOut>
+                where
+                    #read: ::cache_core::__private::WriteThroughRead<__CacheOut>,
+                {
+                    ::core::unreachable!()
+                }
+            }
+            impl<__CacheSelf: ?Sized> __CacheNotWriteThrough for __CacheSelf {}
+            #call
         }
     }
 }
