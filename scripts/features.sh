@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cache-core under each of its features alone (the lints with warnings as errors), then
-# an application that depends on cache-core with a non-default TLS backend beside
-# argon2 0.3, whose password-hash pins `subtle` below 2.5 (rustls needs 2.5 or later):
+# an application that depends on cache-core with a non-default TLS backend (and
+# `encryption`, for its sensitive sites) beside argon2 0.3, whose password-hash pins `subtle` below 2.5 (rustls needs 2.5 or later):
 # it must resolve and build, also with the oldest tokio declared. Needs crates.io for
 # the second part.
 set -euo pipefail
@@ -15,7 +15,18 @@ done
 app=$(mktemp -d)
 trap 'rm -rf "$app"' EXIT
 mkdir "$app/src"
-echo 'fn main() { let _ = cache_core::Cache::builder(); }' >"$app/src/main.rs"
+# A sensitive site: it compiles only with `encryption`, which must resolve here too.
+cat >"$app/src/main.rs" <<'RS'
+#[cache_core::cached(prefix = "session", ttl = "1h", key = sid, sensitive = true)]
+async fn session(sid: &str) -> Option<String> {
+    Some(sid.to_owned())
+}
+
+fn main() {
+    let _ = cache_core::Cache::builder();
+    let _ = session("sid");
+}
+RS
 cat >"$app/Cargo.toml" <<TOML
 [package]
 name = "beside-argon2"
@@ -24,12 +35,12 @@ edition = "2024"
 publish = false
 
 [dependencies]
-cache-core = { path = "$PWD/cache-core", default-features = false, features = ["tls-native", "log"] }
+cache-core = { path = "$PWD/cache-core", default-features = false, features = ["tls-native", "log", "encryption"] }
 argon2 = "0.3"
 
 [workspace]
 TOML
-echo "features: cache-core with tls-native beside argon2 0.3"
+echo "features: cache-core with tls-native and encryption beside argon2 0.3"
 CARGO_TARGET_DIR="$PWD/target/beside-argon2" cargo check -q --manifest-path "$app/Cargo.toml"
 if cargo tree -q --manifest-path "$app/Cargo.toml" -i rustls >/dev/null 2>&1; then
   echo "features: rustls is in the tree of a tls-native build" >&2

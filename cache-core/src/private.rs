@@ -293,6 +293,21 @@ pub fn explicit<C: AsCache + ?Sized>(cache: &C) -> Option<Cache> {
     cache.as_cache()
 }
 
+/// Asserts, at compile time, that this build of cache-core can seal (`sensitive = true`).
+/// Generated with the span of the option.
+pub const fn assert_sealing<T: Sealing>() {}
+
+/// Implemented (for `()`) when cache-core is built with its `encryption` feature.
+#[diagnostic::on_unimplemented(
+    message = "`sensitive = true` needs cache-core's `encryption` feature, which this build leaves out",
+    label = "this site would never be cached",
+    note = "add \"encryption\" to cache-core's features (it is a default feature: `default-features = false` drops it), or remove `sensitive = true`"
+)]
+pub trait Sealing {}
+
+#[cfg(feature = "encryption")]
+impl Sealing for () {}
+
 /// Asserts, at compile time, that a cached value can be stored. Generated with the span
 /// of the return type, so a type that is not serde is reported there.
 pub const fn assert_cacheable<T: Cacheable>() {}

@@ -42,6 +42,10 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         .as_ref()
         .filter(|lit| lit.value)
         .map(|_| quote!(.sensitive()));
+    // A build of cache-core without `encryption` cannot seal: an error on the option.
+    let assert_sealing = args.sensitive.as_ref().filter(|lit| lit.value).map(|lit| {
+        quote_spanned! {lit.span()=> ::cache_core::__private::assert_sealing::<()>(); }
+    });
     let version = args.version.unwrap_or(0);
     // The mode comes from the concrete type (an alias of `Result` is a `Result`), picked
     // by the probe in the generated code; `result = true` names it.
@@ -182,6 +186,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         #(#attrs)*
         #vis #sig {
             #assert_stored
+            #assert_sealing
             #site
             let __cache_parts = #parts;
             #handle
