@@ -13,9 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The password of every seeded user (the README lists them): a demo, not a secret.
 pub const DEMO_PASSWORD: &str = "fmpa-demo";
 
-/// The role that may use the operations routes (`/metrics`, `/api/cache/stats`,
-/// `/api/admin/cache`).
-pub const ADMIN: &str = "ADMIN";
+/// The platform role that may use the operations routes (`/metrics`, `/api/cache/stats`,
+/// `/api/admin/cache`), which act on every tenant. A tenant's `ADMIN` role administers
+/// that tenant only, and gets 403 there.
+pub const OPERATOR: &str = "OPERATOR";
+
+/// The seeded user who is the platform's operator (tools outside the repository log in
+/// with it).
+pub const DEMO_OPERATOR: &str = "user1@example.org";
 
 /// The tokens' issuer, checked on every token.
 const ISSUER: &str = "fmpa-app";

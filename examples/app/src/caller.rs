@@ -2,7 +2,7 @@
 //! app's secret and unexpired, and the session it names must still be open. The tenant,
 //! user and role are the session's (cached under the sensitive `session` prefix).
 
-use crate::auth::{ADMIN, unix_now};
+use crate::auth::{OPERATOR, unix_now};
 use crate::error::ApiError;
 use crate::routes::AppState;
 use axum::extract::FromRequestParts;
@@ -16,6 +16,8 @@ pub struct Caller {
     pub tenant: String,
     pub role: String,
     pub sid: String,
+    /// The platform role (`OPERATOR`), if any: the session's.
+    pub platform_role: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -42,6 +44,7 @@ impl FromRequestParts<AppState> for Caller {
             tenant: session.tenant_id,
             role: session.role,
             sid: claims.sid,
+            platform_role: session.platform_role,
         })
     }
 }
@@ -75,17 +78,20 @@ impl FromRequestParts<AppState> for Tenant {
     }
 }
 
-/// A caller with the admin role (the operations routes); others get 403.
-pub struct Admin(pub Caller);
+/// A caller with the platform's `OPERATOR` role (the operations routes, which act on
+/// every tenant); others, a tenant's ADMIN included, get 403.
+pub struct Operator(pub Caller);
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if caller.role != ADMIN {
-            return Err(ApiError::forbidden("this route needs the ADMIN role"));
+        if caller.platform_role.as_deref() != Some(OPERATOR) {
+            return Err(ApiError::forbidden(
+                "this route needs the platform's OPERATOR role (a tenant's ADMIN administers only its tenant)",
+            ));
         }
-        Ok(Admin(caller))
+        Ok(Operator(caller))
     }
 }

@@ -1,7 +1,7 @@
 //! The database: SQLite (embedded, created and seeded on first run) or PostgreSQL, through
 //! sqlx's `Any` driver so that one set of queries serves both.
 
-use crate::auth::{DEMO_PASSWORD, hash_password};
+use crate::auth::{DEMO_OPERATOR, DEMO_PASSWORD, OPERATOR, hash_password};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use std::borrow::Cow;
@@ -47,10 +47,10 @@ impl SeedScale {
 
 /// The tables and their indexes; `{id}` and `{float}` are the dialect's.
 const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS users (id {id}, tenant_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT)",
+    "CREATE TABLE IF NOT EXISTS users (id {id}, tenant_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT, platform_role TEXT)",
     "CREATE INDEX IF NOT EXISTS users_tenant ON users (tenant_id, id)",
     "CREATE INDEX IF NOT EXISTS users_email ON users (email)",
-    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, tenant_id TEXT NOT NULL, role TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, tenant_id TEXT NOT NULL, role TEXT NOT NULL, expires_at BIGINT NOT NULL, platform_role TEXT)",
     "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, expires_at)",
     "CREATE TABLE IF NOT EXISTS fmpa (id {id}, tenant_id TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, location TEXT NOT NULL, starts_at BIGINT NOT NULL, seats BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS fmpa_tenant_status ON fmpa (tenant_id, status, id)",
@@ -178,21 +178,21 @@ impl Db {
             let statement = statement.replace("{id}", id).replace("{float}", float);
             sqlx::query(&statement).execute(&self.pool).await?;
         }
-        // A database seeded by an older version has users without passwords.
-        if sqlx::query("SELECT password_hash FROM users WHERE 1 = 0")
-            .execute(&self.pool)
-            .await
-            .is_err()
-        {
-            sqlx::query("ALTER TABLE users ADD COLUMN password_hash TEXT")
-                .execute(&self.pool)
-                .await?;
+        // A database seeded by an older version has users without passwords, and no
+        // platform roles.
+        for (table, column) in [
+            ("users", "password_hash"),
+            ("users", "platform_role"),
+            ("sessions", "platform_role"),
+        ] {
+            self.add_column(table, column).await?;
         }
         let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fmpa")
             .fetch_one(&self.pool)
             .await?;
         if existing > 0 {
             self.set_demo_passwords().await?;
+            self.set_demo_operator().await?;
             return Ok(false);
         }
         for seed in SEEDS {
@@ -210,10 +210,34 @@ impl Db {
             sqlx::query(&statement).execute(&self.pool).await?;
         }
         self.set_demo_passwords().await?;
+        self.set_demo_operator().await?;
         if self.kind == Kind::Postgres {
             sqlx::query("ANALYZE").execute(&self.pool).await?;
         }
         Ok(true)
+    }
+
+    /// Adds the text column `column` to `table` if it lacks it (a database of an older
+    /// version).
+    async fn add_column(&self, table: &str, column: &str) -> Result<(), sqlx::Error> {
+        let probe = format!("SELECT {column} FROM {table} WHERE 1 = 0");
+        if sqlx::query(&probe).execute(&self.pool).await.is_err() {
+            let add = format!("ALTER TABLE {table} ADD COLUMN {column} TEXT");
+            sqlx::query(&add).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes the demo operator ([`DEMO_OPERATOR`]) the platform's operator: the role of
+    /// the operations routes, distinct from a tenant's ADMIN.
+    async fn set_demo_operator(&self) -> Result<(), sqlx::Error> {
+        let sql = self.sql("UPDATE users SET platform_role = ? WHERE email = ?");
+        sqlx::query(&sql)
+            .bind(OPERATOR)
+            .bind(DEMO_OPERATOR)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Gives every user without a password the demo password ([`DEMO_PASSWORD`]). One

@@ -73,6 +73,8 @@ pub struct Account {
     pub role: String,
     /// The argon2 hash (PHC string); none: the account cannot log in.
     pub password_hash: Option<String>,
+    /// The platform role (`OPERATOR`), beside the role in its tenant.
+    pub platform_role: Option<String>,
 }
 
 impl Account {
@@ -96,6 +98,8 @@ pub struct AuthSession {
     pub tenant_id: String,
     pub role: String,
     pub expires_at: i64,
+    /// The account's platform role when it logged in (`OPERATOR`), if any.
+    pub platform_role: Option<String>,
 }
 
 /// The body of `POST /api/auth/login`.

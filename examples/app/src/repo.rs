@@ -165,7 +165,7 @@ impl Repo {
     /// The account behind a login email. Never cached: it carries the password hash.
     pub async fn account(&self, email: &str) -> DbResult<Option<Account>> {
         let sql = self.db.sql(
-            "SELECT id, tenant_id, name, email, role, password_hash FROM users WHERE email = ?",
+            "SELECT id, tenant_id, name, email, role, password_hash, platform_role FROM users WHERE email = ?",
         );
         sqlx::query_as(&sql)
             .bind(email)
@@ -191,7 +191,7 @@ impl Repo {
             .execute(&self.db.pool)
             .await?;
         let open = self.db.sql(
-            "INSERT INTO sessions (id, user_id, tenant_id, role, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id, user_id, tenant_id, role, expires_at, platform_role) VALUES (?, ?, ?, ?, ?, ?)",
         );
         sqlx::query(&open)
             .bind(sid)
@@ -199,6 +199,7 @@ impl Repo {
             .bind(&account.tenant_id)
             .bind(&account.role)
             .bind(expires_at)
+            .bind(&account.platform_role)
             .execute(&self.db.pool)
             .await?;
         Ok(())
@@ -206,11 +207,12 @@ impl Repo {
 
     /// The open session `sid`, read on every request: the seed's `session` prefix (1 h),
     /// sensitive (the id is a bearer secret: only its keyed hash is in key names).
-    #[cached(prefix = prefix::SESSION, name = "current", sensitive = true, l1 = "1m", ttl = ttl::SESSION, key = sid, cache = self.reads())]
+    /// Version 2: sessions carry the platform role.
+    #[cached(prefix = prefix::SESSION, name = "current", version = 2, sensitive = true, l1 = "1m", ttl = ttl::SESSION, key = sid, cache = self.reads())]
     pub async fn session(&self, sid: &str) -> DbResult<Option<AuthSession>> {
-        let sql = self
-            .db
-            .sql("SELECT user_id, tenant_id, role, expires_at FROM sessions WHERE id = ?");
+        let sql = self.db.sql(
+            "SELECT user_id, tenant_id, role, expires_at, platform_role FROM sessions WHERE id = ?",
+        );
         sqlx::query_as(&sql)
             .bind(sid)
             .fetch_optional(&self.db.pool)

@@ -2,7 +2,7 @@
 //! entirely in the repository's attributes.
 
 use crate::auth::Tokens;
-use crate::caller::{Admin, Caller, Tenant};
+use crate::caller::{Caller, Operator, Tenant};
 use crate::error::ApiError;
 use crate::login::{login, logout};
 use crate::model::{Filters, ListQuery, SessionInput};
@@ -27,7 +27,7 @@ pub struct AppState {
 }
 
 /// The API's routes. Every route but the login needs a bearer token; the operations
-/// routes (`/metrics`, `/api/cache/stats`, `/api/admin/cache`) need the ADMIN role.
+/// routes (`/metrics`, `/api/cache/stats`, `/api/admin/cache`) need the platform's OPERATOR role.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/auth/login", post(login))
@@ -234,7 +234,7 @@ impl From<cache_core::PrefixStats> for PrefixReport {
     }
 }
 
-async fn cache_stats(State(state): State<AppState>, _: Admin) -> ApiResult<CacheReport> {
+async fn cache_stats(State(state): State<AppState>, _: Operator) -> ApiResult<CacheReport> {
     let cache = state.repo.cache();
     let stats = cache.stats();
     Ok(Json(CacheReport {
@@ -264,7 +264,7 @@ pub struct CacheMode {
     pub reads_cached: bool,
 }
 
-async fn cache_mode(State(state): State<AppState>, _: Admin) -> ApiResult<CacheMode> {
+async fn cache_mode(State(state): State<AppState>, _: Operator) -> ApiResult<CacheMode> {
     Ok(Json(CacheMode {
         reads_cached: state.repo.cache_reads(),
     }))
@@ -272,7 +272,7 @@ async fn cache_mode(State(state): State<AppState>, _: Admin) -> ApiResult<CacheM
 
 async fn set_cache_mode(
     State(state): State<AppState>,
-    _: Admin,
+    _: Operator,
     body: Result<Json<CacheMode>, JsonRejection>,
 ) -> ApiResult<CacheMode> {
     let Json(mode) = body?;
@@ -280,7 +280,7 @@ async fn set_cache_mode(
     Ok(Json(mode))
 }
 
-async fn metrics(State(state): State<AppState>, _: Admin) -> Response {
+async fn metrics(State(state): State<AppState>, _: Operator) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -314,27 +314,32 @@ async fn a_token_of_one_tenant_never_reaches_another_tenants_rows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_admins_reach_the_operations_routes() {
-    let app = start("auth-admin", common::sealed).await;
+async fn only_the_platform_operator_reaches_the_operations_routes() {
+    let app = start("auth-operator", common::sealed).await;
     let member = app.api.user(common::MEMBER_1).await;
-    let admin = app.api.user(common::ADMIN_2).await;
-    for (method, path, body) in routes()
-        .into_iter()
-        .filter(|(_, path, _)| path.contains("cache") || path.contains("metrics"))
-    {
-        let (status, answer) = app
-            .api
-            .call(method.clone(), Some(&member.token), path, body.clone())
-            .await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
-        assert!(answer["error"].is_string());
+    // A tenant's ADMIN administers its tenant, not the platform: the operations routes act
+    // on every tenant (cached reads off for all, every tenant's statistics).
+    let tenant_admin = app.api.user(common::ADMIN_2).await;
+    let operator = app.api.user(common::OPERATOR).await;
+    for user in [&member, &tenant_admin] {
+        for (method, path, body) in routes()
+            .into_iter()
+            .filter(|(_, path, _)| path.contains("cache") || path.contains("metrics"))
+        {
+            let (status, answer) = app
+                .api
+                .call(method.clone(), Some(&user.token), path, body.clone())
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+            assert!(answer["error"].is_string());
+        }
     }
-    assert!(app.repo.cache_reads(), "the member's PUT changed nothing");
+    assert!(app.repo.cache_reads(), "their PUTs changed nothing");
     let (status, _) = app
         .api
         .call(
             Method::PUT,
-            Some(&admin.token),
+            Some(&operator.token),
             "/api/admin/cache",
             Some(json!({"reads_cached": false})),
         )
@@ -344,10 +349,19 @@ async fn only_admins_reach_the_operations_routes() {
     for path in ["/api/cache/stats", "/api/admin/cache", "/metrics"] {
         let (status, _) = app
             .api
-            .call(Method::GET, Some(&admin.token), path, None)
+            .call(Method::GET, Some(&operator.token), path, None)
             .await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
+    // The tenant admin is still its tenant's admin (the profile says so).
+    let (status, me) = app
+        .api
+        .call(Method::GET, Some(&tenant_admin.token), "/api/me", None)
+        .await;
+    assert_eq!(
+        (status, me["role"].as_str()),
+        (StatusCode::OK, Some("ADMIN"))
+    );
 }
 
 /// The keys of the sensitive prefixes, and their stored bytes.

@@ -17,7 +17,8 @@
 //!
 //! It logs in first, as one seeded user per tenant (`user{k}@example.org` for tenant-k,
 //! `user{N}@example.org` for tenant-0, with `--password`, default the demo password),
-//! and as `--admin` (default `user1@example.org`, an ADMIN) for the admin routes.
+//! and as `--admin` (default `user1@example.org`, the platform's OPERATOR) for the
+//! operations routes.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};

@@ -28,8 +28,9 @@ pub fn sealed(builder: CacheBuilder) -> CacheBuilder {
 }
 
 /// Seeded users of the small seed (4 tenants): user n is in `tenant-{n % 4}`, an admin
-/// when `n / 4 % 10 == 0`.
-pub const ADMIN_1: u32 = 1; // tenant-1, ADMIN
+/// when `n / 4 % 10 == 0`; user 1 is also the platform's operator.
+pub const ADMIN_1: u32 = 1; // tenant-1, ADMIN, and the platform's OPERATOR
+pub const OPERATOR: u32 = ADMIN_1;
 pub const MEMBER_1: u32 = 5; // tenant-1, MEMBER
 pub const MEMBER_2: u32 = 6; // tenant-2, MEMBER
 pub const ADMIN_2: u32 = 2; // tenant-2, ADMIN
