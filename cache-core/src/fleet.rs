@@ -35,7 +35,7 @@
 
 use crate::error::CacheError;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -253,16 +253,17 @@ pub(crate) struct Fleet {
 struct State {
     peers: Vec<Manifest>,
     disagreements: Vec<Disagreement>,
-    /// Refused because this cache joined a fleet that disagrees with it.
-    joined: BTreeSet<String>,
-    /// Declared sensitive by a live peer, not here: refused.
-    peers_sensitive: BTreeSet<String>,
+    /// The prefixes refused, and when (milliseconds on the fleet's clock) an exchange last
+    /// gave a reason to: a refusal ends only once no exchange has for a manifest's
+    /// lifetime, so that a fleet seen incomplete (Redis restarted and its manifests gone,
+    /// a peer's publication late) never lifts one.
+    refused: BTreeMap<String, u64>,
 }
 
 impl State {
     /// Everything refused.
     fn refused(&self) -> BTreeSet<String> {
-        self.joined.union(&self.peers_sensitive).cloned().collect()
+        self.refused.keys().cloned().collect()
     }
 }
 
@@ -332,7 +333,7 @@ impl Fleet {
             return true;
         }
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.joined.contains(prefix) || state.peers_sensitive.contains(prefix)
+        state.refused.contains_key(prefix)
     }
 
     /// Applies what an exchange returned (the live peers' manifests, as published);
@@ -381,21 +382,26 @@ impl Fleet {
                 disagreements.push(disagreement);
             }
         }
-        let peers_sensitive: BTreeSet<String> = peers
+        // Declared sensitive by a live peer, not here: refused (this side's names are plain).
+        let peers_sensitive = peers
             .iter()
             .flat_map(|peer| &peer.sensitive)
-            .filter(|prefix| !self.manifest.sensitive.contains(prefix))
-            .cloned()
-            .collect();
+            .filter(|prefix| !self.manifest.sensitive.contains(prefix));
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         let before = state.refused();
-        state.joined = match joining {
-            true => disputed,
-            // A running cache keeps refusing while a dispute lasts; it does not start to:
-            // the peer that joined refuses.
-            false => state.joined.intersection(&disputed).cloned().collect(),
-        };
-        state.peers_sensitive = peers_sensitive;
+        // A running cache keeps refusing while a dispute lasts; it does not start to: the
+        // peer that joined refuses.
+        let reasons: Vec<String> = disputed
+            .into_iter()
+            .filter(|prefix| joining || state.refused.contains_key(prefix))
+            .chain(peers_sensitive.cloned())
+            .collect();
+        for prefix in reasons {
+            state.refused.insert(prefix, now);
+        }
+        state
+            .refused
+            .retain(|_, reason| now.saturating_sub(*reason) <= ttl);
         let after = state.refused();
         for disagreement in &disagreements {
             self.tell(namespace, disagreement, &after);
@@ -708,16 +714,24 @@ mod tests {
         let disagreeing =
             serde_json::to_string(&manifest("c4", &["session"], Some("bbbb"))).unwrap();
         let ours = manifest("c4", &["session"], Some("aaaa"));
-        let joining = Fleet::new("ns", ours.clone(), Duration::from_secs(5));
+        let joining = Fleet::new("ns", ours.clone(), Duration::from_millis(20));
         assert!(joining.refuses("session", || true), "unchecked: refused");
         assert!(!joining.refuses("fmpa", || false));
         joining.note_use("session");
         joining.apply("ns", std::slice::from_ref(&disagreeing));
         assert!(joining.refuses("session", || true));
         assert_eq!(joining.stats().disagreements, 1);
-        // The dispute ends: released, to be invalidated whole once.
+        // The peer is not seen once (its manifest lost with a restarted Redis): still
+        // refused, until it has been missing for a manifest's lifetime.
+        assert!(joining.apply("ns", &[]).0.is_empty());
+        assert!(joining.refuses("session", || true));
+        std::thread::sleep(Duration::from_millis(70)); // a real delay: a manifest's life
         let released = joining.apply("ns", &[]);
-        assert_eq!(released.0, ["session"]);
+        assert_eq!(
+            released.0,
+            ["session"],
+            "released, to be invalidated whole once"
+        );
         assert!(!joining.refuses("session", || true));
 
         let running = Fleet::new("ns", ours.clone(), Duration::from_secs(5));
@@ -740,7 +754,7 @@ mod tests {
     #[test]
     fn a_cache_refuses_what_a_peer_declares_sensitive_and_it_does_not() {
         let sensitive = serde_json::to_string(&manifest("c4", &["session"], Some("aaaa"))).unwrap();
-        let plain = Fleet::new("ns", manifest("c4", &[], None), Duration::from_secs(5));
+        let plain = Fleet::new("ns", manifest("c4", &[], None), Duration::from_millis(20));
         plain.apply("ns", &[]);
         plain.apply("ns", std::slice::from_ref(&sensitive));
         assert!(plain.refuses("session", || false), "even when running");
@@ -750,6 +764,12 @@ mod tests {
             "not used here: nothing to tell"
         );
         assert!(plain.encoded().contains(r#""refused":["session"]"#));
+        plain.apply("ns", &[]);
+        assert!(
+            plain.refuses("session", || false),
+            "a peer missing once: kept"
+        );
+        std::thread::sleep(Duration::from_millis(70)); // a real delay: a manifest's life
         // Never used here: its refusal ends without an invalidation.
         assert!(plain.apply("ns", &[]).0.is_empty());
         assert!(!plain.refuses("session", || false));

@@ -12,8 +12,8 @@ use crate::stats::Counters;
 use crate::target::Target;
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// A cache's sensitive prefixes and its keys.
 #[derive(Default)]
@@ -21,6 +21,11 @@ pub(crate) struct Sensitive {
     prefixes: HashSet<String>,
     keyring: Option<Arc<Keyring>>,
     warned: AtomicBool,
+    /// Prefixes a `sensitive = true` site of this process reads although the cache does
+    /// not declare them: their invalidations here are whole, since other processes may
+    /// declare them and write hashed names this one cannot.
+    undeclared: RwLock<HashSet<String>>,
+    any_undeclared: AtomicBool,
 }
 
 /// How one call's keys and value are written.
@@ -42,7 +47,29 @@ impl Sensitive {
             prefixes,
             keyring,
             warned: AtomicBool::new(false),
+            undeclared: RwLock::default(),
+            any_undeclared: AtomicBool::new(false),
         }
+    }
+
+    /// A sensitive site of `prefix`, which this cache does not declare, was called.
+    fn note_undeclared(&self, prefix: &str) {
+        if self.is_undeclared(prefix) {
+            return;
+        }
+        let mut undeclared = self.undeclared.write().unwrap_or_else(|e| e.into_inner());
+        undeclared.insert(prefix.to_owned());
+        self.any_undeclared.store(true, Ordering::Release);
+    }
+
+    /// Whether a sensitive site of `prefix` was called here, the prefix undeclared.
+    fn is_undeclared(&self, prefix: &str) -> bool {
+        self.any_undeclared.load(Ordering::Acquire)
+            && self
+                .undeclared
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(prefix)
     }
 
     /// Whether `prefix` is declared sensitive.
@@ -60,6 +87,9 @@ impl Inner {
         let declared = self.sensitive.covers(prefix);
         if !declared && !site_says {
             return Protection::Plain;
+        }
+        if !declared {
+            self.sensitive.note_undeclared(prefix);
         }
         match (&self.sensitive.keyring, declared) {
             (Some(keyring), true) => Protection::Sealed(keyring),
@@ -127,6 +157,9 @@ impl Inner {
             return vec![Target::prefix(&self.namespace, prefix)];
         }
         if !self.sensitive.covers(prefix) {
+            if self.sensitive.is_undeclared(prefix) {
+                return vec![Target::prefix(&self.namespace, prefix)];
+            }
             return Target::of_parts(&self.namespace, prefix, parts);
         }
         match &self.sensitive.keyring {
@@ -136,5 +169,40 @@ impl Inner {
             }
             None => vec![Target::prefix(&self.namespace, prefix)],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::key::KeyParts;
+    use crate::target::Target;
+
+    /// A process whose `sensitive = true` site reads a prefix it does not declare cannot
+    /// write the hashed names its peers may: once it has, its invalidations of the prefix
+    /// are whole (what reaches them whatever their names).
+    #[test]
+    fn a_sensitive_site_on_an_undeclared_prefix_makes_its_invalidations_whole() {
+        let cache = crate::Cache::builder()
+            .memory()
+            .encryption_keys(crate::EncryptionKeys::new().with_key("k1", [1; 32]))
+            .build_memory();
+        let inner = &cache.inner;
+        let mut parts = KeyParts::new();
+        parts.scope("acme");
+        let narrow = inner.targets_of("session", &parts);
+        assert_eq!(narrow, [Target::scope("", "session", "acme")]);
+        assert!(matches!(
+            inner.protection("session", true),
+            super::Protection::Refused
+        ));
+        assert_eq!(
+            inner.targets_of("session", &parts),
+            [Target::prefix("", "session")]
+        );
+        assert_eq!(
+            inner.targets_of("fmpa", &parts),
+            [Target::scope("", "fmpa", "acme")],
+            "other prefixes stay narrow"
+        );
     }
 }

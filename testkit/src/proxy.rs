@@ -78,6 +78,11 @@ impl Proxy {
         format!("redis://{}", self.addr)
     }
 
+    /// What it does now.
+    pub fn fault(&self) -> Fault {
+        *self.fault.borrow()
+    }
+
     /// Changes what the proxy does; `Reset` also closes the open connections.
     pub fn set(&self, fault: Fault) {
         self.fault.send_replace(fault);

@@ -1,54 +1,80 @@
-//! A seeded random schedule over three caches (three processes, as far as the cache can
-//! tell) on one private Redis, each behind a fault proxy: reads, writes through
-//! `#[invalidates]` (one scope of two prefixes, or a whole prefix; half of them writing
-//! their result through to the fmpa read; writes of a value that the `idx` reads depend on
-//! through their result, in one scope or in every scope), writes cancelled at a
-//! random point after their body committed, slow readers racing a write, replies delayed
-//! past the deadline (the command is applied, the caller gave up), blackholes and reset
-//! connections that trip breakers, a full Redis refusing writes, and Redis restarts.
+//! A seeded random schedule over a **mixed fleet**: four caches (four processes, as far as
+//! the cache can tell) on one private Redis, each behind a fault proxy, each configured
+//! as the seed draws it: an in-process tier or none (and its bound δ), the encryption keys
+//! of a rolling rotation (`[k1]`, `[k2, k1]`, `[k2]` keeping `k1` to name, or none). One
+//! of them is restarted mid-run with a new draw.
 //!
-//! After every step it checks what the library promises: a read never returns data older
-//! than a write that its own process made (returned, or cancelled after committing), nor
-//! older than a write of any process whose invalidation has landed (its process has
-//! nothing pending).
+//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (plain), `idx` (a tag read
+//! from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
+//! a short TTL, its source changed without invalidation). The operations: reads, writes
+//! through `#[invalidates]` (one scope of two prefixes or a whole prefix, half of them
+//! writing their result through; writes of the row the `idx` reads depend on, in one scope
+//! or in every scope; writes that store `idx` through), writes cancelled at a random point
+//! after their body committed, slow readers racing a write, bursts, replies delayed past
+//! the deadline (the command applied, the caller gone), blackholes and reset connections
+//! that trip breakers, a full Redis refusing writes, Redis restarts, and whoever can write
+//! to Redis without a key splicing an old sealed body under a current entry's header.
 //!
-//! `SCHEDULE_STEPS` (default 10,000) and `SCHEDULE_SEED` (default: from the clock) set
-//! the run; the seed is printed, and every failure names it.
+//! After every step it checks what the library promises, whatever the others are:
+//! - a read outside a tier is never older than a write its own process made (returned, or
+//!   cancelled after committing), nor than a write of any process whose invalidation had
+//!   landed (that process had nothing pending) before the read began;
+//! - a read of an `l1` site in a process with a tier is never older than its own writes,
+//!   nor than a write whose invalidation landed more than δ before the read began;
+//! - a value of the `ttl` site is never served more than its TTL after the source moved on
+//!   (outside windows where a fault may have held a fill back).
+//!
+//! `SCHEDULE_STEPS` (default 3,000; 10,000 and more locally) and `SCHEDULE_SEED` (default:
+//! from the clock) set the run; the seed is printed, and every failure names it.
 
-use cache_core::{Cache, cached, invalidates};
+use cache_core::{Cache, EncryptionKeys, cached, invalidates};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Mutex;
 use std::task::Poll;
-use std::time::Duration;
-use testkit::{Fault, Proxy, RedisServer, test_builder, unique_namespace};
+use std::time::{Duration, Instant};
+use testkit::{Fault, Proxy, RedisServer, Rng, test_builder, unique_namespace};
 use tokio::sync::Notify;
 
 const PREFIXES: [&str; 2] = ["fmpa", "stats"];
-/// What reads read: the two prefixes that scope writes invalidate, and `idx`, whose entries
-/// depend on a value of their result (`row`).
-const READS: [&str; 3] = ["fmpa", "stats", "idx"];
+/// What reads read with invalidations to check them against (`ttl` is read apart).
+const READS: [&str; 4] = ["fmpa", "stats", "idx", "secret"];
+/// The `l1` sites: served from the tier, within δ, in a process that has one.
+const TIERED: [&str; 2] = ["fmpa", "secret"];
 /// The value every `idx` entry depends on through its result.
 const ROW: &str = "r";
 const TENANTS: [&str; 3] = ["t0", "t1", "t2"];
 const DEADLINE: Duration = Duration::from_millis(25);
+const CACHES: usize = 4;
+/// The `ttl` site's TTL, and how late its check lets a value be (the source moves on only
+/// after the read that filled returned, so only clocks' grain).
+const TTL: Duration = Duration::from_millis(200);
+const TTL_SLACK: Duration = Duration::from_millis(25);
 
-/// The source of truth: a version per (prefix, tenant), bumped by every write.
+/// The source of truth: a version per (prefix, tenant), bumped by every write, and when
+/// each version stopped being current.
 #[derive(Default)]
-struct Store(Mutex<HashMap<(&'static str, &'static str), u64>>);
+struct Store(Mutex<HashMap<(&'static str, &'static str), (u64, HashMap<u64, Instant>)>>);
 
 impl Store {
     fn get(&self, prefix: &'static str, tenant: &'static str) -> u64 {
         let versions = self.0.lock().unwrap();
-        versions.get(&(prefix, tenant)).copied().unwrap_or(0)
+        versions.get(&(prefix, tenant)).map_or(0, |(v, _)| *v)
     }
 
     fn bump(&self, prefix: &'static str, tenant: &'static str) -> u64 {
         let mut versions = self.0.lock().unwrap();
-        let version = versions.entry((prefix, tenant)).or_default();
+        let (version, ended) = versions.entry((prefix, tenant)).or_default();
+        ended.insert(*version, Instant::now());
         *version += 1;
         *version
+    }
+
+    /// When `version` stopped being current (`None`: it still is).
+    fn ended(&self, prefix: &'static str, tenant: &'static str, version: u64) -> Option<Instant> {
+        let versions = self.0.lock().unwrap();
+        versions.get(&(prefix, tenant))?.1.get(&version).copied()
     }
 }
 
@@ -73,7 +99,7 @@ async fn load(
     Ok(version)
 }
 
-#[cached(prefix = "fmpa", ttl = "10m", key = tenant, tag(row = tenant), write_through = true, cache = cache)]
+#[cached(prefix = "fmpa", ttl = "10m", l1 = "10m", key = tenant, tag(row = tenant), write_through = true, cache = cache)]
 async fn read_fmpa(
     cache: &Cache,
     store: &Store,
@@ -93,7 +119,7 @@ async fn read_stats(
     load(store, "stats", tenant, gate).await
 }
 
-#[cached(prefix = "idx", ttl = "10m", key = tenant, tag(row = |_: &u64| Some(ROW)), cache = cache)]
+#[cached(prefix = "idx", ttl = "10m", key = tenant, tag(row = |_: &u64| Some(ROW)), write_through = true, cache = cache)]
 async fn read_idx(
     cache: &Cache,
     store: &Store,
@@ -101,6 +127,21 @@ async fn read_idx(
     gate: Option<&Gate>,
 ) -> Result<u64, String> {
     load(store, "idx", tenant, gate).await
+}
+
+#[cached(prefix = "secret", ttl = "10m", l1 = "10m", key = tenant, sensitive = true, cache = cache)]
+async fn read_secret(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    gate: Option<&Gate>,
+) -> Result<u64, String> {
+    load(store, "secret", tenant, gate).await
+}
+
+#[cached(prefix = "ttl", ttl = "200ms", l1 = "200ms", key = tenant, cache = cache)]
+async fn read_ttl(cache: &Cache, store: &Store, tenant: &'static str) -> Result<u64, String> {
+    load(store, "ttl", tenant, None).await
 }
 
 async fn read(
@@ -113,6 +154,7 @@ async fn read(
     let read = match prefix {
         "fmpa" => read_fmpa(cache, store, tenant, gate).await,
         "idx" => read_idx(cache, store, tenant, gate).await,
+        "secret" => read_secret(cache, store, tenant, gate).await,
         _ => read_stats(cache, store, tenant, gate).await,
     };
     read.expect("the source never fails")
@@ -162,6 +204,32 @@ async fn write_idx(
     Ok(())
 }
 
+/// A write of `tenant`'s `idx` value that stores it under the read's key: indexed under
+/// the row its result holds, as a fill is.
+#[invalidates("idx", key = tenant, tag(other = tenant), write_through = read_idx(cache, store, tenant, None), cache = cache)]
+async fn write_idx_through(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    wrote: &Mutex<[u64; 2]>,
+) -> Result<u64, String> {
+    let version = store.bump("idx", tenant);
+    wrote.lock().unwrap()[0] = version;
+    Ok(version)
+}
+
+/// A write of `tenant`'s sensitive value.
+#[invalidates("secret", key = tenant, cache = cache)]
+async fn write_secret(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    wrote: &Mutex<[u64; 2]>,
+) -> Result<(), String> {
+    wrote.lock().unwrap()[0] = store.bump("secret", tenant);
+    Ok(())
+}
+
 /// The row in every tenant: the `idx` entries holding it, in every scope.
 #[invalidates("idx", tag(row = row), cache = cache)]
 async fn write_idx_everywhere(cache: &Cache, store: &Store, row: &str) -> Result<(), String> {
@@ -172,6 +240,41 @@ async fn write_idx_everywhere(cache: &Cache, store: &Store, row: &str) -> Result
     Ok(())
 }
 
+/// A write to every tenant of fmpa, invalidating the whole prefix.
+#[invalidates("fmpa", cache = cache)]
+async fn write_all_fmpa(cache: &Cache, store: &Store) -> Result<(), String> {
+    for tenant in TENANTS {
+        store.bump("fmpa", tenant);
+    }
+    Ok(())
+}
+
+/// Which write: of both prefixes of a tenant (plain, or writing through to the fmpa
+/// read), of the row the `idx` reads depend on, of `idx` written through, of the
+/// sensitive value.
+#[derive(Debug, Clone, Copy)]
+enum WriteKind {
+    Plain,
+    Through,
+    Row,
+    IdxThrough,
+    Secret,
+}
+
+impl WriteKind {
+    fn random(rng: &mut Rng) -> WriteKind {
+        match rng.below(6) {
+            0 => WriteKind::Plain,
+            1 | 2 => WriteKind::Through,
+            3 => WriteKind::Row,
+            4 => WriteKind::IdxThrough,
+            _ => WriteKind::Secret,
+        }
+    }
+}
+
+type Wrote = Vec<((&'static str, &'static str), u64)>;
+
 /// Writes `tenant` through process `p`, letting the caller give up after `polls` polls
 /// (`None`: never); returns the versions the write made, for the oracle.
 async fn write(
@@ -181,15 +284,20 @@ async fn write(
     tenant: &'static str,
     polls: Option<u64>,
     kind: WriteKind,
-) -> Vec<((&'static str, &'static str), u64)> {
+) -> Wrote {
     let wrote = Mutex::new([0; 2]);
+    let cache = &caches[p];
     let fut = async {
         match kind {
-            WriteKind::Through => write_tenant_through(&caches[p], store, tenant, &wrote)
+            WriteKind::Through => write_tenant_through(cache, store, tenant, &wrote)
                 .await
                 .map(drop),
-            WriteKind::Plain => write_tenant(&caches[p], store, tenant, &wrote).await,
-            WriteKind::Row => write_idx(&caches[p], store, tenant, ROW, &wrote).await,
+            WriteKind::Plain => write_tenant(cache, store, tenant, &wrote).await,
+            WriteKind::Row => write_idx(cache, store, tenant, ROW, &wrote).await,
+            WriteKind::IdxThrough => write_idx_through(cache, store, tenant, &wrote)
+                .await
+                .map(drop),
+            WriteKind::Secret => write_secret(cache, store, tenant, &wrote).await,
         }
     };
     match polls {
@@ -200,40 +308,13 @@ async fn write(
     }
     let versions = *wrote.lock().unwrap();
     match kind {
-        WriteKind::Row => vec![(("idx", tenant), versions[0])],
-        _ => vec![
+        WriteKind::Row | WriteKind::IdxThrough => vec![(("idx", tenant), versions[0])],
+        WriteKind::Secret => vec![(("secret", tenant), versions[0])],
+        WriteKind::Plain | WriteKind::Through => vec![
             (("fmpa", tenant), versions[0]),
             (("stats", tenant), versions[1]),
         ],
     }
-}
-
-/// Which write: of both prefixes of a tenant (plain, or writing through to the fmpa
-/// read), or of the row the `idx` reads depend on.
-#[derive(Debug, Clone, Copy)]
-enum WriteKind {
-    Plain,
-    Through,
-    Row,
-}
-
-impl WriteKind {
-    fn random(rng: &mut testkit::Rng) -> WriteKind {
-        match rng.below(3) {
-            0 => WriteKind::Plain,
-            1 => WriteKind::Through,
-            _ => WriteKind::Row,
-        }
-    }
-}
-
-/// A write to every tenant of fmpa, invalidating the whole prefix.
-#[invalidates("fmpa", cache = cache)]
-async fn write_all_fmpa(cache: &Cache, store: &Store) -> Result<(), String> {
-    for tenant in TENANTS {
-        store.bump("fmpa", tenant);
-    }
-    Ok(())
 }
 
 /// Polls `fut` up to `polls` times, letting other tasks run in between, then drops it:
@@ -248,6 +329,73 @@ async fn poll_then_drop<F: Future>(fut: F, polls: u64) -> bool {
         tokio::task::yield_now().await;
     }
     false
+}
+
+/// How one cache of the fleet is configured, as the seed draws it.
+#[derive(Debug, Clone)]
+struct Config {
+    /// The tier's bound δ, if it has a tier.
+    tier: Option<Duration>,
+    /// The encryption keys (ids; the naming key's id last when it is not one of them).
+    keys: &'static str,
+}
+
+impl Config {
+    /// Cache `i`'s draw: the first has a tier and the second none; the rest at random.
+    fn draw(i: usize, rng: &mut Rng) -> Config {
+        let tier = match (i, rng.below(3)) {
+            (0, _) => Some(Duration::from_millis(300)),
+            (1, _) | (_, 0) => None,
+            (_, 1) => Some(Duration::from_millis(200)),
+            _ => Some(Duration::from_millis(400)),
+        };
+        let keys = ["[k1]", "[k2, k1]", "[k2] naming k1", "none"][rng.below(4) as usize];
+        Config { tier, keys }
+    }
+
+    fn keys(&self) -> EncryptionKeys {
+        let (k1, k2) = ([1u8; 32], [2u8; 32]);
+        match self.keys {
+            "[k1]" => EncryptionKeys::new().with_key("k1", k1),
+            "[k2, k1]" => EncryptionKeys::new().with_key("k2", k2).with_key("k1", k1),
+            "[k2] naming k1" => EncryptionKeys::new()
+                .with_key("k2", k2)
+                .with_naming_key("k1", k1),
+            _ => EncryptionKeys::new(),
+        }
+    }
+
+    /// Whether reads of `prefix` may come from this cache's tier.
+    fn tiered(&self, prefix: &str) -> Option<Duration> {
+        self.tier.filter(|_| TIERED.contains(&prefix))
+    }
+
+    async fn build(&self, proxy: &Proxy, namespace: &str) -> Cache {
+        let mut builder = test_builder(&proxy.url(), namespace)
+            .op_timeout(DEADLINE)
+            .connect_timeout(Duration::from_millis(200))
+            .breaker(3, Duration::from_millis(50))
+            .encryption_keys(self.keys())
+            .lazy();
+        if let Some(bound) = self.tier {
+            builder = builder.l1(1 << 20).l1_bound(bound);
+        }
+        // Every process declares the sensitive prefix, as README says (one that does not
+        // is refused by the fleet: `cache-core/tests/fleet.rs`).
+        builder = builder.sensitive_prefix("secret");
+        let cache = builder.build().await.expect("cache");
+        // A lazy cache checks its fleet as soon as Redis answers: the real signal that it
+        // knows how its peers name keys.
+        let started = Instant::now();
+        while !cache.fleet().is_some_and(|fleet| fleet.checked) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the fleet was never checked"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await; // pacing while polling
+        }
+        cache
+    }
 }
 
 /// One operation of a burst.
@@ -275,7 +423,7 @@ enum Op {
 /// What one operation of a burst did: a read's version, or a write's versions.
 enum Done {
     Read(u64),
-    Wrote(Vec<((&'static str, &'static str), u64)>),
+    Wrote(Wrote),
 }
 
 async fn run_op(caches: &[Cache], store: &Store, op: Op) -> Done {
@@ -295,47 +443,56 @@ async fn run_op(caches: &[Cache], store: &Store, op: Op) -> Done {
     }
 }
 
-type Versions = HashMap<(&'static str, &'static str), u64>;
+type Key = (&'static str, &'static str);
 
-/// What each process must see at least, and what each wrote.
+/// What each process must see at least: its own writes at once; every process's writes
+/// once they landed (at once outside a tier, after δ in one).
 struct Oracle {
-    floor: Vec<Versions>,
-    written: Vec<Versions>,
+    own: Vec<HashMap<Key, u64>>,
+    /// Per process, its writes not known to have landed.
+    unlanded: Vec<Vec<(Key, u64)>>,
+    /// Per key, the versions that landed and when (first seen landed).
+    landed: HashMap<Key, Vec<(Instant, u64)>>,
 }
 
 impl Oracle {
     fn new(processes: usize) -> Oracle {
         Oracle {
-            floor: vec![Versions::new(); processes],
-            written: vec![Versions::new(); processes],
+            own: vec![HashMap::new(); processes],
+            unlanded: vec![Vec::new(); processes],
+            landed: HashMap::new(),
         }
     }
 
-    fn raise(versions: &mut Versions, key: (&'static str, &'static str), version: u64) {
-        let entry = versions.entry(key).or_default();
-        *entry = (*entry).max(version);
-    }
-
     /// Process `p` wrote (returned, or committed then cancelled) these versions.
-    fn wrote(&mut self, p: usize, versions: &[((&'static str, &'static str), u64)]) {
+    fn wrote(&mut self, p: usize, versions: &[(Key, u64)]) {
         for &(key, version) in versions {
-            Self::raise(&mut self.floor[p], key, version);
-            Self::raise(&mut self.written[p], key, version);
+            let own = self.own[p].entry(key).or_default();
+            *own = (*own).max(version);
+            self.unlanded[p].push((key, version));
         }
     }
 
     /// Process `p` has nothing pending: everything it wrote has landed, for everyone.
-    fn landed(&mut self, p: usize) {
-        let written: Vec<_> = self.written[p].iter().map(|(k, v)| (*k, *v)).collect();
-        for floor in &mut self.floor {
-            for &(key, version) in &written {
-                Self::raise(floor, key, version);
-            }
+    fn landed(&mut self, p: usize, at: Instant) {
+        for (key, version) in self.unlanded[p].drain(..) {
+            self.landed.entry(key).or_default().push((at, version));
         }
     }
 
-    fn floor(&self, p: usize, key: (&'static str, &'static str)) -> u64 {
-        self.floor[p].get(&key).copied().unwrap_or(0)
+    /// What a read by `p` of `key` that begins now must return at least; `tier`: the δ of
+    /// a read that the tier may answer.
+    fn floor(&self, p: usize, key: Key, tier: Option<Duration>) -> u64 {
+        let cutoff = Instant::now().checked_sub(tier.unwrap_or_default());
+        let landed = self.landed.get(&key).map_or(0, |landed| {
+            landed
+                .iter()
+                .filter(|(at, _)| cutoff.is_some_and(|cutoff| *at <= cutoff))
+                .map(|(_, version)| *version)
+                .max()
+                .unwrap_or(0)
+        });
+        landed.max(self.own[p].get(&key).copied().unwrap_or(0))
     }
 }
 
@@ -360,57 +517,163 @@ async fn config_set(url: &str, name: &str, value: &str) {
     }
 }
 
+/// Whoever can write to Redis but holds no key: the sealed entries of `secret` are kept as
+/// they go by, and one of them gets an older body under its current header (its current
+/// generations). The associated data binds the generations: it must not open.
+async fn splice(raw: &Cache, seen: &mut HashMap<String, Vec<Vec<u8>>>, rng: &mut Rng) {
+    use cache_core::__private::raw as bytes;
+    let header = |entry: &[u8]| {
+        cache_core::entry::decode(entry)
+            .ok()
+            .map(|decoded| entry.len() - decoded.payload.len())
+    };
+    for key in bytes::keys(raw, "*:read_secret:*").await {
+        let Some(now) = bytes::get(raw, &key).await else {
+            continue;
+        };
+        let history = seen.entry(key.clone()).or_default();
+        if !history.contains(&now) {
+            history.push(now.clone());
+            if history.len() > 8 {
+                history.remove(0);
+            }
+        }
+        let older: Vec<&Vec<u8>> = history.iter().filter(|old| **old != now).collect();
+        if older.is_empty() || rng.below(2) == 0 {
+            continue;
+        }
+        let old = older[rng.below(older.len() as u64) as usize];
+        if let (Some(at), Some(old_at)) = (header(&now), header(old)) {
+            let mut spliced = now[..at].to_vec();
+            spliced.extend_from_slice(&old[old_at..]);
+            bytes::set(raw, &key, spliced).await;
+        }
+    }
+}
+
+/// Everything healthy again, and every pending invalidation landed.
+async fn settle(proxies: &[Proxy], caches: &[Cache], url: &str, seed: u64, step: u64) {
+    for proxy in proxies {
+        proxy.set(Fault::Pass);
+    }
+    set_full(url, false).await;
+    let started = Instant::now();
+    while caches.iter().any(|c| c.pending_invalidations() > 0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "seed {seed}, step {step}: pending invalidations never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await; // pacing while polling
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_schedule_never_reads_older_than_a_completed_write() {
-    let (steps, seed, mut rng) = testkit::seeded_run("SCHEDULE", 10_000);
+async fn random_schedule_over_a_mixed_fleet_never_reads_older_than_promised() {
+    let (steps, seed, mut rng) = testkit::seeded_run("SCHEDULE", 3_000);
 
     let mut server = RedisServer::start();
     let url = server.url();
     let namespace = unique_namespace("schedule");
     let mut proxies = Vec::new();
+    let mut configs = Vec::new();
     let mut caches = Vec::new();
-    for _ in 0..3 {
+    for i in 0..CACHES {
         let proxy = Proxy::start(server.addr()).await;
-        let cache = test_builder(&proxy.url(), &namespace)
-            .op_timeout(DEADLINE)
-            .connect_timeout(Duration::from_millis(200))
-            .breaker(3, Duration::from_millis(50))
-            .lazy()
-            .build()
-            .await
-            .expect("cache");
+        let config = Config::draw(i, &mut rng);
+        caches.push(config.build(&proxy, &namespace).await);
+        configs.push(config);
         proxies.push(proxy);
-        caches.push(cache);
     }
+    eprintln!("schedule: seed {seed}: fleet {configs:?}");
+    // Raw access to the server, for the splices; it declares the sensitive prefix too.
+    let raw = test_builder(&url, &namespace)
+        .sensitive_prefix("secret")
+        .build()
+        .await
+        .expect("raw cache");
+    let mut sealed: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
     let store = Store::default();
     let mut oracle = Oracle::new(caches.len());
     let mut counts: HashMap<&str, u64> = HashMap::new();
     let mut full = false;
+    // Since when no fault could hold a fill back (`None`: one may be now): a blackhole
+    // keeps the bytes of a `SET` and lets them through when it heals.
+    let mut quiet_since = Some(Instant::now());
+    let restart_at = steps / 2;
+    let fail = |step: u64, what: String| -> String { format!("seed {seed}, step {step}: {what}") };
 
     for step in 0..steps {
-        let p = rng.below(3) as usize;
-        let prefix = READS[rng.below(3) as usize];
+        let p = rng.below(CACHES as u64) as usize;
+        let prefix = READS[rng.below(READS.len() as u64) as usize];
         let tenant = TENANTS[rng.below(3) as usize];
         let roll = rng.below(1000);
         let kind = WriteKind::random(&mut rng);
+        if step == restart_at {
+            // A rolling restart: the process drains, goes, and comes back drawn anew.
+            settle(&proxies, &caches, &url, seed, step).await;
+            quiet_since = Some(Instant::now());
+            let q = rng.below(CACHES as u64) as usize;
+            let config = Config::draw(q.max(2), &mut rng);
+            eprintln!("schedule: seed {seed}, step {step}: cache {q} restarts as {config:?}");
+            caches[q] = config.build(&proxies[q], &namespace).await;
+            configs[q] = config;
+        }
         let what = match roll {
-            0..=619 => {
-                let floor = oracle.floor(p, (prefix, tenant));
+            0..=539 => {
+                let tier = configs[p].tiered(prefix);
+                let floor = oracle.floor(p, (prefix, tenant), tier);
                 let got = read(&caches[p], &store, prefix, tenant, None).await;
                 assert!(
                     got >= floor && got <= store.get(prefix, tenant),
-                    "seed {seed}, step {step}: cache {p} read {prefix}/{tenant} = {got}, \
-                     older than {floor} (source {})",
-                    store.get(prefix, tenant)
+                    "{}",
+                    fail(
+                        step,
+                        format!(
+                            "cache {p} ({:?}) read {prefix}/{tenant} = {got}, older than {floor} (source {})",
+                            configs[p],
+                            store.get(prefix, tenant)
+                        )
+                    )
                 );
                 "read"
             }
-            620..=769 => {
+            540..=589 => {
+                // The TTL-only site, read by two processes: its source moves on without an
+                // invalidation.
+                for p in [p, rng.below(CACHES as u64) as usize] {
+                    let began = Instant::now();
+                    let got = read_ttl(&caches[p], &store, tenant)
+                        .await
+                        .expect("the source never fails");
+                    let held_back = quiet_since.is_none_or(|quiet| began < quiet + TTL + TTL_SLACK);
+                    if let Some(ended) = store.ended("ttl", tenant, got)
+                        && !held_back
+                    {
+                        assert!(
+                            began <= ended + TTL + TTL_SLACK,
+                            "{}",
+                            fail(
+                                step,
+                                format!(
+                                    "cache {p} ({:?}) read ttl/{tenant} = {got} {:?} after the source moved on (TTL {TTL:?})",
+                                    configs[p],
+                                    began - ended
+                                )
+                            )
+                        );
+                    }
+                }
+                if rng.below(3) == 0 {
+                    store.bump("ttl", tenant);
+                }
+                "ttl read"
+            }
+            590..=739 => {
                 let versions = write(&caches, &store, p, tenant, None, kind).await;
                 oracle.wrote(p, &versions);
                 "write"
             }
-            770..=774 => {
+            740..=744 => {
                 write_all_fmpa(&caches[p], &store)
                     .await
                     .expect("writes succeed");
@@ -418,7 +681,7 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 oracle.wrote(p, &versions);
                 "write whole prefix"
             }
-            775..=779 => {
+            745..=749 => {
                 write_idx_everywhere(&caches[p], &store, ROW)
                     .await
                     .expect("writes succeed");
@@ -426,19 +689,26 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 oracle.wrote(p, &versions);
                 "write a row everywhere"
             }
-            840..=869 => {
+            750..=809 => {
+                // Cancelled after its body committed (the first poll), at a random point.
+                let polls = 1 + rng.below(4);
+                let versions = write(&caches, &store, p, tenant, Some(polls), kind).await;
+                oracle.wrote(p, &versions);
+                "cancelled write"
+            }
+            810..=839 => {
                 // A burst: three operations at once, on random processes.
                 let ops: Vec<Op> = (0..3)
                     .map(|_| {
-                        let p = rng.below(3) as usize;
-                        let prefix = READS[rng.below(3) as usize];
+                        let p = rng.below(CACHES as u64) as usize;
+                        let prefix = READS[rng.below(READS.len() as u64) as usize];
                         let tenant = TENANTS[rng.below(3) as usize];
                         match rng.below(4) {
                             0 | 1 => Op::Read {
                                 p,
                                 prefix,
                                 tenant,
-                                floor: oracle.floor(p, (prefix, tenant)),
+                                floor: oracle.floor(p, (prefix, tenant), configs[p].tiered(prefix)),
                             },
                             2 => Op::Write {
                                 p,
@@ -472,8 +742,13 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                             Done::Read(got),
                         ) => assert!(
                             got >= *floor,
-                            "seed {seed}, step {step}: cache {p} read {prefix}/{tenant} = {got} \
-                             in a burst, older than {floor}"
+                            "{}",
+                            fail(
+                                step,
+                                format!(
+                                    "cache {p} read {prefix}/{tenant} = {got} in a burst, older than {floor}"
+                                )
+                            )
                         ),
                         (Op::Write { p, .. } | Op::Cancelled { p, .. }, Done::Wrote(versions)) => {
                             oracle.wrote(*p, &versions)
@@ -483,21 +758,14 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 }
                 "burst"
             }
-            780..=839 => {
-                // Cancelled after its body committed (the first poll), at a random point.
-                let polls = 1 + rng.below(4);
-                let versions = write(&caches, &store, p, tenant, Some(polls), kind).await;
-                oracle.wrote(p, &versions);
-                "cancelled write"
-            }
-            870..=899 => {
+            840..=869 => {
                 // A slow reader in one process straddles a write in another.
-                let w = rng.below(3) as usize;
+                let w = rng.below(CACHES as u64) as usize;
                 let gate = Gate {
                     read: Notify::new(),
                     release: Notify::new(),
                 };
-                let floor = oracle.floor(p, (prefix, tenant));
+                let floor = oracle.floor(p, (prefix, tenant), configs[p].tiered(prefix));
                 let reader = async {
                     let got = read(&caches[p], &store, prefix, tenant, Some(&gate)).await;
                     gate.read.notify_one(); // a hit never ran the body
@@ -512,50 +780,46 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
                 let (got, versions) = tokio::join!(reader, writer);
                 assert!(
                     got >= floor,
-                    "seed {seed}, step {step}: slow reader {p} got {got} < {floor}"
+                    "{}",
+                    fail(step, format!("slow reader {p} got {got} < {floor}"))
                 );
                 oracle.wrote(w, &versions);
                 "slow reader"
             }
-            900..=919 => {
+            870..=889 => {
                 let fault = match rng.below(3) {
                     0 => Fault::Delay(DEADLINE * 2),
                     1 => Fault::Blackhole,
                     _ => Fault::Reset,
                 };
                 proxies[p].set(fault);
+                if fault == Fault::Blackhole {
+                    quiet_since = None;
+                }
                 "fault"
             }
-            920..=979 => {
+            890..=899 => {
+                splice(&raw, &mut sealed, &mut rng).await;
+                "splice"
+            }
+            900..=969 => {
                 proxies[p].set(Fault::Pass);
                 "heal one"
             }
-            980..=984 => {
+            970..=974 => {
                 // maxmemory 1 byte with noeviction: every write is refused with OOM.
                 set_full(&url, true).await;
                 full = true;
                 "full redis"
             }
-            985..=989 => {
+            975..=979 => {
                 server.restart();
                 full = false;
                 "restart"
             }
             _ => {
-                // Everything healthy again, and every pending invalidation landed.
-                for proxy in &proxies {
-                    proxy.set(Fault::Pass);
-                }
-                set_full(&url, false).await;
+                settle(&proxies, &caches, &url, seed, step).await;
                 full = false;
-                let started = std::time::Instant::now();
-                while caches.iter().any(|c| c.pending_invalidations() > 0) {
-                    assert!(
-                        started.elapsed() < Duration::from_secs(20),
-                        "seed {seed}, step {step}: pending invalidations never landed"
-                    );
-                    tokio::time::sleep(Duration::from_millis(10)).await; // pacing while polling
-                }
                 "settle"
             }
         };
@@ -563,19 +827,37 @@ async fn random_schedule_never_reads_older_than_a_completed_write() {
             set_full(&url, false).await;
             full = false;
         }
+        if quiet_since.is_none()
+            && proxies
+                .iter()
+                .all(|proxy| proxy.fault() != Fault::Blackhole)
+        {
+            quiet_since = Some(Instant::now());
+        }
         *counts.entry(what).or_default() += 1;
+        let now = Instant::now();
         for (q, cache) in caches.iter().enumerate() {
             if cache.pending_invalidations() == 0 {
-                oracle.landed(q);
+                oracle.landed(q, now);
             }
         }
     }
     eprintln!("schedule: seed {seed}: {counts:?}");
     for (p, cache) in caches.iter().enumerate() {
-        eprintln!("schedule: cache {p}: {:?}", cache.stats().total);
+        let stats = cache.stats();
+        eprintln!(
+            "schedule: cache {p} {:?}: {:?}; fleet {:?}",
+            configs[p], stats.total, stats.fleet
+        );
     }
+    let hits: u64 = caches.iter().map(|c| c.stats().total.hits).sum();
+    let local: u64 = caches.iter().map(|c| c.stats().total.local_hits).sum();
     assert!(
-        caches.iter().map(|c| c.stats().total.hits).sum::<u64>() > steps / 20,
+        hits > steps / 20,
         "seed {seed}: the caches barely hit; the schedule tested little"
+    );
+    assert!(
+        local > 0,
+        "seed {seed}: no tier ever served: the bound went untested"
     );
 }
