@@ -55,7 +55,10 @@ const TTL_SLACK: Duration = Duration::from_millis(25);
 /// The source of truth: a version per (prefix, tenant), bumped by every write, and when
 /// each version stopped being current.
 #[derive(Default)]
-struct Store(Mutex<HashMap<(&'static str, &'static str), (u64, HashMap<u64, Instant>)>>);
+struct Store(Mutex<HashMap<Key, Versions>>);
+
+/// The current version of a key, and when each earlier one ended.
+type Versions = (u64, HashMap<u64, Instant>);
 
 impl Store {
     fn get(&self, prefix: &'static str, tenant: &'static str) -> u64 {
