@@ -1,11 +1,12 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`) runs sections 1-2 (or 10-13) alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`) runs sections 1-2 (or 10-14) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
 mod cluster;
 mod down;
+mod fleet;
 mod hits;
 mod invalidation;
 mod local;
@@ -115,6 +116,7 @@ async fn main() {
         Some("through") => through::through(&cache, plan).await,
         Some("l1") => local::local(&conn, plan).await,
         Some("sealed") => sealed::sealed(plan).await,
+        Some("fleet") => fleet::fleet(&conn, &cache, plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -132,6 +134,7 @@ async fn main() {
     through::through(&cache, plan).await;
     local::local(&conn, plan).await;
     sealed::sealed(plan).await;
+    fleet::fleet(&conn, &cache, plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.
