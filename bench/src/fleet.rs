@@ -11,15 +11,6 @@ use crate::workload::*;
 use cache_core::Cache;
 use redis::aio::ConnectionManager;
 
-/// The script every invalidation of one scope runs now (as the library sends it).
-const REMOVE_AND_PUBLISH: &str = r#"
-for i = 1, #KEYS, 1000 do
-  redis.call('UNLINK', unpack(KEYS, i, math.min(i + 999, #KEYS)))
-end
-redis.call('PUBLISH', ARGV[1], ARGV[2])
-return 1
-"#;
-
 pub(crate) async fn fleet(conn: &ConnectionManager, cache: &Cache, plan: &Plan) {
     println!("## 14. Exact across a mixed fleet: the added costs\n");
     let keys = our_keys(cache.namespace(), "fleet");
@@ -47,11 +38,15 @@ pub(crate) async fn fleet(conn: &ConnectionManager, cache: &Cache, plan: &Plan) 
     let announced = {
         let (conn, generation) = (conn.clone(), generation.clone());
         call(move || {
-            let (mut conn, generation, channel, notice) =
-                (conn.clone(), generation.clone(), channel.clone(), notice.clone());
+            let (mut conn, generation, channel, notice) = (
+                conn.clone(),
+                generation.clone(),
+                channel.clone(),
+                notice.clone(),
+            );
             async move {
                 let _: u64 = redis::cmd("EVAL")
-                    .arg(REMOVE_AND_PUBLISH)
+                    .arg(cache_core::__private::raw::REMOVE_AND_PUBLISH)
                     .arg(1)
                     .arg(&generation)
                     .arg(&channel)

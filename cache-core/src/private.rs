@@ -347,6 +347,10 @@ pub mod raw {
             .map(|b| b.to_vec())
     }
 
+    /// The script that removes generation keys and publishes their notice, as every
+    /// invalidation of one scope sends it (the benchmark times it).
+    pub const REMOVE_AND_PUBLISH: &str = crate::backend::REMOVE_AND_PUBLISH;
+
     /// Publishes `manifest` (JSON) under `id` in the fleet of `cache`'s namespace for
     /// `ttl`, as another process would (a peer of another version, say).
     pub async fn publish_manifest(cache: &Cache, id: &str, manifest: &str, ttl: Duration) {

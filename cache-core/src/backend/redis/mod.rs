@@ -11,7 +11,7 @@ mod pubsub;
 mod through;
 
 pub(crate) use self::connect::{RedisConfig, TlsFiles};
-pub(crate) use self::pubsub::BackplaneNode;
+pub(crate) use self::pubsub::{BackplaneNode, REMOVE_AND_PUBLISH};
 
 use self::conn::Conn;
 use self::nodes::{Slots, masters};

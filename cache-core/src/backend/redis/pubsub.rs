@@ -13,7 +13,7 @@ use redis::aio::PubSubStream;
 use std::time::Duration;
 
 /// `KEYS`: generation keys to remove. `ARGV`: the channel and the notice to publish.
-const REMOVE_AND_PUBLISH: &str = r#"
+pub(crate) const REMOVE_AND_PUBLISH: &str = r#"
 for i = 1, #KEYS, 1000 do
   redis.call('UNLINK', unpack(KEYS, i, math.min(i + 999, #KEYS)))
 end
