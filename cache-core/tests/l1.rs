@@ -201,15 +201,7 @@ fn tagged_parts(tenant: usize) -> cache_core::__private::KeyParts {
 }
 
 async fn read_tagged(cache: &Cache, db: &Db, tenant: usize) -> u64 {
-    let out = cache_core::__private::cached_local(
-        cache_core::__private::ResultMode::<Result<u64, String>>::new(),
-        &L1_TAGGED,
-        Some(cache.clone()),
-        tagged_parts(tenant),
-        async { Ok(db.get(tenant)) },
-    )
-    .await;
-    out.unwrap_or_else(|e| panic!("the read failed: {e}"))
+    staleness::read_at(&L1_TAGGED, tagged_parts(tenant), cache, db, tenant).await
 }
 
 /// How a process without a tier invalidates what a tier holds.

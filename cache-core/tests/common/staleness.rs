@@ -42,11 +42,22 @@ pub fn tenant_parts(tenant: usize) -> KeyParts {
 
 /// A cached read of `tenant`'s version through the `l1` site.
 pub async fn read_version(cache: &Cache, db: &Db, tenant: usize) -> u64 {
+    read_at(&L1_ITEM, tenant_parts(tenant), cache, db, tenant).await
+}
+
+/// A cached read of `tenant`'s version through the `l1` site `site`, with `parts`.
+pub async fn read_at(
+    site: &'static Site,
+    parts: KeyParts,
+    cache: &Cache,
+    db: &Db,
+    tenant: usize,
+) -> u64 {
     let out = __private::cached_local(
         ResultMode::<Result<u64, String>>::new(),
-        &L1_ITEM,
+        site,
         Some(cache.clone()),
-        tenant_parts(tenant),
+        parts,
         async { Ok(db.get(tenant)) },
     )
     .await;
