@@ -6,10 +6,10 @@ use crate::cache::Cache;
 use crate::codec::Codec;
 use crate::error::{CacheError, redact};
 use crate::inner::Inner;
+use crate::l1::Tier;
 use crate::seal::{EncryptionKeys, Keyring};
 use crate::sensitive::Sensitive;
 use crate::throttle::Throttle;
-use crate::tier::Tier;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -419,7 +419,7 @@ impl CacheBuilder {
         let lazy = self.lazy;
         let cache = self.finish(Backend::Redis(backend));
         if cache.inner.tier.is_some() {
-            crate::backplane::start(&cache.inner);
+            crate::l1::backplane::start(&cache.inner);
         }
         if !lazy && let Err(error) = crate::fleet::exchange(&cache.inner).await {
             tracing::warn!(%error, "cache: the fleet's manifests could not be exchanged at start; trying again in the background (sensitive prefixes are not cached until then)");
@@ -439,7 +439,7 @@ impl CacheBuilder {
         let backend_is_cluster = backend.is_cluster();
         let tier = (backend.is_remote() && self.l1_max_bytes > 0)
             .then(|| Tier::new(self.l1_max_bytes, self.l1_bound, self.connect_timeout));
-        let channel = crate::backplane::channel(&self.namespace);
+        let channel = crate::l1::message::channel(&self.namespace);
         let keyring = Keyring::new(&self.encryption_keys);
         let fleet = backend.is_remote().then(|| {
             let manifest = crate::fleet::Manifest {

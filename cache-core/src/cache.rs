@@ -88,7 +88,7 @@ impl Cache {
 
     /// The state of the in-process tier ([`crate::CacheBuilder::l1`]); `None` without one.
     pub fn l1_stats(&self) -> Option<crate::L1Stats> {
-        self.inner.tier.as_ref().map(crate::tier::Tier::stats)
+        self.inner.tier.as_ref().map(crate::l1::Tier::stats)
     }
 
     /// How many invalidations wait for Redis to come back (a deletion by pattern whose

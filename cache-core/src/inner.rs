@@ -7,11 +7,11 @@ use crate::breaker::{Breakers, Permit};
 use crate::codec::Codec;
 use crate::error::CacheError;
 use crate::flight::Flights;
+use crate::l1::Tier;
 use crate::pending::Pending;
 use crate::sensitive::Sensitive;
 use crate::stats::{Counters, Stats};
 use crate::throttle::Throttle;
-use crate::tier::Tier;
 use std::future::Future;
 use std::sync::Weak;
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub(crate) struct Inner {
     pub(crate) this: Weak<Inner>,
     pub(crate) backend: Backend,
     pub(crate) namespace: String,
-    /// The namespace's backplane channel ([`crate::backplane`]): every invalidation on
+    /// The namespace's backplane channel ([`crate::l1::backplane`]): every invalidation on
     /// Redis is announced there, whether this cache has a tier or not.
     pub(crate) channel: String,
     pub(crate) generation_ttl: Duration,

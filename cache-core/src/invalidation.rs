@@ -19,9 +19,9 @@
 //! the targets not yet settled are parked when it is dropped.
 
 use crate::backend::{Notice, RemoveIndexed, WriteThrough};
-use crate::backplane::Message;
 use crate::error::CacheError;
 use crate::inner::Inner;
+use crate::l1::message::Message;
 use crate::stats::Counters;
 use crate::target::Target;
 use crate::through::{Rotation, Store};

@@ -35,7 +35,6 @@
 #![warn(missing_docs)]
 
 mod backend;
-mod backplane;
 mod breaker;
 mod builder;
 mod cache;
@@ -49,6 +48,7 @@ mod index;
 mod inner;
 mod invalidation;
 pub mod key;
+mod l1;
 mod option_mark;
 pub mod outcome;
 mod payload;
@@ -64,7 +64,6 @@ mod stats;
 mod target;
 mod throttle;
 mod through;
-mod tier;
 pub mod ttl;
 
 #[doc(hidden)]
@@ -76,9 +75,9 @@ pub use cache::Cache;
 pub use codec::Codec;
 pub use error::CacheError;
 pub use fleet::{Disagreement, FleetReport, FleetStats, Manifest};
+pub use l1::L1Stats;
 pub use seal::EncryptionKeys;
 pub use stats::{CacheStats, PrefixStats};
-pub use tier::L1Stats;
 
 /// Caches an async function's result; see the crate docs and the README.
 pub use cache_macros::cached;

@@ -53,7 +53,7 @@ where
     M::Stored: Shareable,
     F: Future<Output = M::Output>,
 {
-    let copy = crate::read::Cloned;
+    let copy = crate::l1::Cloned;
     read::<M, F>(site, cache, parts, None, Some(&copy), fut).await
 }
 
@@ -91,7 +91,7 @@ async fn read<M, F>(
     cache: Option<Cache>,
     parts: KeyParts,
     indexer: Option<Indexer<'_, M::Stored>>,
-    copy: Option<&dyn crate::read::LocalCopy<M::Stored>>,
+    copy: Option<&dyn crate::l1::LocalCopy<M::Stored>>,
     fut: F,
 ) -> M::Output
 where

@@ -16,7 +16,7 @@ use crate::error::CacheError;
 use bytes::Bytes;
 use std::time::Duration;
 
-/// A message for the backplane ([`crate::backplane`]), published on `channel` by the node
+/// A message for the backplane ([`crate::l1::backplane`]), published on `channel` by the node
 /// that runs the removal it announces, in the same step.
 #[derive(Clone, Copy)]
 pub(crate) struct Notice<'a> {

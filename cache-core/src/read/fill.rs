@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// keep it in the in-process tier, seal it (a sensitive call).
 pub(super) struct Besides<'a, T> {
     pub indexing: Option<Indexing<'a, T>>,
-    pub local: Option<super::local::LocalRead<'a, T>>,
+    pub local: Option<crate::l1::read::LocalRead<'a, T>>,
     pub keyring: Option<&'a Keyring>,
 }
 
@@ -92,7 +92,9 @@ impl Inner {
         if let Some(local) = &local {
             // The entry is stored after this, for the site's TTL (at least `l1`).
             let until = Instant::now() + local.ttl;
-            self.keep_local(local, keys, &generations, value, encoded.len(), until);
+            if let Some(tier) = &self.tier {
+                tier.keep_read(local, keys, &generations, value, encoded.len(), until);
+            }
         }
         let stored = match keyring {
             None => {

@@ -14,11 +14,10 @@
 //! or encryption stage belongs inside the payload.
 
 mod fill;
-mod local;
 mod lookup;
 
-use self::local::LocalRead;
-pub use self::local::{Cloned, LocalCopy};
+pub use crate::l1::LocalCopy;
+use crate::l1::read::LocalRead;
 
 use crate::entry::Generations;
 use crate::error::CacheError;
@@ -104,7 +103,7 @@ impl Inner {
             (Some(tier), Some(copy), Some(ttl))
                 if !keys.is_plain() && !self.blocked(site.prefix(), &keys) =>
             {
-                if let Some(value) = self.local_hit(tier, &keys, copy) {
+                if let Some(value) = tier.hit(&keys, copy) {
                     counters.local_hit();
                     return M::restore(value);
                 }
@@ -135,7 +134,9 @@ impl Inner {
                         // Kept no longer than its entry lives (unknown: not kept).
                         let encoded = raw.len() - payload_at;
                         let until = until.unwrap_or_else(Instant::now);
-                        self.keep_local(local, &keys, &generations, &value, encoded, until);
+                        if let Some(tier) = &self.tier {
+                            tier.keep_read(local, &keys, &generations, &value, encoded, until);
+                        }
                     }
                     return M::restore(value);
                 }

@@ -1,4 +1,4 @@
-//! The backplane's side of the Redis backend ([`crate::backplane`]): where to subscribe (the
+//! The backplane's side of the Redis backend ([`crate::l1::backplane`]): where to subscribe (the
 //! server, or every master of a cluster), the subscriptions, the heartbeats published at
 //! one node, and the removal of generation keys published atomically with its notice.
 //!

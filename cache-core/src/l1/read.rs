@@ -1,11 +1,10 @@
-//! The in-process stage of the read path, for `l1` sites ([`crate::tier`]): a value the
+//! The in-process stage of the read path, for `l1` sites ([`crate::l1`]): a value the
 //! tier holds and the view says is current is served without Redis; a value read from
 //! Redis, or filled, is kept, if no invalidation was applied since the read began.
 
+use super::Tier;
 use crate::entry::Generations;
-use crate::inner::Inner;
 use crate::key::CallKeys;
-use crate::tier::Tier;
 use std::any::Any;
 use std::time::{Duration, Instant};
 
@@ -37,19 +36,14 @@ pub(crate) struct LocalRead<'a, T> {
     pub since: u64,
 }
 
-impl Inner {
+impl Tier {
     /// The tier's value for `keys`, if it holds one the view says is current now.
-    pub(super) fn local_hit<T>(
-        &self,
-        tier: &Tier,
-        keys: &CallKeys,
-        copy: &dyn LocalCopy<T>,
-    ) -> Option<T> {
-        if !tier.view.is_fresh() {
+    pub(crate) fn hit<T>(&self, keys: &CallKeys, copy: &dyn LocalCopy<T>) -> Option<T> {
+        if !self.view.is_fresh() {
             return None;
         }
-        let entry = tier.local.entry(keys.entry())?;
-        if !tier.view.validates(keys, &entry) {
+        let entry = self.local.entry(keys.entry())?;
+        if !self.view.validates(keys, &entry) {
             return None;
         }
         copy.copy(entry.value())
@@ -58,7 +52,7 @@ impl Inner {
     /// Keeps `value`, read or filled under `generations` by `read`, for the site's `l1`
     /// time but never past `until` (when its entry expires), unless the view changed since
     /// the read began (it may have raced an invalidation).
-    pub(super) fn keep_local<T>(
+    pub(crate) fn keep_read<T>(
         &self,
         read: &LocalRead<'_, T>,
         keys: &CallKeys,
@@ -67,14 +61,13 @@ impl Inner {
         encoded: usize,
         until: Instant,
     ) {
-        let Some(tier) = &self.tier else { return };
         let now = Instant::now();
         let ttl = read.ttl.min(until.saturating_duration_since(now));
         if ttl.is_zero() {
             return;
         }
-        if tier.view.learn(read.since, keys, generations) {
-            tier.local.keep(
+        if self.view.learn(read.since, keys, generations) {
+            self.local.keep(
                 keys.entry(),
                 read.copy.share(value),
                 generations,
