@@ -11,7 +11,7 @@
 //! entry in the index.
 
 use crate::key::{self, CallKeys};
-use crate::seal::Keyring;
+use crate::sensitive::Keyring;
 use bytes::Bytes;
 use serde::Serialize;
 

@@ -7,10 +7,12 @@ use crate::breaker::{Breakers, Permit};
 use crate::codec::Codec;
 use crate::error::CacheError;
 use crate::flight::Flights;
+use crate::key::KeyParts;
 use crate::l1::Tier;
 use crate::pending::Pending;
-use crate::sensitive::Sensitive;
+use crate::sensitive::{Naming, Protection, Sensitive};
 use crate::stats::{Counters, Stats};
+use crate::target::Target;
 use crate::throttle::Throttle;
 use std::future::Future;
 use std::sync::Weak;
@@ -106,5 +108,42 @@ impl Inner {
         if let Some(suppressed) = self.warnings.allow() {
             tracing::warn!(%error, operation = what, suppressed, "cache operation failed; carrying on without the cache");
         }
+    }
+
+    /// The protection of a call of `prefix` at a site that says it is sensitive or not: not
+    /// cached while the fleet's manifests put the prefix in dispute ([`crate::fleet`]),
+    /// else as the cache's sensitive prefixes and keys say.
+    pub(crate) fn protection(&self, prefix: &str, site_says: bool) -> Protection<'_> {
+        if self.fleet_refuses(prefix) {
+            return Protection::Disputed;
+        }
+        self.sensitive.protection(prefix, site_says)
+    }
+
+    /// Whether the fleet's manifests put `prefix` in dispute here: its calls are then not
+    /// cached, and its invalidations are whole. One atomic load when nothing is.
+    pub(crate) fn fleet_refuses(&self, prefix: &str) -> bool {
+        self.fleet
+            .as_ref()
+            .is_some_and(|fleet| fleet.refuses(prefix, || self.sensitive.covers(prefix)))
+    }
+
+    /// Notes, for the fleet's manifests, that this cache reads or invalidates `prefix`.
+    pub(crate) fn note_use(&self, prefix: &str) {
+        if let Some(fleet) = &self.fleet {
+            fleet.note_use(prefix);
+        }
+    }
+
+    /// The invalidation targets of `parts` in `prefix` ([`Target::named`]), named as this
+    /// cache names the prefix's keys; a prefix in dispute with the fleet is invalidated
+    /// whole.
+    pub(crate) fn targets_of(&self, prefix: &str, parts: &KeyParts) -> Vec<Target> {
+        self.note_use(prefix);
+        let naming = match self.fleet_refuses(prefix) {
+            true => Naming::Unknown,
+            false => self.sensitive.naming(prefix),
+        };
+        Target::named(&self.namespace, prefix, parts, naming)
     }
 }

@@ -55,7 +55,6 @@ mod payload;
 mod pending;
 pub mod prefix;
 mod read;
-mod seal;
 mod sensitive;
 mod site;
 mod sites;
@@ -76,7 +75,7 @@ pub use codec::Codec;
 pub use error::CacheError;
 pub use fleet::{Disagreement, FleetReport, FleetStats, Manifest};
 pub use l1::L1Stats;
-pub use seal::EncryptionKeys;
+pub use sensitive::EncryptionKeys;
 pub use stats::{CacheStats, PrefixStats};
 
 /// Caches an async function's result; see the crate docs and the README.

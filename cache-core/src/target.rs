@@ -3,6 +3,7 @@
 //! carried as it is through the invalidation, the pending table and its retries.
 
 use crate::key::{self, KeyParts};
+use crate::sensitive::Naming;
 
 /// What one invalidation removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +94,26 @@ impl Target {
     }
 
     /// The name under which this target is parked and checked by reads.
+    /// The targets of `parts` in `prefix` ([`Target::of_parts`]), named as the prefix's
+    /// keys are named here: plainly, hashed for a sensitive prefix, or (names unknown here)
+    /// the whole prefix: coarser, never weaker, since another process may hold entries
+    /// under names this one cannot write.
+    pub fn named(
+        namespace: &str,
+        prefix: &str,
+        parts: &KeyParts,
+        naming: Naming<'_>,
+    ) -> Vec<Target> {
+        match naming {
+            Naming::Plain => Target::of_parts(namespace, prefix, parts),
+            Naming::Hashed(keyring) => {
+                let hashed = parts.hashed(|component| keyring.hash_component(component));
+                Target::of_parts(namespace, prefix, &hashed)
+            }
+            Naming::Unknown => vec![Target::prefix(namespace, prefix)],
+        }
+    }
+
     pub fn pending_key(&self) -> &str {
         &self.key
     }
@@ -223,6 +244,35 @@ mod tests {
         assert_eq!(
             Target::of_parts("ns", "fmpa", &any),
             [Target::scope("ns", "fmpa", "acme")]
+        );
+    }
+
+    /// A process whose `sensitive = true` site reads a prefix it does not declare cannot
+    /// write the hashed names its peers may: once it has, its invalidations of the prefix
+    /// are whole (what reaches them whatever their names).
+    #[test]
+    fn a_sensitive_site_on_an_undeclared_prefix_makes_its_invalidations_whole() {
+        let cache = crate::Cache::builder()
+            .memory()
+            .encryption_keys(crate::EncryptionKeys::new().with_key("k1", [1; 32]))
+            .build_memory();
+        let inner = &cache.inner;
+        let mut parts = KeyParts::new();
+        parts.scope("acme");
+        let narrow = inner.targets_of("session", &parts);
+        assert_eq!(narrow, [Target::scope("", "session", "acme")]);
+        assert!(matches!(
+            inner.protection("session", true),
+            crate::sensitive::Protection::Refused
+        ));
+        assert_eq!(
+            inner.targets_of("session", &parts),
+            [Target::prefix("", "session")]
+        );
+        assert_eq!(
+            inner.targets_of("fmpa", &parts),
+            [Target::scope("", "fmpa", "acme")],
+            "other prefixes stay narrow"
         );
     }
 }

@@ -159,10 +159,9 @@ impl Inner {
                 read: None,
             };
         }
-        let keys = through.site.keys(
-            &self.namespace,
-            &self.parts_for(&protection, &through.parts),
-        );
+        let keys = through
+            .site
+            .keys(&self.namespace, &protection.parts(&through.parts));
         let generations = match self
             .lookup(through.site.prefix(), &keys, &counters, false)
             .await

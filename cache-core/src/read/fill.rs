@@ -11,7 +11,7 @@ use crate::inner::Inner;
 use crate::key::CallKeys;
 use crate::outcome::Mode;
 use crate::payload::Payload;
-use crate::seal::Keyring;
+use crate::sensitive::Keyring;
 use crate::site::CallSite;
 use crate::stats::Counters;
 use bytes::Bytes;

@@ -26,7 +26,7 @@ use crate::inner::Inner;
 use crate::key::{self, CallKeys, KeyParts};
 use crate::outcome::Mode;
 use crate::payload::Payload;
-use crate::seal::Keyring;
+use crate::sensitive::Keyring;
 use crate::sensitive::Protection;
 use crate::site::CallSite;
 use crate::stats::Counters;
@@ -79,7 +79,7 @@ impl Inner {
             Protection::Plain => None,
             Protection::Sealed(keyring) => Some(keyring),
             Protection::Refused => {
-                self.refuse_sensitive(site.prefix(), &counters);
+                self.sensitive.refuse(site.prefix(), &counters);
                 return load(&counters, fut).await;
             }
             Protection::Disputed => {
@@ -87,7 +87,7 @@ impl Inner {
                 return load(&counters, fut).await;
             }
         };
-        let parts = &*self.parts_for(&protection, parts);
+        let parts = &*protection.parts(parts);
         if self.backend.is_remote()
             && self
                 .breakers
