@@ -421,10 +421,10 @@ impl CacheBuilder {
         if cache.inner.tier.is_some() {
             crate::l1::backplane::start(&cache.inner);
         }
-        if !lazy && let Err(error) = crate::fleet::exchange(&cache.inner).await {
+        if !lazy && let Err(error) = crate::fleet::exchange::once(&cache.inner).await {
             tracing::warn!(%error, "cache: the fleet's manifests could not be exchanged at start; trying again in the background (sensitive prefixes are not cached until then)");
         }
-        crate::fleet::start(&cache.inner);
+        crate::fleet::exchange::start(&cache.inner);
         Ok(cache)
     }
 

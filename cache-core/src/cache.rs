@@ -204,7 +204,7 @@ impl Cache {
     pub async fn try_delete_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
         let pattern = key::user_key(&self.inner.namespace, pattern);
         // Generation keys may go: the in-process tiers of the namespace forget everything.
-        self.inner.delete_pattern(&pattern).await
+        crate::invalidation::delete_pattern(&self.inner, &pattern).await
     }
 
     /// Whether `key` exists. Failures read as false.
@@ -230,15 +230,15 @@ impl Cache {
     {
         let parts = KeyParts::new();
         let site = UserSite { key, ttl };
-        self.inner
-            .read_through::<crate::outcome::ValueMode<T>, _>(
-                &site,
-                &parts,
-                None,
-                None,
-                async move { loader().await },
-            )
-            .await
+        crate::read::read_through::<crate::outcome::ValueMode<T>, _>(
+            &self.inner,
+            &site,
+            &parts,
+            None,
+            None,
+            async move { loader().await },
+        )
+        .await
     }
 
     /// Like [`Cache::get_or_set`] with a fallible loader: an `Err` is returned and never
@@ -256,15 +256,15 @@ impl Cache {
     {
         let parts = KeyParts::new();
         let site = UserSite { key, ttl };
-        self.inner
-            .read_through::<crate::outcome::ResultMode<Result<T, E>>, _>(
-                &site,
-                &parts,
-                None,
-                None,
-                async move { loader().await },
-            )
-            .await
+        crate::read::read_through::<crate::outcome::ResultMode<Result<T, E>>, _>(
+            &self.inner,
+            &site,
+            &parts,
+            None,
+            None,
+            async move { loader().await },
+        )
+        .await
     }
 
     // ----- invalidation ----------------------------------------------------------------
@@ -294,7 +294,7 @@ impl Cache {
             );
         }
         let targets = self.inner.targets_of(prefix, &parts);
-        self.inner.invalidate(targets).await
+        crate::invalidation::invalidate(&self.inner, targets).await
     }
 
     /// Invalidates every entry of `prefix`, all scopes, in O(1): the cost is that of
@@ -309,7 +309,7 @@ impl Cache {
     /// and retried).
     pub async fn try_invalidate_all(&self, prefix: &str) -> Result<(), CacheError> {
         let target = Target::prefix(&self.inner.namespace, prefix);
-        self.inner.invalidate(vec![target]).await
+        crate::invalidation::invalidate(&self.inner, vec![target]).await
     }
 
     async fn fail_open<T: Default>(

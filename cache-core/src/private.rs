@@ -101,10 +101,7 @@ where
     site.register::<M::Stored>();
     match cache {
         Some(cache) => {
-            cache
-                .inner
-                .read_through::<M, F>(site, &parts, indexer, copy, fut)
-                .await
+            crate::read::read_through::<M, F>(&cache.inner, site, &parts, indexer, copy, fut).await
         }
         None => fut.await,
     }
@@ -134,7 +131,7 @@ where
 pub async fn invalidate(cache: Option<Cache>, targets: &[(&[&str], &KeyParts)]) {
     let Some(cache) = cache else { return };
     let targets = targets_of(&cache, targets);
-    let _ = cache.inner.invalidate(targets).await;
+    let _ = crate::invalidation::invalidate(&cache.inner, targets).await;
 }
 
 /// The targets of each (prefixes, key parts).
@@ -170,7 +167,7 @@ pub trait WriteThroughRead<O> {}
 /// without a cache.
 pub async fn capture<O>(cache: &Option<Cache>, through: Through<O>) -> Option<Captured<O>> {
     let cache = cache.as_ref()?;
-    Some(cache.inner.capture(through).await)
+    Some(crate::through::capture(&cache.inner, through).await)
 }
 
 /// [`invalidate`], and the write-through of `output` to the read captured before the
@@ -185,7 +182,7 @@ pub async fn invalidate_through<O>(
     let Some(cache) = cache else { return };
     let targets = targets_of(&cache, targets);
     let rotation = captured.map(|captured| captured.rotation(&cache, output));
-    let _ = cache.inner.invalidate_with(targets, rotation).await;
+    let _ = crate::invalidation::invalidate_with(&cache.inner, targets, rotation).await;
 }
 
 /// `check_round_trip = true`, in debug builds: what a hit would return (the stored part

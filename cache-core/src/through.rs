@@ -141,29 +141,28 @@ impl Store {
     }
 }
 
-impl Inner {
-    /// Reads the generations of `through`'s entry, creating missing ones.
-    pub(crate) async fn capture<O>(&self, through: Through<O>) -> Captured<O> {
-        if through.parts.is_invalid() {
-            return Captured {
-                through,
-                read: None,
-            };
-        }
-        let counters = through.site.counters(self);
-        let protection = self.protection(through.site.prefix, through.site.sensitive);
-        if let Protection::Refused | Protection::Disputed = protection {
-            // Nothing of the read is cached: the write only invalidates.
-            return Captured {
-                through,
-                read: None,
-            };
-        }
-        let keys = through
-            .site
-            .keys(&self.namespace, &protection.parts(&through.parts));
-        let generations = match self
-            .lookup(through.site.prefix(), &keys, &counters, false)
+/// Reads the generations of `through`'s entry, creating missing ones.
+pub(crate) async fn capture<O>(inner: &Inner, through: Through<O>) -> Captured<O> {
+    if through.parts.is_invalid() {
+        return Captured {
+            through,
+            read: None,
+        };
+    }
+    let counters = through.site.counters(inner);
+    let protection = inner.protection(through.site.prefix, through.site.sensitive);
+    if let Protection::Refused | Protection::Disputed = protection {
+        // Nothing of the read is cached: the write only invalidates.
+        return Captured {
+            through,
+            read: None,
+        };
+    }
+    let keys = through
+        .site
+        .keys(&inner.namespace, &protection.parts(&through.parts));
+    let generations =
+        match crate::read::lookup::lookup(inner, through.site.prefix(), &keys, &counters, false)
             .await
         {
             Read::Hit { generations, .. } | Read::Miss(generations) => generations,
@@ -174,13 +173,12 @@ impl Inner {
                 };
             }
         };
-        let fences = match &through.index {
-            None => Some(Fences::default()),
-            Some(_) => self.fences(&keys, &through.parts, &counters).await,
-        };
-        let read = fences.map(|fences| (keys, generations, fences));
-        Captured { through, read }
-    }
+    let fences = match &through.index {
+        None => Some(Fences::default()),
+        Some(_) => crate::read::fences(inner, &keys, &through.parts, &counters).await,
+    };
+    let read = fences.map(|fences| (keys, generations, fences));
+    Captured { through, read }
 }
 
 impl<O> Captured<O> {

@@ -26,151 +26,149 @@ pub(super) struct Besides<'a, T> {
     pub keyring: Option<&'a Keyring>,
 }
 
-impl Inner {
-    /// Runs (or joins) the load of a missed call and stores its result.
-    pub(super) async fn fill<M, F>(
-        &self,
-        site: &impl CallSite,
-        keys: &CallKeys,
-        generations: Generations,
-        besides: Besides<'_, M::Stored>,
-        counters: &Counters,
-        fut: F,
-    ) -> M::Output
-    where
-        M: Mode,
-        F: Future<Output = M::Output>,
-    {
-        let Besides {
-            indexing,
-            local,
-            keyring,
-        } = besides;
-        // A flight is keyed by the entry and the generations (and fences) read: a call
-        // that starts after an invalidation never joins a load that began before it.
-        let fences = indexing.iter().flat_map(|indexing| &indexing.expected);
-        let all = [&generations.prefix, &generations.scope]
-            .into_iter()
-            .chain(&generations.tags)
-            .chain(fences);
-        let mut flight_key = Vec::with_capacity(keys.entry().len() + 64);
-        flight_key.extend_from_slice(keys.entry().as_bytes());
-        for generation in all {
-            flight_key.push(0);
-            flight_key.extend_from_slice(generation);
-        }
-        let payload = Payload::for_keys(keys, self.codec);
-        let role = self.flights.join(flight_key);
-        // Counted once the call has joined the flight: a miss counted is a caller that
-        // will share the load under way (what the single-flight test waits for).
-        counters.miss();
-        let leader = match role {
-            crate::flight::Role::Leader(leader) => leader,
-            crate::flight::Role::Follower(follower) => {
-                if let Some(bytes) = follower.wait().await
-                    && let Ok(value) = payload.decode::<M::Stored>(&bytes)
-                {
-                    counters.coalesced();
-                    return M::restore(value);
-                }
-                return load(counters, fut).await;
+/// Runs (or joins) the load of a missed call and stores its result.
+pub(super) async fn fill<M, F>(
+    inner: &Inner,
+    site: &impl CallSite,
+    keys: &CallKeys,
+    generations: Generations,
+    besides: Besides<'_, M::Stored>,
+    counters: &Counters,
+    fut: F,
+) -> M::Output
+where
+    M: Mode,
+    F: Future<Output = M::Output>,
+{
+    let Besides {
+        indexing,
+        local,
+        keyring,
+    } = besides;
+    // A flight is keyed by the entry and the generations (and fences) read: a call
+    // that starts after an invalidation never joins a load that began before it.
+    let fences = indexing.iter().flat_map(|indexing| &indexing.expected);
+    let all = [&generations.prefix, &generations.scope]
+        .into_iter()
+        .chain(&generations.tags)
+        .chain(fences);
+    let mut flight_key = Vec::with_capacity(keys.entry().len() + 64);
+    flight_key.extend_from_slice(keys.entry().as_bytes());
+    for generation in all {
+        flight_key.push(0);
+        flight_key.extend_from_slice(generation);
+    }
+    let payload = Payload::for_keys(keys, inner.codec);
+    let role = inner.flights.join(flight_key);
+    // Counted once the call has joined the flight: a miss counted is a caller that
+    // will share the load under way (what the single-flight test waits for).
+    counters.miss();
+    let leader = match role {
+        crate::flight::Role::Leader(leader) => leader,
+        crate::flight::Role::Follower(follower) => {
+            if let Some(bytes) = follower.wait().await
+                && let Ok(value) = payload.decode::<M::Stored>(&bytes)
+            {
+                counters.coalesced();
+                return M::restore(value);
             }
-        };
-        let out = load(counters, fut).await;
-        let Some(value) = M::stored(&out) else {
+            return load(counters, fut).await;
+        }
+    };
+    let out = load(counters, fut).await;
+    let Some(value) = M::stored(&out) else {
+        leader.publish(None);
+        return out;
+    };
+    let encoded = match payload.encode(value) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            inner.count_failure(counters, "encode", &CacheError::from(error));
             leader.publish(None);
             return out;
-        };
-        let encoded = match payload.encode(value) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                self.count_failure(counters, "encode", &CacheError::from(error));
-                leader.publish(None);
-                return out;
-            }
-        };
-        if let Some(local) = &local {
-            // The entry is stored after this, for the site's TTL (at least `l1`).
-            let until = Instant::now() + local.ttl;
-            if let Some(tier) = &self.tier {
-                tier.keep_read(local, keys, &generations, value, encoded.len(), until);
-            }
         }
-        let stored = match keyring {
-            None => {
-                let (stored, payload_at) = payload.seal(&generations, encoded);
-                leader.publish(Some(stored.slice(payload_at..)));
-                stored
-            }
-            Some(keyring) => {
-                let sealed = keyring.seal(keys.entry(), &generations, &encoded);
-                // Followers decode the plaintext, in this process.
-                leader.publish(Some(Bytes::from(encoded)));
-                let Some(sealed) = sealed else {
-                    self.count_failure(counters, "seal", &CacheError::Unavailable);
-                    return out;
-                };
-                payload.seal(&generations, sealed).0
-            }
-        };
-        let written = match indexing {
-            None => {
-                self.guarded(
+    };
+    if let Some(local) = &local {
+        // The entry is stored after this, for the site's TTL (at least `l1`).
+        let until = Instant::now() + local.ttl;
+        if let Some(tier) = &inner.tier {
+            tier.keep_read(local, keys, &generations, value, encoded.len(), until);
+        }
+    }
+    let stored = match keyring {
+        None => {
+            let (stored, payload_at) = payload.seal(&generations, encoded);
+            leader.publish(Some(stored.slice(payload_at..)));
+            stored
+        }
+        Some(keyring) => {
+            let sealed = keyring.seal(keys.entry(), &generations, &encoded);
+            // Followers decode the plaintext, in this process.
+            leader.publish(Some(Bytes::from(encoded)));
+            let Some(sealed) = sealed else {
+                inner.count_failure(counters, "seal", &CacheError::Unavailable);
+                return out;
+            };
+            payload.seal(&generations, sealed).0
+        }
+    };
+    let written = match indexing {
+        None => {
+            inner
+                .guarded(
                     keys.entry(),
-                    self.backend.set(keys.entry(), stored, site.ttl()),
+                    inner.backend.set(keys.entry(), stored, site.ttl()),
                 )
                 .await
-            }
-            Some(indexing) => {
-                self.fill_indexed(keys, stored, site.ttl(), value, indexing, keyring)
-                    .await
-            }
-        };
-        if let Err(error) = written {
-            self.count_failure(counters, "fill", &error);
         }
-        out
+        Some(indexing) => {
+            fill_indexed(inner, keys, stored, site.ttl(), value, indexing, keyring).await
+        }
+    };
+    if let Err(error) = written {
+        inner.count_failure(counters, "fill", &error);
     }
+    out
+}
 
-    /// The fill of an indexed site: stored and listed under each value `value` depends
-    /// on (in its scope's index and its bucket's), unless a fence moved since before the
-    /// load (then nothing is stored).
-    async fn fill_indexed<T>(
-        &self,
-        keys: &CallKeys,
-        stored: Bytes,
-        ttl: Duration,
-        value: &T,
-        indexing: Indexing<'_, T>,
-        keyring: Option<&Keyring>,
-    ) -> Result<(), CacheError> {
-        let mut index = Index::default();
-        (indexing.indexer)(value, &mut index);
-        let Some(values) = index.values() else {
-            tracing::warn!(
-                key = keys.entry(),
-                "cache: a value the entry depends on did not serialize; not cached"
-            );
-            return Ok(());
-        };
-        let indexes = crate::index::index_keys(keys, values, keyring);
-        let op = FillIndexed {
-            entry: keys.entry(),
-            value: &stored,
-            ttl,
-            fences: &indexing.fences,
-            expected: &indexing.expected,
-            indexes: &indexes,
-        };
-        let filled = self
-            .guarded(keys.entry(), self.backend.fill_indexed(&op))
-            .await?;
-        if !filled {
-            tracing::debug!(
-                key = keys.entry(),
-                "cache: an invalidation ran during the load; not filled"
-            );
-        }
-        Ok(())
+/// The fill of an indexed site: stored and listed under each value `value` depends
+/// on (in its scope's index and its bucket's), unless a fence moved since before the
+/// load (then nothing is stored).
+async fn fill_indexed<T>(
+    inner: &Inner,
+    keys: &CallKeys,
+    stored: Bytes,
+    ttl: Duration,
+    value: &T,
+    indexing: Indexing<'_, T>,
+    keyring: Option<&Keyring>,
+) -> Result<(), CacheError> {
+    let mut index = Index::default();
+    (indexing.indexer)(value, &mut index);
+    let Some(values) = index.values() else {
+        tracing::warn!(
+            key = keys.entry(),
+            "cache: a value the entry depends on did not serialize; not cached"
+        );
+        return Ok(());
+    };
+    let indexes = crate::index::index_keys(keys, values, keyring);
+    let op = FillIndexed {
+        entry: keys.entry(),
+        value: &stored,
+        ttl,
+        fences: &indexing.fences,
+        expected: &indexing.expected,
+        indexes: &indexes,
+    };
+    let filled = inner
+        .guarded(keys.entry(), inner.backend.fill_indexed(&op))
+        .await?;
+    if !filled {
+        tracing::debug!(
+            key = keys.entry(),
+            "cache: an invalidation ran during the load; not filled"
+        );
     }
+    Ok(())
 }

@@ -13,197 +13,195 @@ use crate::stats::Counters;
 use bytes::Bytes;
 use std::time::Instant;
 
-impl Inner {
-    /// The read of a call: one `MGET` of both generations and the entry (a `GET` for a
-    /// user key, which has no generations). With `expiry` (a read for the in-process
-    /// tier), the entry's remaining TTL is read in the same round trip: a hit then says
-    /// until when its value may be kept.
-    pub(crate) async fn lookup(
-        &self,
-        prefix: &str,
-        keys: &CallKeys,
-        counters: &Counters,
-        expiry: bool,
-    ) -> Read {
-        if keys.is_plain() {
-            return match self
-                .guarded(keys.entry(), self.backend.get(keys.entry()))
-                .await
-            {
-                Ok(Some(raw)) => Read::Hit {
-                    raw,
-                    payload_at: 0,
-                    payload: Payload::plain(),
-                    generations: Generations::default(),
-                    until: None,
-                },
-                Ok(None) => Read::Miss(Generations::default()),
-                Err(error) => {
-                    self.count_failure(counters, "read", &error);
-                    Read::Bypass
-                }
-            };
-        }
-        if self.blocked(prefix, keys) {
-            counters.bypass();
-            return Read::Bypass;
-        }
-        let tag_keys = keys.tag_generations();
-        let fixed = [
-            keys.prefix_generation(),
-            keys.scope_generation(),
-            keys.entry(),
-        ];
-        let sent = Instant::now();
-        let mut until = None;
-        let read = if expiry {
-            let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
-            all.extend(fixed);
-            all.extend(tag_keys.iter().map(String::as_str));
-            let read = self.backend.mget_ttl(&all, keys.entry());
-            self.guarded(keys.entry(), read)
-                .await
-                .map(|(values, left)| {
-                    // Measured from before the request left: never later than the entry's end.
-                    until = left.map(|left| sent + left);
-                    values
-                })
-        } else if tag_keys.is_empty() {
-            self.guarded(keys.entry(), self.backend.mget(&fixed)).await
-        } else {
-            let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
-            all.extend(fixed);
-            all.extend(tag_keys.iter().map(String::as_str));
-            self.guarded(keys.entry(), self.backend.mget(&all)).await
-        };
-        let mut values = match read {
-            Ok(values) if values.len() == fixed.len() + tag_keys.len() => values.into_iter(),
-            Ok(_) => {
-                self.count_failure(counters, "read", &CacheError::Unavailable);
-                return Read::Bypass;
-            }
-            Err(error) => {
-                self.count_failure(counters, "read", &error);
-                return Read::Bypass;
-            }
-        };
-        let (prefix, scope, raw) = (
-            values.next().flatten(),
-            values.next().flatten(),
-            values.next().flatten(),
-        );
-        // Empty, without an allocation, for a call without tags.
-        let tags: Vec<Option<Bytes>> = values.collect();
-        let all_tags: Option<Vec<Bytes>> = tags.iter().cloned().collect();
-        let current = match (&prefix, &scope, &raw, &all_tags) {
-            (Some(prefix), Some(scope), Some(raw), Some(all_tags)) => match entry::decode(raw) {
-                Ok(entry) if entry.is_current_with(prefix, scope, all_tags) => {
-                    Some((raw.len() - entry.payload.len(), entry.codec))
-                }
-                Ok(_) => None, // filled under an older generation: invalidated
-                Err(error) => {
-                    counters.decode_error();
-                    tracing::debug!(key = keys.entry(), %error, "corrupt cache entry; reloading");
-                    None
-                }
-            },
-            _ => None,
-        };
-        // Moved, not cloned: a clone of a `Bytes` made from a `Vec` allocates.
-        match (current, raw, prefix, scope, all_tags) {
-            (Some((payload_at, codec)), Some(raw), Some(prefix), Some(scope), Some(tags)) => {
-                Read::Hit {
-                    raw,
-                    payload_at,
-                    payload: Payload::entry(codec),
-                    generations: Generations {
-                        prefix,
-                        scope,
-                        tags,
-                    },
-                    until,
-                }
-            }
-            (_, _, prefix, scope, _) => match self
-                .resolve_generations(keys, prefix, scope, tags, counters)
-                .await
-            {
-                Some(generations) => Read::Miss(generations),
-                None => Read::Bypass,
-            },
-        }
-    }
-
-    /// Whether an invalidation of this call's prefix or scope is pending here: then the
-    /// cache is skipped (and a retry made sure of: its task may have died with a runtime).
-    pub(super) fn blocked(&self, prefix: &str, keys: &CallKeys) -> bool {
-        let blocked = !self.pending.is_empty()
-            && self.pending.blocks(&[
-                &key::prefix_marker(&self.namespace, prefix),
-                keys.scope_generation(),
-            ]);
-        if blocked {
-            self.spawn_retry();
-        }
-        blocked
-    }
-
-    /// The generations to fill under, creating missing ones. This happens before the load
-    /// starts: an invalidation during the load then removes a generation the fill
-    /// records, and the filled entry is never served.
-    async fn resolve_generations(
-        &self,
-        keys: &CallKeys,
-        prefix: Option<Bytes>,
-        scope: Option<Bytes>,
-        tags: Vec<Option<Bytes>>,
-        counters: &Counters,
-    ) -> Option<Generations> {
-        let prefix = match prefix {
-            Some(generation) => generation,
-            None => {
-                self.create_generation(keys.prefix_generation(), counters)
-                    .await?
-            }
-        };
-        let scope = match scope {
-            Some(generation) => generation,
-            None => {
-                self.create_generation(keys.scope_generation(), counters)
-                    .await?
-            }
-        };
-        let mut resolved = Vec::with_capacity(tags.len());
-        for (generation, key) in tags.into_iter().zip(keys.tag_generations()) {
-            resolved.push(match generation {
-                Some(generation) => generation,
-                None => self.create_generation(key, counters).await?,
-            });
-        }
-        Some(Generations {
-            prefix,
-            scope,
-            tags: resolved,
-        })
-    }
-
-    /// Creates a missing generation key with a fresh token (`SET NX GET`), or returns the
-    /// one another caller created first. A missing key is never read as an old value.
-    pub(super) async fn create_generation(&self, key: &str, counters: &Counters) -> Option<Bytes> {
-        let token = generation::fresh();
-        match self
-            .guarded(
-                key,
-                self.backend.set_nx_get(key, &token, self.generation_ttl),
-            )
+/// The read of a call: one `MGET` of both generations and the entry (a `GET` for a
+/// user key, which has no generations). With `expiry` (a read for the in-process
+/// tier), the entry's remaining TTL is read in the same round trip: a hit then says
+/// until when its value may be kept.
+pub(crate) async fn lookup(
+    inner: &Inner,
+    prefix: &str,
+    keys: &CallKeys,
+    counters: &Counters,
+    expiry: bool,
+) -> Read {
+    if keys.is_plain() {
+        return match inner
+            .guarded(keys.entry(), inner.backend.get(keys.entry()))
             .await
         {
-            Ok(Some(existing)) => Some(existing),
-            Ok(None) => Some(Bytes::from(token)),
+            Ok(Some(raw)) => Read::Hit {
+                raw,
+                payload_at: 0,
+                payload: Payload::plain(),
+                generations: Generations::default(),
+                until: None,
+            },
+            Ok(None) => Read::Miss(Generations::default()),
             Err(error) => {
-                self.count_failure(counters, "generation", &error);
+                inner.count_failure(counters, "read", &error);
+                Read::Bypass
+            }
+        };
+    }
+    if blocked(inner, prefix, keys) {
+        counters.bypass();
+        return Read::Bypass;
+    }
+    let tag_keys = keys.tag_generations();
+    let fixed = [
+        keys.prefix_generation(),
+        keys.scope_generation(),
+        keys.entry(),
+    ];
+    let sent = Instant::now();
+    let mut until = None;
+    let read = if expiry {
+        let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
+        all.extend(fixed);
+        all.extend(tag_keys.iter().map(String::as_str));
+        let read = inner.backend.mget_ttl(&all, keys.entry());
+        inner
+            .guarded(keys.entry(), read)
+            .await
+            .map(|(values, left)| {
+                // Measured from before the request left: never later than the entry's end.
+                until = left.map(|left| sent + left);
+                values
+            })
+    } else if tag_keys.is_empty() {
+        inner
+            .guarded(keys.entry(), inner.backend.mget(&fixed))
+            .await
+    } else {
+        let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
+        all.extend(fixed);
+        all.extend(tag_keys.iter().map(String::as_str));
+        inner.guarded(keys.entry(), inner.backend.mget(&all)).await
+    };
+    let mut values = match read {
+        Ok(values) if values.len() == fixed.len() + tag_keys.len() => values.into_iter(),
+        Ok(_) => {
+            inner.count_failure(counters, "read", &CacheError::Unavailable);
+            return Read::Bypass;
+        }
+        Err(error) => {
+            inner.count_failure(counters, "read", &error);
+            return Read::Bypass;
+        }
+    };
+    let (prefix, scope, raw) = (
+        values.next().flatten(),
+        values.next().flatten(),
+        values.next().flatten(),
+    );
+    // Empty, without an allocation, for a call without tags.
+    let tags: Vec<Option<Bytes>> = values.collect();
+    let all_tags: Option<Vec<Bytes>> = tags.iter().cloned().collect();
+    let current = match (&prefix, &scope, &raw, &all_tags) {
+        (Some(prefix), Some(scope), Some(raw), Some(all_tags)) => match entry::decode(raw) {
+            Ok(entry) if entry.is_current_with(prefix, scope, all_tags) => {
+                Some((raw.len() - entry.payload.len(), entry.codec))
+            }
+            Ok(_) => None, // filled under an older generation: invalidated
+            Err(error) => {
+                counters.decode_error();
+                tracing::debug!(key = keys.entry(), %error, "corrupt cache entry; reloading");
                 None
             }
+        },
+        _ => None,
+    };
+    // Moved, not cloned: a clone of a `Bytes` made from a `Vec` allocates.
+    match (current, raw, prefix, scope, all_tags) {
+        (Some((payload_at, codec)), Some(raw), Some(prefix), Some(scope), Some(tags)) => {
+            Read::Hit {
+                raw,
+                payload_at,
+                payload: Payload::entry(codec),
+                generations: Generations {
+                    prefix,
+                    scope,
+                    tags,
+                },
+                until,
+            }
+        }
+        (_, _, prefix, scope, _) => {
+            match resolve_generations(inner, keys, prefix, scope, tags, counters).await {
+                Some(generations) => Read::Miss(generations),
+                None => Read::Bypass,
+            }
+        }
+    }
+}
+
+/// Whether an invalidation of this call's prefix or scope is pending here: then the
+/// cache is skipped (and a retry made sure of: its task may have died with a runtime).
+pub(super) fn blocked(inner: &Inner, prefix: &str, keys: &CallKeys) -> bool {
+    let blocked = !inner.pending.is_empty()
+        && inner.pending.blocks(&[
+            &key::prefix_marker(&inner.namespace, prefix),
+            keys.scope_generation(),
+        ]);
+    if blocked {
+        crate::invalidation::spawn_retry(inner);
+    }
+    blocked
+}
+
+/// The generations to fill under, creating missing ones. This happens before the load
+/// starts: an invalidation during the load then removes a generation the fill
+/// records, and the filled entry is never served.
+async fn resolve_generations(
+    inner: &Inner,
+    keys: &CallKeys,
+    prefix: Option<Bytes>,
+    scope: Option<Bytes>,
+    tags: Vec<Option<Bytes>>,
+    counters: &Counters,
+) -> Option<Generations> {
+    let prefix = match prefix {
+        Some(generation) => generation,
+        None => create_generation(inner, keys.prefix_generation(), counters).await?,
+    };
+    let scope = match scope {
+        Some(generation) => generation,
+        None => create_generation(inner, keys.scope_generation(), counters).await?,
+    };
+    let mut resolved = Vec::with_capacity(tags.len());
+    for (generation, key) in tags.into_iter().zip(keys.tag_generations()) {
+        resolved.push(match generation {
+            Some(generation) => generation,
+            None => create_generation(inner, key, counters).await?,
+        });
+    }
+    Some(Generations {
+        prefix,
+        scope,
+        tags: resolved,
+    })
+}
+
+/// Creates a missing generation key with a fresh token (`SET NX GET`), or returns the
+/// one another caller created first. A missing key is never read as an old value.
+pub(super) async fn create_generation(
+    inner: &Inner,
+    key: &str,
+    counters: &Counters,
+) -> Option<Bytes> {
+    let token = generation::fresh();
+    match inner
+        .guarded(
+            key,
+            inner.backend.set_nx_get(key, &token, inner.generation_ttl),
+        )
+        .await
+    {
+        Ok(Some(existing)) => Some(existing),
+        Ok(None) => Some(Bytes::from(token)),
+        Err(error) => {
+            inner.count_failure(counters, "generation", &error);
+            None
         }
     }
 }

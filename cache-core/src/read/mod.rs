@@ -14,7 +14,7 @@
 //! or encryption stage belongs inside the payload.
 
 mod fill;
-mod lookup;
+pub(crate) mod lookup;
 
 pub use crate::l1::LocalCopy;
 use crate::l1::read::LocalRead;
@@ -52,148 +52,142 @@ pub(crate) enum Read {
     Bypass,
 }
 
-impl Inner {
-    /// The cache-aside flow: guard, lookup, decode a hit, or fill on a miss.
-    pub(crate) async fn read_through<M, F>(
-        &self,
-        site: &impl CallSite,
-        parts: &KeyParts,
-        indexer: Option<Indexer<'_, M::Stored>>,
-        copy: Option<&dyn LocalCopy<M::Stored>>,
-        fut: F,
-    ) -> M::Output
-    where
-        M: Mode,
-        F: Future<Output = M::Output>,
-    {
-        let counters = site.counters(self);
-        if parts.is_invalid() {
-            self.count_failure(&counters, "key", &CacheError::Unavailable);
+/// The cache-aside flow: guard, lookup, decode a hit, or fill on a miss.
+pub(crate) async fn read_through<M, F>(
+    inner: &Inner,
+    site: &impl CallSite,
+    parts: &KeyParts,
+    indexer: Option<Indexer<'_, M::Stored>>,
+    copy: Option<&dyn LocalCopy<M::Stored>>,
+    fut: F,
+) -> M::Output
+where
+    M: Mode,
+    F: Future<Output = M::Output>,
+{
+    let counters = site.counters(inner);
+    if parts.is_invalid() {
+        inner.count_failure(&counters, "key", &CacheError::Unavailable);
+        return load(&counters, fut).await;
+    }
+    let protection = match site.follows_its_prefix() {
+        true => inner.protection(site.prefix(), site.sensitive()),
+        false => Protection::Plain,
+    };
+    let keyring = match protection {
+        Protection::Plain => None,
+        Protection::Sealed(keyring) => Some(keyring),
+        Protection::Refused => {
+            inner.sensitive.refuse(site.prefix(), &counters);
             return load(&counters, fut).await;
         }
-        let protection = match site.follows_its_prefix() {
-            true => self.protection(site.prefix(), site.sensitive()),
-            false => Protection::Plain,
-        };
-        let keyring = match protection {
-            Protection::Plain => None,
-            Protection::Sealed(keyring) => Some(keyring),
-            Protection::Refused => {
-                self.sensitive.refuse(site.prefix(), &counters);
-                return load(&counters, fut).await;
-            }
-            Protection::Disputed => {
-                counters.bypass();
-                return load(&counters, fut).await;
-            }
-        };
-        let parts = &*protection.parts(parts);
-        if self.backend.is_remote()
-            && self
-                .breakers
-                .single()
-                .is_some_and(|breaker| breaker.is_open())
-        {
-            // Redis is being skipped: not even the keys are built.
+        Protection::Disputed => {
             counters.bypass();
             return load(&counters, fut).await;
         }
-        let keys = site.keys(&self.namespace, parts);
-        let local = match (&self.tier, copy, site.l1()) {
-            (Some(tier), Some(copy), Some(ttl))
-                if !keys.is_plain() && !self.blocked(site.prefix(), &keys) =>
-            {
-                if let Some(value) = tier.hit(&keys, copy) {
-                    counters.local_hit();
-                    return M::restore(value);
-                }
-                Some(LocalRead {
-                    copy,
-                    ttl,
-                    since: tier.view.seq(),
-                })
+    };
+    let parts = &*protection.parts(parts);
+    if inner.backend.is_remote()
+        && inner
+            .breakers
+            .single()
+            .is_some_and(|breaker| breaker.is_open())
+    {
+        // Redis is being skipped: not even the keys are built.
+        counters.bypass();
+        return load(&counters, fut).await;
+    }
+    let keys = site.keys(&inner.namespace, parts);
+    let local = match (&inner.tier, copy, site.l1()) {
+        (Some(tier), Some(copy), Some(ttl))
+            if !keys.is_plain() && !lookup::blocked(inner, site.prefix(), &keys) =>
+        {
+            if let Some(value) = tier.hit(&keys, copy) {
+                counters.local_hit();
+                return M::restore(value);
             }
-            _ => None,
-        };
-        let read = self
-            .lookup(site.prefix(), &keys, &counters, local.is_some())
-            .await;
-        let generations = match read {
-            Read::Hit {
-                raw,
-                payload_at,
-                payload,
-                generations,
-                until,
-            } => match open::<M::Stored>(keyring, &keys, &generations, payload, &raw[payload_at..])
-            {
-                Ok(value) => {
-                    counters.hit();
-                    tracing::debug!(key = keys.entry(), "cache hit");
-                    if let Some(local) = &local {
-                        // Kept no longer than its entry lives (unknown: not kept).
-                        let encoded = raw.len() - payload_at;
-                        let until = until.unwrap_or_else(Instant::now);
-                        if let Some(tier) = &self.tier {
-                            tier.keep_read(local, &keys, &generations, &value, encoded, until);
-                        }
-                    }
-                    return M::restore(value);
-                }
-                Err(error) => {
-                    // Written by another shape of the type: a miss, overwritten below.
-                    counters.decode_error();
-                    tracing::debug!(key = keys.entry(), %error, "cache entry of another type; reloading");
-                    generations
-                }
-            },
-            Read::Miss(generations) => generations,
-            Read::Bypass => return load(&counters, fut).await,
-        };
-        tracing::debug!(key = keys.entry(), "cache miss");
-        let indexing = match indexer {
-            None => None,
-            Some(indexer) => match self.fences(&keys, parts, &counters).await {
-                Some((fences, expected)) => Some(Indexing {
-                    indexer,
-                    fences,
-                    expected,
-                }),
-                None => return load(&counters, fut).await,
-            },
-        };
-        let besides = fill::Besides {
-            indexing,
-            local,
-            keyring,
-        };
-        self.fill::<M, F>(site, &keys, generations, besides, &counters, fut)
-            .await
-    }
-
-    /// The fences of the call's result tags, in its scope and in its bucket, read (created
-    /// when missing) before the load (or a write-through's body); `None` if one could not
-    /// be.
-    pub(crate) async fn fences(
-        &self,
-        keys: &CallKeys,
-        parts: &KeyParts,
-        counters: &Counters,
-    ) -> Option<(Vec<String>, Vec<Bytes>)> {
-        let fences: Vec<String> = parts
-            .result_tags()
-            .iter()
-            .flat_map(|tag| {
-                [keys.scope_generation(), keys.prefix_generation()]
-                    .map(|base| key::index_key(base, tag, None))
+            Some(LocalRead {
+                copy,
+                ttl,
+                since: tier.view.seq(),
             })
-            .collect();
-        let mut expected = Vec::with_capacity(fences.len());
-        for fence in &fences {
-            expected.push(self.create_generation(fence, counters).await?);
         }
-        Some((fences, expected))
+        _ => None,
+    };
+    let read = lookup::lookup(inner, site.prefix(), &keys, &counters, local.is_some()).await;
+    let generations = match read {
+        Read::Hit {
+            raw,
+            payload_at,
+            payload,
+            generations,
+            until,
+        } => match open::<M::Stored>(keyring, &keys, &generations, payload, &raw[payload_at..]) {
+            Ok(value) => {
+                counters.hit();
+                tracing::debug!(key = keys.entry(), "cache hit");
+                if let Some(local) = &local {
+                    // Kept no longer than its entry lives (unknown: not kept).
+                    let encoded = raw.len() - payload_at;
+                    let until = until.unwrap_or_else(Instant::now);
+                    if let Some(tier) = &inner.tier {
+                        tier.keep_read(local, &keys, &generations, &value, encoded, until);
+                    }
+                }
+                return M::restore(value);
+            }
+            Err(error) => {
+                // Written by another shape of the type: a miss, overwritten below.
+                counters.decode_error();
+                tracing::debug!(key = keys.entry(), %error, "cache entry of another type; reloading");
+                generations
+            }
+        },
+        Read::Miss(generations) => generations,
+        Read::Bypass => return load(&counters, fut).await,
+    };
+    tracing::debug!(key = keys.entry(), "cache miss");
+    let indexing = match indexer {
+        None => None,
+        Some(indexer) => match fences(inner, &keys, parts, &counters).await {
+            Some((fences, expected)) => Some(Indexing {
+                indexer,
+                fences,
+                expected,
+            }),
+            None => return load(&counters, fut).await,
+        },
+    };
+    let besides = fill::Besides {
+        indexing,
+        local,
+        keyring,
+    };
+    fill::fill::<M, F>(inner, site, &keys, generations, besides, &counters, fut).await
+}
+
+/// The fences of the call's result tags, in its scope and in its bucket, read (created
+/// when missing) before the load (or a write-through's body); `None` if one could not
+/// be.
+pub(crate) async fn fences(
+    inner: &Inner,
+    keys: &CallKeys,
+    parts: &KeyParts,
+    counters: &Counters,
+) -> Option<(Vec<String>, Vec<Bytes>)> {
+    let fences: Vec<String> = parts
+        .result_tags()
+        .iter()
+        .flat_map(|tag| {
+            [keys.scope_generation(), keys.prefix_generation()]
+                .map(|base| key::index_key(base, tag, None))
+        })
+        .collect();
+    let mut expected = Vec::with_capacity(fences.len());
+    for fence in &fences {
+        expected.push(lookup::create_generation(inner, fence, counters).await?);
     }
+    Some((fences, expected))
 }
 
 /// The value in `bytes` (an entry's payload), opened first with `keyring` for a
