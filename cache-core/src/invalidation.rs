@@ -6,7 +6,7 @@
 //! with, for a tag value, the fences of the tag's result index and the entries the
 //! value's index lists ([`crate::index`]; one script per slot). The next read finds no
 //! generation and creates a fresh token with `SET NX`, so entries filled before are never
-//! current again. A write-through ([`crate::through`]) replaces one generation instead of
+//! current again. A write-through ([`crate::write_through`]) replaces one generation instead of
 //! removing it, in the same step that stores its value. Removing is idempotent and
 //! monotonic: a retry, a late duplicate or a delayed delivery can only remove a generation
 //! once more (one more miss), never bring an older one back, in any order with other
@@ -24,7 +24,7 @@ use crate::inner::Inner;
 use crate::l1::message::Message;
 use crate::stats::Counters;
 use crate::target::Target;
-use crate::through::{Rotation, Store};
+use crate::write_through::{Rotation, Store};
 use std::collections::VecDeque;
 use std::sync::Weak;
 use std::time::Duration;
@@ -50,7 +50,7 @@ pub(crate) async fn invalidate(inner: &Inner, targets: Vec<Target>) -> Result<()
     invalidate_with(inner, targets, None).await
 }
 
-/// [`Inner::invalidate`], with a write-through first ([`crate::through`]): its
+/// [`invalidate`], with a write-through first ([`crate::write_through`]): its
 /// target settled by the write-through step when it stores, and the generation that
 /// step replaces left alone by the other targets (removing it would remove the value
 /// just stored).

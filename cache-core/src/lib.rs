@@ -46,6 +46,7 @@ mod flight;
 mod generation;
 mod index;
 mod inner;
+mod installed;
 mod invalidation;
 pub mod key;
 mod l1;
@@ -57,13 +58,12 @@ pub mod prefix;
 mod read;
 mod sensitive;
 mod site;
-mod sites;
 pub mod slot;
 mod stats;
 mod target;
 mod throttle;
-mod through;
 pub mod ttl;
+mod write_through;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -74,6 +74,7 @@ pub use cache::Cache;
 pub use codec::Codec;
 pub use error::CacheError;
 pub use fleet::{Disagreement, FleetReport, FleetStats, Manifest};
+pub use installed::{install, installed, uninstall};
 pub use l1::L1Stats;
 pub use sensitive::EncryptionKeys;
 pub use stats::{CacheStats, PrefixStats};
@@ -82,25 +83,3 @@ pub use stats::{CacheStats, PrefixStats};
 pub use cache_macros::cached;
 /// Invalidates cached entries after an async function succeeds.
 pub use cache_macros::invalidates;
-
-use arc_swap::ArcSwapOption;
-
-static INSTALLED: ArcSwapOption<inner::Inner> = ArcSwapOption::const_empty();
-
-/// Makes `cache` the process default that the attributes use; returns the one it
-/// replaces.
-pub fn install(cache: Cache) -> Option<Cache> {
-    INSTALLED
-        .swap(Some(cache.inner))
-        .map(|inner| Cache { inner })
-}
-
-/// The installed cache, if any.
-pub fn installed() -> Option<Cache> {
-    INSTALLED.load_full().map(|inner| Cache { inner })
-}
-
-/// Removes the installed cache; the attributes then run functions uncached.
-pub fn uninstall() -> Option<Cache> {
-    INSTALLED.swap(None).map(|inner| Cache { inner })
-}

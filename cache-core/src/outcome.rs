@@ -63,6 +63,11 @@ impl<T: Serialize + DeserializeOwned, E> Mode for ResultMode<Result<T, E>> {
 pub struct OptionMode<O, const CACHE_NONE: bool>(PhantomData<fn() -> O>);
 
 impl<O, const CACHE_NONE: bool> OptionMode<O, CACHE_NONE> {
+    /// The mode, as a value (see [`Probe`]).
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+
     /// Whether `#[invalidates]` should invalidate after this output: always.
     pub fn succeeded(&self, _: &O) -> bool {
         true

@@ -62,7 +62,7 @@ impl Payload {
 
     /// The bytes to store for `encoded`, filled under `generations`, and where the
     /// encoded value starts in them.
-    pub fn seal(self, generations: &Generations, encoded: Vec<u8>) -> (Bytes, usize) {
+    pub fn envelop(self, generations: &Generations, encoded: Vec<u8>) -> (Bytes, usize) {
         if !self.entry {
             return (Bytes::from(encoded), 0);
         }

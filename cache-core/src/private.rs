@@ -2,6 +2,7 @@
 //! it changes with the macros, which are pinned to this crate's exact version.
 
 use crate::Cache;
+use crate::l1::{Cloned, LocalCopy};
 use crate::outcome;
 use crate::target::Target;
 use std::future::Future;
@@ -13,7 +14,7 @@ pub use serde;
 
 pub use crate::index::{Index, Indexer};
 pub use crate::site::Site;
-pub use crate::through::{Captured, Through};
+pub use crate::write_through::{Captured, Through};
 
 /// The output modes; see [`crate::outcome`].
 pub type ResultMode<O> = outcome::ResultMode<O>;
@@ -25,36 +26,68 @@ pub use crate::outcome::{PickOption, PickResult, PickValue, Probe};
 
 /// The whole cache-aside flow of one `#[cached]` call: one read, on a miss the function
 /// once per key per process, a fill of what should be stored, and the function's own
-/// output returned untouched. With no cache, the function simply runs.
+/// output returned untouched. With no cache, the function simply runs. The mode is given
+/// as a value, as [`Probe`] picks it; `options` say what else the site does.
 pub async fn cached<M, F>(
-    site: &'static Site,
-    cache: Option<Cache>,
-    parts: KeyParts,
-    fut: F,
-) -> M::Output
-where
-    M: outcome::Mode,
-    F: Future<Output = M::Output>,
-{
-    read::<M, F>(site, cache, parts, None, None, fut).await
-}
-
-/// [`cached`] for an `l1` site: its values may also be kept, decoded, in the cache's
-/// in-process tier, and are cloned out of it on a hit.
-pub async fn cached_local<M, F>(
     _mode: M,
     site: &'static Site,
     cache: Option<Cache>,
     parts: KeyParts,
+    options: ReadOptions<'_, M::Stored>,
     fut: F,
 ) -> M::Output
 where
     M: outcome::Mode,
-    M::Stored: Shareable,
     F: Future<Output = M::Output>,
 {
-    let copy = crate::l1::Cloned;
-    read::<M, F>(site, cache, parts, None, Some(&copy), fut).await
+    site.register::<M::Stored>();
+    match cache {
+        Some(cache) => {
+            let ReadOptions { indexer, copy } = options;
+            crate::read::read_through::<M, F>(&cache.inner, site, &parts, indexer, copy, fut).await
+        }
+        None => fut.await,
+    }
+}
+
+/// What a `#[cached]` site does besides its key ([`cached`]): index its entries under the
+/// dependencies of their results, keep its values in the in-process tier.
+pub struct ReadOptions<'a, T> {
+    indexer: Option<Indexer<'a, T>>,
+    copy: Option<&'a dyn LocalCopy<T>>,
+}
+
+impl<'a, T> ReadOptions<'a, T> {
+    /// Neither.
+    pub fn new() -> Self {
+        ReadOptions {
+            indexer: None,
+            copy: None,
+        }
+    }
+
+    /// A site with dependencies from its result (`tag(item = |page| ...)`): `indexer`
+    /// lists them from the value to store, and the entry is indexed under them.
+    pub fn indexed(mut self, indexer: Indexer<'a, T>) -> Self {
+        self.indexer = Some(indexer);
+        self
+    }
+
+    /// An `l1` site: its values may also be kept, decoded, in the cache's in-process tier,
+    /// and are cloned out of it on a hit.
+    pub fn local(mut self) -> Self
+    where
+        T: Shareable,
+    {
+        self.copy = Some(&Cloned);
+        self
+    }
+}
+
+impl<T> Default for ReadOptions<'_, T> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// What an `l1` site's value must be: cloned out of the in-process tier on each hit and
@@ -67,60 +100,6 @@ where
 pub trait Shareable: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> Shareable for T {}
-
-/// [`cached`] for a site with dependencies from its result (`tag(item = |page| ...)`):
-/// `indexer` lists them from the value to store, and the entry is indexed under them.
-pub async fn cached_indexed<M, F>(
-    _mode: M,
-    site: &'static Site,
-    cache: Option<Cache>,
-    parts: KeyParts,
-    indexer: Indexer<'_, M::Stored>,
-    fut: F,
-) -> M::Output
-where
-    M: outcome::Mode,
-    F: Future<Output = M::Output>,
-{
-    read::<M, F>(site, cache, parts, Some(indexer), None, fut).await
-}
-
-/// The read of a `#[cached]` call, with or without an index.
-async fn read<M, F>(
-    site: &'static Site,
-    cache: Option<Cache>,
-    parts: KeyParts,
-    indexer: Option<Indexer<'_, M::Stored>>,
-    copy: Option<&dyn crate::l1::LocalCopy<M::Stored>>,
-    fut: F,
-) -> M::Output
-where
-    M: outcome::Mode,
-    F: Future<Output = M::Output>,
-{
-    site.register::<M::Stored>();
-    match cache {
-        Some(cache) => {
-            crate::read::read_through::<M, F>(&cache.inner, site, &parts, indexer, copy, fut).await
-        }
-        None => fut.await,
-    }
-}
-
-/// [`cached`] with the mode given as a value, as [`Probe`] picks it.
-pub async fn cached_as<M, F>(
-    _mode: M,
-    site: &'static Site,
-    cache: Option<Cache>,
-    parts: KeyParts,
-    fut: F,
-) -> M::Output
-where
-    M: outcome::Mode,
-    F: Future<Output = M::Output>,
-{
-    cached::<M, F>(site, cache, parts, fut).await
-}
 
 /// The invalidation of `#[invalidates]`, run after the function succeeded: for each
 /// target, the scope of its key parts in each of its prefixes, or each whole prefix when
@@ -167,7 +146,7 @@ pub trait WriteThroughRead<O> {}
 /// without a cache.
 pub async fn capture<O>(cache: &Option<Cache>, through: Through<O>) -> Option<Captured<O>> {
     let cache = cache.as_ref()?;
-    Some(crate::through::capture(&cache.inner, through).await)
+    Some(crate::write_through::capture(&cache.inner, through).await)
 }
 
 /// [`invalidate`], and the write-through of `output` to the read captured before the

@@ -356,13 +356,17 @@ async fn a_panicking_leader_strands_no_follower() {
     let leader = {
         let (cache, gate) = (cache.clone(), gate.clone());
         tokio::spawn(async move {
-            cache_core::__private::cached::<
-                cache_core::__private::ResultMode<Result<String, String>>,
-                _,
-            >(&LIST, Some(cache), parts("acme", 1), async move {
-                gate.notified().await;
-                panic!("the load panics");
-            })
+            cache_core::__private::cached(
+                cache_core::__private::ResultMode::<Result<String, String>>::new(),
+                &LIST,
+                Some(cache),
+                parts("acme", 1),
+                cache_core::__private::ReadOptions::new(),
+                async move {
+                    gate.notified().await;
+                    panic!("the load panics");
+                },
+            )
             .await
         })
     };
@@ -514,12 +518,32 @@ fn sites_sharing_keys_with_other_types_warn_once() {
     tracing::subscriber::with_default(warnings.clone(), || {
         runtime.block_on(async {
             for _ in 0..3 {
-                cached::<ValueMode<u32>, _>(&FIRST, None, Default::default(), async { 1 }).await;
-                cached::<ValueMode<u32>, _>(&SAME_TYPE, None, Default::default(), async { 1 })
-                    .await;
-                cached::<ValueMode<String>, _>(&SECOND, None, Default::default(), async {
-                    "one".to_owned()
-                })
+                cached(
+                    ValueMode::<u32>::new(),
+                    &FIRST,
+                    None,
+                    Default::default(),
+                    cache_core::__private::ReadOptions::new(),
+                    async { 1 },
+                )
+                .await;
+                cached(
+                    ValueMode::<u32>::new(),
+                    &SAME_TYPE,
+                    None,
+                    Default::default(),
+                    cache_core::__private::ReadOptions::new(),
+                    async { 1 },
+                )
+                .await;
+                cached(
+                    ValueMode::<String>::new(),
+                    &SECOND,
+                    None,
+                    Default::default(),
+                    cache_core::__private::ReadOptions::new(),
+                    async { "one".to_owned() },
+                )
                 .await;
             }
         })

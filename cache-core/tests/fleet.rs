@@ -43,10 +43,12 @@ async fn read(cache: &Cache, site: &'static Site, tenant: &str) -> bool {
     let loads = AtomicUsize::new(0);
     let mut parts = KeyParts::new();
     parts.scope(tenant).arg(&"token");
-    __private::cached::<ResultMode<Result<String, String>>, _>(
+    __private::cached(
+        ResultMode::<Result<String, String>>::new(),
         site,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new(),
         async {
             loads.fetch_add(1, Ordering::SeqCst);
             Ok(format!("{tenant}'s session"))

@@ -113,11 +113,12 @@ async fn the_tier_stays_under_its_byte_bound() {
     for page in 0..640u32 {
         let mut parts = cache_core::__private::KeyParts::new();
         parts.scope("acme").arg(&page);
-        let value = cache_core::__private::cached_local(
+        let value = cache_core::__private::cached(
             cache_core::__private::ValueMode::<String>::new(),
             &BIG,
             Some(cache.clone()),
             parts,
+            cache_core::__private::ReadOptions::new().local(),
             async move { format!("{page:04}").repeat(256) },
         )
         .await;
@@ -157,11 +158,12 @@ async fn a_fill_that_raced_an_invalidation_is_not_kept() {
     let slow = {
         let (a, db) = (a.clone(), db.clone());
         tokio::spawn(async move {
-            cache_core::__private::cached_local(
+            cache_core::__private::cached(
                 cache_core::__private::ResultMode::<Result<u64, String>>::new(),
                 &L1_ITEM,
                 Some(a),
                 staleness::tenant_parts(0),
+                cache_core::__private::ReadOptions::new().local(),
                 async move {
                     let version = db.get(0);
                     let _ = loaded_tx.send(());
@@ -346,11 +348,12 @@ async fn a_tier_value_never_outlives_its_entry() {
         Site::new("l1ttl", "item", Duration::from_secs(1), 0).with_l1(Duration::from_secs(1));
     let (scoped, reader, _) = pair("l1_entry_ttl").await;
     let read = |cache: &Cache, version: u64| {
-        __private::cached_local(
+        __private::cached(
             ResultMode::<Result<u64, String>>::new(),
             &SHORT,
             Some(cache.clone()),
             staleness::tenant_parts(0),
+            cache_core::__private::ReadOptions::new().local(),
             async move { Ok(version) },
         )
     };

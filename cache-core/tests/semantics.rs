@@ -49,10 +49,12 @@ fn list_parts(tenant: &str, status: Option<&str>) -> KeyParts {
 /// A cached read through `site` with `parts`; returns whether it loaded.
 async fn loaded(cache: &Cache, site: &'static Site, parts: KeyParts) -> bool {
     let ran = AtomicUsize::new(0);
-    let value = __private::cached::<ResultMode<Result<u32, String>>, _>(
+    let value = __private::cached(
+        ResultMode::<Result<u32, String>>::new(),
         site,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new(),
         async {
             ran.fetch_add(1, Ordering::SeqCst);
             Ok(7)
@@ -130,10 +132,12 @@ async fn a_slow_reader_across_a_tag_invalidation(cache: Cache) {
     let source = Source::default();
     source.put("acme", "v1");
     let (started, go) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
-    let slow = __private::cached::<ResultMode<Result<String, String>>, _>(
+    let slow = __private::cached(
+        ResultMode::<Result<String, String>>::new(),
         &ITEM,
         Some(cache.clone()),
         item_parts("acme", 9),
+        __private::ReadOptions::new(),
         async {
             let value = source.read("acme");
             started.notify_one();
@@ -151,10 +155,12 @@ async fn a_slow_reader_across_a_tag_invalidation(cache: Cache) {
     };
     let (old, ()) = tokio::join!(slow, writer);
     assert_eq!(old.as_deref(), Ok("v1"), "it began before the write");
-    let again = __private::cached::<ResultMode<Result<String, String>>, _>(
+    let again = __private::cached(
+        ResultMode::<Result<String, String>>::new(),
         &ITEM,
         Some(cache.clone()),
         item_parts("acme", 9),
+        __private::ReadOptions::new(),
         async { Ok(source.read("acme")) },
     )
     .await;
@@ -184,45 +190,57 @@ async fn values_that_serialize_to_null_round_trip(cache: Cache) {
         }
     };
     for _ in 0..2 {
-        let unit = cached::<OptionMode<Option<()>, false>, _>(
+        let unit = cached(
+            OptionMode::<Option<()>, false>::new(),
             &UNIT,
             Some(cache.clone()),
             KeyParts::new(),
+            cache_core::__private::ReadOptions::new(),
             load(Some(())),
         );
         assert_eq!(unit.await, Some(()));
-        let null = cached::<OptionMode<Option<serde_json::Value>, false>, _>(
+        let null = cached(
+            OptionMode::<Option<serde_json::Value>, false>::new(),
             &NULL,
             Some(cache.clone()),
             KeyParts::new(),
+            cache_core::__private::ReadOptions::new(),
             async { Some(serde_json::Value::Null) },
         );
         assert_eq!(null.await, Some(serde_json::Value::Null));
-        let unit_struct = cached::<OptionMode<Option<Unit>, false>, _>(
+        let unit_struct = cached(
+            OptionMode::<Option<Unit>, false>::new(),
             &UNIT_STRUCT,
             Some(cache.clone()),
             KeyParts::new(),
+            cache_core::__private::ReadOptions::new(),
             async { Some(Unit) },
         );
         assert_eq!(unit_struct.await, Some(Unit));
-        let nested = cached::<ValueMode<Option<Option<()>>>, _>(
+        let nested = cached(
+            ValueMode::<Option<Option<()>>>::new(),
             &NESTED,
             Some(cache.clone()),
             KeyParts::new(),
+            cache_core::__private::ReadOptions::new(),
             async { Some(None) },
         );
         assert_eq!(nested.await, Some(None));
-        let in_result = cached::<ResultMode<Result<Option<()>, String>>, _>(
+        let in_result = cached(
+            ResultMode::<Result<Option<()>, String>>::new(),
             &IN_RESULT,
             Some(cache.clone()),
             KeyParts::new(),
+            cache_core::__private::ReadOptions::new(),
             async { Ok(Some(())) },
         );
         assert_eq!(in_result.await, Ok(Some(())));
-        let none = cached::<OptionMode<Option<()>, true>, _>(
+        let none = cached(
+            OptionMode::<Option<()>, true>::new(),
             &NONE,
             Some(cache.clone()),
             KeyParts::new(),
+            cache_core::__private::ReadOptions::new(),
             async { None },
         );
         assert_eq!(none.await, None);
@@ -260,10 +278,12 @@ async fn ttl_expiry(cache: Cache) {
 async fn errors_are_never_cached(cache: Cache) {
     let calls = AtomicUsize::new(0);
     let failing = || {
-        __private::cached::<ResultMode<Result<String, String>>, _>(
+        __private::cached(
+            ResultMode::<Result<String, String>>::new(),
             &LIST,
             Some(cache.clone()),
             parts("acme", 1),
+            __private::ReadOptions::new(),
             async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err::<String, _>("db down".to_owned())
@@ -283,10 +303,12 @@ async fn find<const CACHE_NONE: bool>(
 ) -> Option<u32> {
     let mut parts = KeyParts::new();
     parts.scope("u1");
-    __private::cached::<OptionMode<Option<u32>, CACHE_NONE>, _>(
+    __private::cached(
+        OptionMode::<Option<u32>, CACHE_NONE>::new(),
         site,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new(),
         async {
             calls.fetch_add(1, Ordering::SeqCst);
             found
@@ -372,10 +394,12 @@ async fn slow_reader_across_invalidation(cache: Cache) {
         let cache = cache.clone();
         let source = source.clone();
         tokio::spawn(async move {
-            __private::cached::<ResultMode<Result<String, String>>, _>(
+            __private::cached(
+                ResultMode::<Result<String, String>>::new(),
                 &LIST,
                 Some(cache),
                 parts("acme", 1),
+                __private::ReadOptions::new(),
                 async move {
                     let value = source.read("acme");
                     loading_tx.send(()).unwrap();
@@ -412,10 +436,12 @@ async fn single_flight(cache: Cache) {
     for _ in 0..100 {
         let (cache, loads, release) = (cache.clone(), loads.clone(), release.clone());
         callers.push(tokio::spawn(async move {
-            __private::cached::<ResultMode<Result<u64, String>>, _>(
+            __private::cached(
+                ResultMode::<Result<u64, String>>::new(),
                 &LIST,
                 Some(cache),
                 parts("stampede", 1),
+                __private::ReadOptions::new(),
                 async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     release.notified().await;
@@ -499,10 +525,12 @@ async fn entry_of_another_type(cache: Cache) {
     source.put("acme", "v1");
     read(&cache, &source, "acme").await.unwrap();
     // The same key read as another type (a struct changed shape without `version`).
-    let as_number = __private::cached::<ResultMode<Result<u64, String>>, _>(
+    let as_number = __private::cached(
+        ResultMode::<Result<u64, String>>::new(),
         &LIST,
         Some(cache.clone()),
         parts("acme", 1),
+        __private::ReadOptions::new(),
         async { Ok(7) },
     )
     .await;
@@ -569,11 +597,15 @@ async fn get_or_set(cache: Cache) {
 
 #[tokio::test]
 async fn no_cache_means_the_function_runs() {
-    let out =
-        __private::cached::<ResultMode<Result<u8, ()>>, _>(&LIST, None, parts("x", 1), async {
-            Ok(5)
-        })
-        .await;
+    let out = __private::cached(
+        ResultMode::<Result<u8, ()>>::new(),
+        &LIST,
+        None,
+        parts("x", 1),
+        cache_core::__private::ReadOptions::new(),
+        async { Ok(5) },
+    )
+    .await;
     assert_eq!(out, Ok(5));
 }
 

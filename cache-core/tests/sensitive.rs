@@ -53,10 +53,12 @@ async fn read_token(
     let loads = AtomicUsize::new(0);
     let mut parts = KeyParts::new();
     parts.scope(tenant).arg(&token);
-    let value = __private::cached::<ResultMode<Result<Session, String>>, _>(
+    let value = __private::cached(
+        ResultMode::<Result<Session, String>>::new(),
         site,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new(),
         async {
             loads.fetch_add(1, Ordering::SeqCst);
             Ok(session(tenant))
@@ -227,10 +229,12 @@ async fn read_value(cache: &Cache, tenant: &str, value: &str) -> (String, bool) 
     let loads = AtomicUsize::new(0);
     let mut parts = KeyParts::new();
     parts.scope(tenant).arg(&TOKEN);
-    let got = __private::cached::<ResultMode<Result<String, String>>, _>(
+    let got = __private::cached(
+        ResultMode::<Result<String, String>>::new(),
         &SESSION,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new(),
         async {
             loads.fetch_add(1, Ordering::SeqCst);
             Ok(value.to_owned())

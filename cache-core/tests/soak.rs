@@ -35,10 +35,12 @@ impl Versions {
 async fn read_version(cache: &Cache, versions: &Versions, t: usize) -> Result<u64, String> {
     let mut parts = KeyParts::new();
     parts.scope(&format!("tenant-{t}"));
-    __private::cached::<ResultMode<Result<u64, String>>, _>(
+    __private::cached(
+        ResultMode::<Result<u64, String>>::new(),
         &VERSIONED,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new(),
         async {
             // A query reads its snapshot, then takes a while to come back.
             let version = versions.by_tenant[t].load(Ordering::SeqCst);
@@ -314,10 +316,12 @@ async fn tenant_isolation_over_adversarial_names() {
         async move {
             let mut parts = KeyParts::new();
             parts.scope(&name);
-            __private::cached::<ResultMode<Result<String, ()>>, _>(
+            __private::cached(
+                ResultMode::<Result<String, ()>>::new(),
                 &SITE,
                 Some(cache),
                 parts,
+                __private::ReadOptions::new(),
                 async {
                     loads[&name].fetch_add(1, Ordering::SeqCst);
                     Ok(name.clone())

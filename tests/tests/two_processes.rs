@@ -68,10 +68,12 @@ async fn read(
     parts.scope(tenant);
     let mut db = db.clone();
     let key = format!("{namespace}:db:{tenant}");
-    __private::cached::<ResultMode<Result<u64, String>>, _>(
+    __private::cached(
+        ResultMode::<Result<u64, String>>::new(),
         &READ,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new(),
         async move {
             let version: Option<u64> = redis::cmd("GET")
                 .arg(&key)

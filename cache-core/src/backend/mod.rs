@@ -24,7 +24,7 @@ pub(crate) struct Notice<'a> {
     pub message: &'a [u8],
 }
 
-/// One write-through ([`crate::through`]): store `value` under `entry` and replace the
+/// One write-through ([`crate::write_through`]): store `value` under `entry` and replace the
 /// generation `generations[own]` with `token`, only if every generation (and fence) still
 /// has its `expected` value; otherwise remove `generations[own]` and store nothing. A
 /// stored entry is added to each of `indexes` (a read indexed by its result), as an

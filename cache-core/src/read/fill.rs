@@ -97,7 +97,7 @@ where
     }
     let stored = match keyring {
         None => {
-            let (stored, payload_at) = payload.seal(&generations, encoded);
+            let (stored, payload_at) = payload.envelop(&generations, encoded);
             leader.publish(Some(stored.slice(payload_at..)));
             stored
         }
@@ -109,7 +109,7 @@ where
                 inner.count_failure(counters, "seal", &CacheError::Unavailable);
                 return out;
             };
-            payload.seal(&generations, sealed).0
+            payload.envelop(&generations, sealed).0
         }
     };
     let written = match indexing {

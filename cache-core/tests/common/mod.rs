@@ -60,10 +60,12 @@ pub async fn read_at(
     source: &Source,
     tenant: &str,
 ) -> Result<String, String> {
-    __private::cached::<__private::ResultMode<Result<String, String>>, _>(
+    __private::cached(
+        __private::ResultMode::<Result<String, String>>::new(),
         site,
         Some(cache.clone()),
         parts(tenant, 1),
+        __private::ReadOptions::new(),
         async { Ok(source.read(tenant)) },
     )
     .await

@@ -53,11 +53,12 @@ pub async fn read_at(
     db: &Db,
     tenant: usize,
 ) -> u64 {
-    let out = __private::cached_local(
+    let out = __private::cached(
         ResultMode::<Result<u64, String>>::new(),
         site,
         Some(cache.clone()),
         parts,
+        __private::ReadOptions::new().local(),
         async { Ok(db.get(tenant)) },
     )
     .await;

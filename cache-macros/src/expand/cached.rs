@@ -97,35 +97,23 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     };
     let indexer = indexer(&args.tags);
-    let call = match &indexer {
-        None => {
-            // An `l1` site also keeps its values in the cache's in-process tier.
-            let entry = match l1 {
-                Some(_) => quote_spanned!(stored_span=> cached_local),
-                None => quote_spanned!(stored_span=> cached_as),
-            };
-            quote_spanned! {stored_span=>
-                ::cache_core::__private::#entry(
-                    __cache_mode,
-                    &__CACHE_SITE,
-                    __cache_handle,
-                    __cache_parts,
-                    #body,
-                )
-                .await
-            }
-        }
-        Some(indexer) => quote_spanned! {stored_span=>
-            ::cache_core::__private::cached_indexed(
-                __cache_mode,
-                &__CACHE_SITE,
-                __cache_handle,
-                __cache_parts,
-                &#indexer,
-                #body,
-            )
-            .await
-        },
+    // What the site does besides its key: an index of its result's dependencies; the
+    // cache's in-process tier (`l1`), which asks its value to be `Shareable`, checked at
+    // the stored type.
+    let indexed = indexer
+        .as_ref()
+        .map(|indexer| quote_spanned!(stored_span=> .indexed(&#indexer)));
+    let local = l1.as_ref().map(|_| quote_spanned!(stored_span=> .local()));
+    let call = quote_spanned! {stored_span=>
+        ::cache_core::__private::cached(
+            __cache_mode,
+            &__CACHE_SITE,
+            __cache_handle,
+            __cache_parts,
+            ::cache_core::__private::ReadOptions::new() #indexed #local,
+            #body,
+        )
+        .await
     };
     let parts = key_parts(
         args.scope.as_ref(),

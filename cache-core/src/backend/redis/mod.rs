@@ -4,11 +4,11 @@
 
 mod conn;
 mod connect;
+mod fenced_store;
 mod fleet;
-mod index;
+mod indexed;
 mod nodes;
 mod pubsub;
-mod through;
 
 pub(crate) use self::connect::{RedisConfig, TlsFiles};
 pub(crate) use self::pubsub::{BackplaneNode, REMOVE_AND_PUBLISH};

@@ -2,6 +2,8 @@
 //! `#[cached]` function's [`Site`] is a `static` the generated code builds; `get_or_set`
 //! on a user key is a [`UserSite`].
 
+mod registry;
+
 use crate::inner::Inner;
 use crate::key::{self, CallKeys, KeyParts};
 use crate::stats::{Counters, CountersRef};
@@ -95,7 +97,7 @@ impl Site {
             );
         }
         let mine = std::any::type_name::<T>();
-        if let Some(other) = crate::sites::register(self.prefix, self.name, self.version, mine) {
+        if let Some(other) = registry::register(self.prefix, self.name, self.version, mine) {
             tracing::warn!(
                 prefix = self.prefix,
                 name = self.name,

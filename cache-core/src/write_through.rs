@@ -223,7 +223,7 @@ impl<O> Captured<O> {
                             None => encoded,
                             Some(keyring) => keyring.seal(&store.entry, &sealed, &encoded)?,
                         };
-                        store.value = payload.seal(&sealed, encoded).0;
+                        store.value = payload.envelop(&sealed, encoded).0;
                         Some(store)
                     }
                     Err(error) => {
