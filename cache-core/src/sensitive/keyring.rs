@@ -1,99 +1,10 @@
-//! Sensitive data at rest: the values of sensitive sites sealed with an AEAD, and their
-//! key arguments written in key names as a keyed hash.
-//!
-//! - **Sealing**: XChaCha20-Poly1305, a fresh random 24-byte nonce per entry (random
-//!   nonces of that size never realistically repeat). The associated data is the entry's
-//!   full key and the generation tokens the value is stored under ([`associated`]): an
-//!   entry copied under another key (another tenant's) fails to open, and so does an old
-//!   sealed body spliced under the header of the current entry (a revoked session under
-//!   today's generations), since its tokens are not the current ones. The
-//!   construction of draft-irtf-cfrg-xchacha: HChaCha20 (RustCrypto's `chacha20`) derives
-//!   a key per nonce from its first 16 bytes, and ring's ChaCha20-Poly1305 (assembly,
-//!   twice RustCrypto's speed here) seals with the last 8; a test checks that RustCrypto's
-//!   `XChaCha20Poly1305` opens what this seals, and the other way round.
-//!   Sealed bytes: `T` (the version: `S` bound the key alone), the key id's length and the
-//!   id, the nonce, the ciphertext and its tag. Anything that does not open (another key,
-//!   a retired key, other generations, a flipped byte, a truncation, the older `S`) is a
-//!   counted miss, refilled by the next load.
-//! - **Keys**: [`EncryptionKeys`], `id:base64` pairs; the first seals, all open, so a
-//!   rotation adds a key in front and retires old ones later. Never logged.
-//! - **Key names**: each key argument (scope, arguments, tag values) of a sensitive
-//!   prefix is written `~h` + 32 hex digits of HMAC-SHA256, keyed by a key derived from
-//!   the *naming key*: the one given as such ([`EncryptionKeys::with_naming_key`],
-//!   `CACHE_NAMING_KEY`), else the last (oldest) of the keys. Every process of a
-//!   namespace must name alike, or one's invalidations miss the other's entries: the
-//!   naming key never changes with a rotation. Adding a key in front keeps the last one;
-//!   retiring the last one means keeping it as the naming key (it then names, and no
-//!   longer opens anything). Its fingerprint ([`Keyring::fingerprint`]) is published in
-//!   the fleet's manifests ([`crate::fleet`]), so a process that names otherwise than its
-//!   live peers is told, and refuses its sensitive prefixes rather than split the fleet.
+//! [`Keyring`]: the configured keys, ready to seal, open and name.
 
 use super::EncryptionKeys;
+#[cfg(feature = "encryption")]
+use super::aead::{NONCE, TAG, VERSION, associated, hex, xchacha};
 use crate::entry::Generations;
 use std::sync::Arc;
-
-/// The first byte of sealed bytes, their version.
-#[cfg(feature = "encryption")]
-const VERSION: u8 = b'T';
-
-/// The associated data of a sealed value: the entry's full key and the generation tokens
-/// it is stored under (prefix, scope, then tags), each behind its length, so that no two
-/// (key, tokens) give the same bytes.
-#[cfg(feature = "encryption")]
-fn associated(key: &str, generations: &Generations) -> Vec<u8> {
-    let tokens = [&generations.prefix, &generations.scope]
-        .into_iter()
-        .chain(&generations.tags);
-    let mut out = Vec::with_capacity(key.len() + 8 + 24 * (2 + generations.tags.len()));
-    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes();
-    out.extend_from_slice(&len(key.len()));
-    out.extend_from_slice(key.as_bytes());
-    for token in tokens {
-        out.extend_from_slice(&len(token.len()));
-        out.extend_from_slice(token);
-    }
-    out
-}
-
-/// The nonce's length: 192 bits, random per entry.
-#[cfg(feature = "encryption")]
-const NONCE: usize = 24;
-
-/// The Poly1305 tag's length.
-#[cfg(feature = "encryption")]
-const TAG: usize = 16;
-
-/// XChaCha20-Poly1305 for one 24-byte nonce: ChaCha20-Poly1305 under the HChaCha20 subkey
-/// of the nonce's first 16 bytes, with the nonce `0000` + its last 8 bytes.
-#[cfg(feature = "encryption")]
-fn xchacha(
-    secret: &chacha20::Key,
-    nonce: &[u8; NONCE],
-) -> (ring::aead::LessSafeKey, ring::aead::Nonce) {
-    use chacha20::cipher::consts::U10;
-    let mut head = [0u8; 16];
-    head.copy_from_slice(&nonce[..16]);
-    let subkey = chacha20::hchacha::<U10>(secret, &head.into());
-    let unbound = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, subkey.as_slice())
-        .expect("a 32-byte ChaCha20-Poly1305 key");
-    let mut short = [0u8; 12];
-    short[4..].copy_from_slice(&nonce[16..]);
-    (
-        ring::aead::LessSafeKey::new(unbound),
-        ring::aead::Nonce::assume_unique_for_key(short),
-    )
-}
-
-/// Lower-case hex of `bytes`.
-#[cfg(feature = "encryption")]
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(2 * bytes.len());
-    for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}
 
 /// Why sealed bytes did not open.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,38 @@
 //! that both name the same keys), and its values sealed. A `#[cached(sensitive = true)]`
 //! site whose prefix the cache does not declare, or any sensitive call of a cache without
 //! keys, is not cached at all: fail closed, warned once, counted as a bypass.
+//!
+//! How: the values of sensitive sites sealed with an AEAD, and their
+//! key arguments written in key names as a keyed hash.
+//!
+//! - **Sealing**: XChaCha20-Poly1305, a fresh random 24-byte nonce per entry (random
+//!   nonces of that size never realistically repeat). The associated data is the entry's
+//!   full key and the generation tokens the value is stored under ([`aead`]): an
+//!   entry copied under another key (another tenant's) fails to open, and so does an old
+//!   sealed body spliced under the header of the current entry (a revoked session under
+//!   today's generations), since its tokens are not the current ones. The
+//!   construction of draft-irtf-cfrg-xchacha: HChaCha20 (RustCrypto's `chacha20`) derives
+//!   a key per nonce from its first 16 bytes, and ring's ChaCha20-Poly1305 (assembly,
+//!   twice RustCrypto's speed here) seals with the last 8; a test checks that RustCrypto's
+//!   `XChaCha20Poly1305` opens what this seals, and the other way round.
+//!   Sealed bytes: `T` (the version: `S` bound the key alone), the key id's length and the
+//!   id, the nonce, the ciphertext and its tag. Anything that does not open (another key,
+//!   a retired key, other generations, a flipped byte, a truncation, the older `S`) is a
+//!   counted miss, refilled by the next load.
+//! - **Keys**: [`EncryptionKeys`], `id:base64` pairs; the first seals, all open, so a
+//!   rotation adds a key in front and retires old ones later. Never logged.
+//! - **Key names**: each key argument (scope, arguments, tag values) of a sensitive
+//!   prefix is written `~h` + 32 hex digits of HMAC-SHA256, keyed by a key derived from
+//!   the *naming key*: the one given as such ([`EncryptionKeys::with_naming_key`],
+//!   `CACHE_NAMING_KEY`), else the last (oldest) of the keys. Every process of a
+//!   namespace must name alike, or one's invalidations miss the other's entries: the
+//!   naming key never changes with a rotation. Adding a key in front keeps the last one;
+//!   retiring the last one means keeping it as the naming key (it then names, and no
+//!   longer opens anything). Its fingerprint ([`Keyring::fingerprint`]) is published in
+//!   the fleet's manifests ([`crate::fleet`]), so a process that names otherwise than its
+//!   live peers is told, and refuses its sensitive prefixes rather than split the fleet.
 
+mod aead;
 mod keyring;
 mod keys;
 
