@@ -4,7 +4,9 @@
 use crate::args::{CachedArgs, InvalidatesArgs, KeyExpr, KeyValue, Prefix, TagArg, Ttl};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, LitBool, Pat, PathArguments, ReturnType, Signature, Type};
+use syn::{
+    FnArg, GenericArgument, ItemFn, LitBool, Pat, PathArguments, ReturnType, Signature, Type,
+};
 
 /// A `#[cached]` attribute that passed every check: what the expansion needs.
 pub struct Cached<'a> {
@@ -78,8 +80,47 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
     })
 }
 
-/// Checks `#[invalidates(args)]` on a function with signature `sig`.
-pub fn invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
+/// A `#[invalidates]` attribute that passed every check, with those stacked below it
+/// folded in: what the expansion needs.
+pub struct Invalidates {
+    /// Its options and targets, the stacked attributes' targets included.
+    pub args: InvalidatesArgs,
+    /// The function, without the stacked attributes.
+    pub func: ItemFn,
+    pub output: Output,
+    /// `result = ...`: whether the output is a `Result`; `None` lets its type decide.
+    pub forced: Option<bool>,
+}
+
+/// What a write returns, as the expansion names it.
+pub enum Output {
+    /// A type it can write.
+    Named(Box<Type>),
+    /// Nothing: `()`.
+    Unit,
+    /// `impl Trait`, which it cannot.
+    Opaque,
+}
+
+/// Checks `#[invalidates(args)]` (and those stacked below it) on `func`.
+pub fn invalidates(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<Invalidates> {
+    let (args, func) = absorb_stacked(args, func)?;
+    check_invalidates(&args, &func.sig)?;
+    let output = match &func.sig.output {
+        ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)) => Output::Opaque,
+        ReturnType::Type(_, ty) => Output::Named(ty.clone()),
+        ReturnType::Default => Output::Unit,
+    };
+    let forced = returns_result(args.result.as_ref());
+    Ok(Invalidates {
+        args,
+        func,
+        output,
+        forced,
+    })
+}
+
+fn check_invalidates(args: &InvalidatesArgs, sig: &Signature) -> syn::Result<()> {
     for target in &args.targets {
         if target.prefixes.is_empty() {
             return Err(syn::Error::new(
@@ -305,6 +346,71 @@ fn type_parameter_root(ty: &Type, sig: &Signature) -> Option<syn::Ident> {
 
 /// Whether `#[invalidates]` should treat the output as a `Result` (an `Err` invalidates
 /// nothing): `Some` when `result = ...` says so; `None` to let the type decide.
-pub fn returns_result(result: Option<&LitBool>) -> Option<bool> {
+fn returns_result(result: Option<&LitBool>) -> Option<bool> {
     result.map(|lit| lit.value)
+}
+
+/// Folds the `#[invalidates]` attributes stacked below this one into it: their targets
+/// join this one's, and one expansion invalidates them all, under one guard. Expanded one
+/// inside the other, the outer one's invalidation would start only once the inner one's
+/// had finished, and a caller that dropped the future in between (after the body
+/// committed) would leave the outer targets neither invalidated nor pending. The options
+/// of the whole write (`cache`, `result`, `when`) must agree; one `write_through` at most.
+fn absorb_stacked(
+    mut args: InvalidatesArgs,
+    func: &ItemFn,
+) -> syn::Result<(InvalidatesArgs, ItemFn)> {
+    let mut func = func.clone();
+    let mut kept = Vec::with_capacity(func.attrs.len());
+    for attr in std::mem::take(&mut func.attrs) {
+        let stacked = attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "invalidates");
+        if !stacked {
+            kept.push(attr);
+            continue;
+        }
+        let inner: InvalidatesArgs = attr.parse_args()?;
+        same_option("cache", &args.cache, &inner.cache, &attr)?;
+        same_option("result", &args.result, &inner.result, &attr)?;
+        same_option("when", &args.when, &inner.when, &attr)?;
+        match (&args.write_through, inner.write_through) {
+            (Some(_), Some(second)) => {
+                return Err(syn::Error::new(
+                    second.span(),
+                    "one `write_through` per write: stacked #[invalidates] are one invalidation",
+                ));
+            }
+            (None, second) => args.write_through = second,
+            (Some(_), None) => {}
+        }
+        args.targets.extend(inner.targets);
+    }
+    func.attrs = kept;
+    Ok((args, func))
+}
+
+/// A write-wide option of a stacked `#[invalidates]` must be the same as the outer one's.
+fn same_option<T: quote::ToTokens>(
+    name: &str,
+    outer: &Option<T>,
+    inner: &Option<T>,
+    attr: &syn::Attribute,
+) -> syn::Result<()> {
+    let text = |option: &Option<T>| {
+        option
+            .as_ref()
+            .map(|value| quote::ToTokens::to_token_stream(value).to_string())
+    };
+    if text(outer) == text(inner) {
+        return Ok(());
+    }
+    Err(syn::Error::new_spanned(
+        attr,
+        format!(
+            "stacked #[invalidates] are one invalidation, so `{name}` must be the same on each (or put the targets in one attribute with target(...) groups)"
+        ),
+    ))
 }

@@ -2,11 +2,11 @@
 
 use super::{FromResult, cache_handle, expand_fn, key_parts, through_call};
 use crate::args::{InvalidatesArgs, KeyValue};
-use crate::check;
+use crate::check::{self, Output};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
+use syn::ItemFn;
 use syn::spanned::Spanned;
-use syn::{ItemFn, ReturnType, Type};
 
 /// Expands `#[invalidates(attr)] item`.
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -14,18 +14,21 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
-    let (args, func) = absorb_stacked(args, func)?;
+    let check::Invalidates {
+        args,
+        func,
+        output,
+        forced,
+    } = check::invalidates(args, func)?;
     let func = &func;
     let sig = &func.sig;
-    check::invalidates(&args, sig)?;
     // Whether the output is a `Result` comes from its concrete type (an alias of `Result`
     // is one), probed in the generated code, unless `result = ...` says. An `impl Trait`
     // output cannot be named: it succeeds, unless `result = true`.
-    let forced = check::returns_result(args.result.as_ref());
-    let output = match &sig.output {
-        ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)) => None,
-        ReturnType::Type(_, ty) => Some(quote!(#ty)),
-        ReturnType::Default => Some(quote!(())),
+    let output = match &output {
+        Output::Opaque => None,
+        Output::Named(ty) => Some(quote!(#ty)),
+        Output::Unit => Some(quote!(())),
     };
     let (mode, succeeded) = match (&output, forced) {
         (Some(ty), Some(true)) => (
@@ -108,19 +111,10 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     });
     // Pin the body's type so that `?` and `return` inside it infer as in the original.
-    let body = match &sig.output {
-        ReturnType::Type(_, ty) if !matches!(**ty, Type::ImplTrait(_)) => {
-            let block = &func.block;
-            quote! { async move { let __cache_ret: #ty = #block; __cache_ret }.await }
-        }
-        ReturnType::Type(..) => {
-            let block = &func.block;
-            quote! { async move #block.await }
-        }
-        ReturnType::Default => {
-            let block = &func.block;
-            quote! { async move { let __cache_ret: () = #block; __cache_ret }.await }
-        }
+    let block = &func.block;
+    let body = match &output {
+        Some(ty) => quote! { async move { let __cache_ret: #ty = #block; __cache_ret }.await },
+        None => quote! { async move #block.await },
     };
     let handle = cache_handle(args.cache.as_ref());
     let (attrs, vis) = (&func.attrs, &func.vis);
@@ -167,69 +161,4 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
             __cache_out
         }
     })
-}
-
-/// Folds the `#[invalidates]` attributes stacked below this one into it: their targets
-/// join this one's, and one expansion invalidates them all, under one guard. Expanded one
-/// inside the other, the outer one's invalidation would start only once the inner one's
-/// had finished, and a caller that dropped the future in between (after the body
-/// committed) would leave the outer targets neither invalidated nor pending. The options
-/// of the whole write (`cache`, `result`, `when`) must agree; one `write_through` at most.
-fn absorb_stacked(
-    mut args: InvalidatesArgs,
-    func: &ItemFn,
-) -> syn::Result<(InvalidatesArgs, ItemFn)> {
-    let mut func = func.clone();
-    let mut kept = Vec::with_capacity(func.attrs.len());
-    for attr in std::mem::take(&mut func.attrs) {
-        let stacked = attr
-            .path()
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == "invalidates");
-        if !stacked {
-            kept.push(attr);
-            continue;
-        }
-        let inner: InvalidatesArgs = attr.parse_args()?;
-        same_option("cache", &args.cache, &inner.cache, &attr)?;
-        same_option("result", &args.result, &inner.result, &attr)?;
-        same_option("when", &args.when, &inner.when, &attr)?;
-        match (&args.write_through, inner.write_through) {
-            (Some(_), Some(second)) => {
-                return Err(syn::Error::new(
-                    second.span(),
-                    "one `write_through` per write: stacked #[invalidates] are one invalidation",
-                ));
-            }
-            (None, second) => args.write_through = second,
-            (Some(_), None) => {}
-        }
-        args.targets.extend(inner.targets);
-    }
-    func.attrs = kept;
-    Ok((args, func))
-}
-
-/// A write-wide option of a stacked `#[invalidates]` must be the same as the outer one's.
-fn same_option<T: quote::ToTokens>(
-    name: &str,
-    outer: &Option<T>,
-    inner: &Option<T>,
-    attr: &syn::Attribute,
-) -> syn::Result<()> {
-    let text = |option: &Option<T>| {
-        option
-            .as_ref()
-            .map(|value| quote::ToTokens::to_token_stream(value).to_string())
-    };
-    if text(outer) == text(inner) {
-        return Ok(());
-    }
-    Err(syn::Error::new_spanned(
-        attr,
-        format!(
-            "stacked #[invalidates] are one invalidation, so `{name}` must be the same on each (or put the targets in one attribute with target(...) groups)"
-        ),
-    ))
 }
