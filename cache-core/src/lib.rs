@@ -54,7 +54,6 @@ mod option_mark;
 pub mod outcome;
 mod payload;
 mod pending;
-pub mod prefix;
 mod read;
 mod sensitive;
 mod site;
@@ -62,7 +61,6 @@ pub mod slot;
 mod stats;
 mod target;
 mod throttle;
-pub mod ttl;
 mod write_through;
 
 #[doc(hidden)]

@@ -431,7 +431,7 @@ impl Parse for Ttl {
             Expr::Path(path) if path.qself.is_none() => Ok(Ttl::Path(path.path)),
             other => Err(syn::Error::new(
                 other.span(),
-                "a ttl is a duration string (\"30s\", \"5m\", \"1h30m\") or a path to a `Duration` constant (cache_core::ttl::LIST_SHORT)",
+                "a ttl is a duration string (\"30s\", \"5m\", \"1h30m\") or a path to a `Duration` constant (ttl::LIST_SHORT, a constant of your own)",
             )),
         }
     }

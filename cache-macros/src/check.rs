@@ -29,7 +29,7 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
     let ttl = args.ttl.as_ref().ok_or_else(|| {
         syn::Error::new(
             Span::call_site(),
-            "missing `ttl`: how long entries live, e.g. ttl = \"5m\" or ttl = cache_core::ttl::LIST_SHORT",
+            "missing `ttl`: how long entries live, e.g. ttl = \"5m\" or ttl = ttl::LIST_SHORT (a constant of your own)",
         )
     })?;
     is_async(sig, "cached")?;

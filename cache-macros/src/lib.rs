@@ -24,7 +24,7 @@ mod ttl;
 /// - `prefix = "fmpa"` or `prefix = path::TO_CONST` (required): what `#[invalidates]`
 ///   targets.
 /// - `ttl = "5m"` (units `ms`, `s`, `m`, `h`, `d`, checked at compile time) or
-///   `ttl = cache_core::ttl::LIST_SHORT` (required).
+///   `ttl = ttl::LIST_SHORT`, a `Duration` constant of your own (required).
 /// - `key = tenant` (or `key = user.tenant_id`): the scope that per-tenant invalidation
 ///   targets. Bare parameter names (`filters`) are further key arguments, in order;
 ///   parameters not named are not part of the key.

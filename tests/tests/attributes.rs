@@ -31,6 +31,10 @@ mod prefix {
     pub const STATS: &str = "stats";
 }
 
+mod ttl {
+    pub const LIST_SHORT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fmpa {
     pub id: u64,
@@ -90,7 +94,7 @@ impl Repo {
             .collect())
     }
 
-    #[cached(prefix = prefix::FMPA, name = "item", ttl = cache_core::ttl::LIST_SHORT, key = tenant, id, cache = self.cache)]
+    #[cached(prefix = prefix::FMPA, name = "item", ttl = ttl::LIST_SHORT, key = tenant, id, cache = self.cache)]
     pub async fn get(&self, tenant: &str, id: u64) -> Option<Fmpa> {
         let rows = self.pool.query().ok()?;
         rows.into_iter()

@@ -39,7 +39,7 @@ snapshot!(
     super::cached::expand,
     (
         prefix = prefix::FMPA,
-        ttl = cache_core::ttl::LIST_SHORT,
+        ttl = ttl::LIST_SHORT,
         name = "item",
         key = self.tenant,
         id,

@@ -1,7 +1,7 @@
 //! The database: SQLite (embedded, created and seeded on first run) or PostgreSQL, through
 //! sqlx's `Any` driver so that one set of queries serves both.
 
-use crate::auth::{DEMO_OPERATOR, DEMO_PASSWORD, OPERATOR, hash_password};
+use crate::credentials::{DEMO_OPERATOR, DEMO_PASSWORD, OPERATOR, hash_password};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use std::borrow::Cow;

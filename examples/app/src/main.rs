@@ -55,7 +55,7 @@ async fn main() {
     let addr = running.addr;
     println!(
         "fmpa-app: try  TOKEN=$(curl -s -d '{{\"email\":\"user1@example.org\",\"password\":\"{}\"}}' -H 'content-type: application/json' http://{addr}/api/auth/login | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')",
-        fmpa_app::auth::DEMO_PASSWORD
+        fmpa_app::credentials::DEMO_PASSWORD
     );
     println!(
         "fmpa-app:      curl -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/api/fmpa?status=ACTIVE'"

@@ -6,7 +6,8 @@ use crate::model::{
     Account, AuthSession, DashboardStats, Filters, Page, Pagination, Profile, Row, Session,
     SessionInput,
 };
-use cache_core::{Cache, cached, invalidates, prefix, ttl};
+use crate::{prefix, ttl};
+use cache_core::{Cache, cached, invalidates};
 use sqlx::FromRow;
 use sqlx::any::AnyRow;
 use std::sync::Arc;
@@ -187,7 +188,7 @@ impl Repo {
             .sql("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?");
         sqlx::query(&ended)
             .bind(account.id)
-            .bind(crate::auth::unix_now() as i64)
+            .bind(crate::credentials::unix_now() as i64)
             .execute(&self.db.pool)
             .await?;
         let open = self.db.sql(

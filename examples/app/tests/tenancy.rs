@@ -6,7 +6,7 @@ mod common;
 
 use cache_core::__private::raw;
 use common::{Api, User};
-use fmpa_app::auth::{AuthConfig, Claims};
+use fmpa_app::credentials::{AuthConfig, Claims};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -101,7 +101,7 @@ fn forged(user: &User, other: &User) -> Vec<(&'static str, String)> {
     let parts: Vec<&str> = user.token.split('.').collect();
     let other_parts: Vec<&str> = other.token.split('.').collect();
     let mut expired = claims(user);
-    expired.exp = fmpa_app::auth::unix_now() - 1;
+    expired.exp = fmpa_app::credentials::unix_now() - 1;
     let mut moved = claims(user);
     moved.tenant = other.tenant.clone();
     let mut elsewhere = claims(user);
@@ -197,7 +197,7 @@ async fn logins_check_the_password_and_say_nothing_of_unknown_emails() {
     let (wrong, wrong_body) = app.api.login("user5@example.org", "not the password").await;
     let (unknown, unknown_body) = app
         .api
-        .login("nobody@example.org", fmpa_app::auth::DEMO_PASSWORD)
+        .login("nobody@example.org", fmpa_app::credentials::DEMO_PASSWORD)
         .await;
     assert_eq!(wrong, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown, StatusCode::UNAUTHORIZED);
@@ -214,14 +214,14 @@ async fn logins_check_the_password_and_say_nothing_of_unknown_emails() {
     assert!(status.is_client_error(), "no password: {status}");
     let (status, body) = app
         .api
-        .login("user5@example.org", fmpa_app::auth::DEMO_PASSWORD)
+        .login("user5@example.org", fmpa_app::credentials::DEMO_PASSWORD)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["user"]["tenant_id"], "tenant-1");
     assert_eq!(body["user"]["role"], "MEMBER");
     assert!(body["user"].get("password_hash").is_none());
-    assert!(body["expires_at"].as_u64().unwrap() > fmpa_app::auth::unix_now());
+    assert!(body["expires_at"].as_u64().unwrap() > fmpa_app::credentials::unix_now());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

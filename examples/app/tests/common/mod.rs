@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses its part
 
 use cache_core::{CacheBuilder, EncryptionKeys};
-use fmpa_app::auth::{AuthConfig, DEMO_PASSWORD};
+use fmpa_app::credentials::{AuthConfig, DEMO_PASSWORD};
 use fmpa_app::db::SeedScale;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};

@@ -1,13 +1,17 @@
-//! The caller of a request, from its bearer token: the token must be signed with this
-//! app's secret and unexpired, and the session it names must still be open. The tenant,
-//! user and role are the session's (cached under the sensitive `session` prefix).
+//! What handlers take from a request: the caller (from its bearer token: signed with this
+//! app's secret, unexpired, and naming a session still open; tenant, user and role are the
+//! session's, cached under the sensitive `session` prefix), its tenant, the operator role,
+//! a row id from the path, list filters and a session body, each rejected as JSON.
 
-use crate::auth::{OPERATOR, unix_now};
+use crate::credentials::{OPERATOR, unix_now};
 use crate::error::ApiError;
-use crate::routes::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use crate::model::{Filters, ListQuery, SessionInput};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 
 /// Who is calling: their user, tenant and role, and their session.
 #[derive(Debug, Clone)]
@@ -93,5 +97,36 @@ impl FromRequestParts<AppState> for Operator {
             ));
         }
         Ok(Operator(caller))
+    }
+}
+
+/// A row id from the path, rejected as a JSON 400 when it is not a number.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<i64>::from_request_parts(parts, state).await?;
+        Ok(Id(id))
+    }
+}
+
+/// The filters of a list, from its query string.
+pub(crate) fn filters(
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Filters, ApiError> {
+    let Query(query) = query?;
+    Filters::try_from(query).map_err(ApiError::bad_request)
+}
+
+/// A session's body, checked.
+pub(crate) fn input(
+    body: Result<Json<SessionInput>, JsonRejection>,
+) -> Result<SessionInput, ApiError> {
+    let Json(input) = body?;
+    match input.problem() {
+        Some(problem) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, problem)),
+        None => Ok(input),
     }
 }

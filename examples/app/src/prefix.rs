@@ -1,4 +1,4 @@
-//! The seed application's key prefixes, usable as `prefix = cache_core::prefix::FMPA`.
+//! The app's cache prefixes, usable as `prefix = crate::prefix::FMPA`.
 //!
 //! Sharing one constant between `#[cached]` and `#[invalidates]` turns a typo between
 //! reader and writer into a compile error.

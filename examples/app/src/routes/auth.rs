@@ -1,11 +1,11 @@
 //! Logging in and out: `POST /api/auth/login` checks a password and opens a session,
-//! `POST /api/auth/logout` ends the caller's.
+//! `POST /api/auth/logout` ends the caller's; `GET /api/me` is the caller's profile.
 
-use crate::auth::{new_session_id, verify_password};
-use crate::caller::Caller;
+use crate::credentials::{new_session_id, verify_password};
 use crate::error::ApiError;
+use crate::extract::Caller;
 use crate::model::{LoginInput, LoginReply};
-use crate::routes::AppState;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 /// Checks an email and password and opens a session: `{token, token_type, expires_at,
 /// user}`, or 401 (the same answer, after the same argon2 work, for an unknown email and a
 /// wrong password).
-pub(crate) async fn login(
+pub(super) async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -56,14 +56,23 @@ pub(crate) async fn login(
 /// known ones. [`start`](crate::start) computes it before the first login.
 pub(crate) fn unknown_account_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| crate::auth::hash_password(&new_session_id()))
+    HASH.get_or_init(|| crate::credentials::hash_password(&new_session_id()))
 }
 
 /// Ends the caller's session: 204; its token is refused from then on.
-pub(crate) async fn logout(
+pub(super) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
     state.repo.end_session(&caller.sid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's own profile.
+pub(super) async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let found = state.repo.profile(&caller.tenant, caller.user_id).await?;
+    Ok(Json(found.ok_or_else(ApiError::not_found)?).into_response())
 }

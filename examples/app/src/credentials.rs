@@ -61,7 +61,7 @@ impl AuthConfig {
         }
         Ok(AuthConfig {
             secret: secret.into(),
-            token_ttl: cache_core::ttl::SESSION,
+            token_ttl: crate::ttl::SESSION,
             ephemeral: false,
         })
     }

@@ -1,4 +1,4 @@
-//! The seed application's TTL classes, usable as `ttl = cache_core::ttl::LIST_SHORT`.
+//! The app's TTL classes, usable as `ttl = crate::ttl::LIST_SHORT`.
 
 use std::time::Duration;
 

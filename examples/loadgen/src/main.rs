@@ -49,7 +49,7 @@ fn options() -> Result<Options, String> {
         writes: 0.02,
         tenants: 20,
         warmup: 0,
-        password: fmpa_app::auth::DEMO_PASSWORD.to_owned(),
+        password: fmpa_app::credentials::DEMO_PASSWORD.to_owned(),
         admin: "user1@example.org".to_owned(),
         tokens: Vec::new(),
         admin_token: String::new(),
