@@ -63,6 +63,31 @@ mod target;
 mod throttle;
 mod write_through;
 
+/// The README and the guide (`docs/`): their examples run as doctests.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../docs/attributes.md")]
+    struct Attributes;
+    #[doc = include_str!("../../docs/keys.md")]
+    struct Keys;
+    #[doc = include_str!("../../docs/invalidation.md")]
+    struct Invalidation;
+    #[doc = include_str!("../../docs/write-through.md")]
+    struct WriteThrough;
+    #[doc = include_str!("../../docs/tier.md")]
+    struct Tier;
+    #[doc = include_str!("../../docs/security.md")]
+    struct Security;
+    #[doc = include_str!("../../docs/operations.md")]
+    struct Operations;
+    #[doc = include_str!("../../docs/cluster-tls.md")]
+    struct ClusterTls;
+    #[doc = include_str!("../../docs/guarantees.md")]
+    struct Guarantees;
+}
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
