@@ -38,6 +38,24 @@ use std::time::Duration;
 ///   share a Redis Cluster hash tag (the prefix generation has one copy per bucket of
 ///   scopes, see [`crate::key`]), so on a cluster too a hit is one single-slot `MGET`
 ///   to one master.
+///
+/// # Example
+///
+/// The plain operations, on the in-process memory backend (the same on Redis):
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use cache_core::Cache;
+/// use std::time::Duration;
+///
+/// let cache = Cache::builder().memory().namespace("docs").build().await.unwrap();
+/// cache.set("greeting", "hello", Duration::from_secs(60)).await;
+/// assert_eq!(cache.get::<String>("greeting").await.as_deref(), Some("hello"));
+/// assert!(cache.delete("greeting").await);
+/// assert_eq!(cache.get::<String>("greeting").await, None);
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Cache {
     pub(crate) inner: Arc<Inner>,
@@ -222,6 +240,19 @@ impl Cache {
 
     /// The value at `key`, or `loader`'s, stored for `ttl`. Concurrent misses on `key` in
     /// this process run `loader` once. Never fails: with Redis down, `loader` runs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use cache_core::Cache;
+    /// # use std::time::Duration;
+    /// let cache = Cache::builder().memory().build().await.unwrap();
+    /// let ttl = Duration::from_secs(60);
+    /// let first: u32 = cache.get_or_set("answer", ttl, || async { 42 }).await;
+    /// let second: u32 = cache.get_or_set("answer", ttl, || async { unreachable!() }).await;
+    /// assert_eq!((first, second), (42, 42));
+    /// # }
+    /// ```
     pub async fn get_or_set<T, F, Fut>(&self, key: &str, ttl: Duration, loader: F) -> T
     where
         T: Serialize + DeserializeOwned,
@@ -272,7 +303,26 @@ impl Cache {
     /// Invalidates every entry of `prefix` cached for `scope` (the value of `key = ...`),
     /// in O(1). Other scopes stay cached. If Redis cannot be reached the invalidation is
     /// kept and retried, and this process serves that scope from the source until it
-    /// lands.
+    /// lands. What `#[invalidates("fmpa", key = tenant)]` does after its function:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cache_core::{Cache, cached};
+    ///
+    /// #[cached(prefix = "fmpa", ttl = "5m", key = tenant, cache = cache)]
+    /// async fn count(cache: &Cache, tenant: &str) -> usize {
+    ///     tenant.len()
+    /// }
+    ///
+    /// let cache = Cache::builder().memory().build().await.unwrap();
+    /// count(&cache, "acme").await; // miss
+    /// count(&cache, "acme").await; // hit
+    /// cache.invalidate("fmpa", "acme").await;
+    /// count(&cache, "acme").await; // miss again
+    /// assert_eq!(cache.stats().site("fmpa", "count").loads, 2);
+    /// # }
+    /// ```
     pub async fn invalidate<S: Serialize + ?Sized>(&self, prefix: &str, scope: &S) {
         let _ = self.try_invalidate(prefix, scope).await;
     }

@@ -4,7 +4,7 @@
 //! invalidates it; this crate is the runtime they call: keys, generations, fail-open,
 //! single-flight and statistics.
 //!
-//! ```no_run
+//! ```
 //! use cache_core::{Cache, cached, invalidates};
 //!
 //! #[derive(serde::Serialize, serde::Deserialize)]
@@ -20,19 +20,24 @@
 //!     Ok(())
 //! }
 //!
-//! # async fn demo() {
-//! cache_core::install(Cache::from_env().await);
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // `Cache::from_env()` in a program: Redis from `REDIS_URL`, else process memory.
+//! cache_core::install(Cache::builder().memory().build().await.unwrap());
 //! let page = list_fmpa("acme", 1).await;   // miss: runs the body, stores Ok
-//! let page = list_fmpa("acme", 1).await;   // hit: one round trip
+//! let page = list_fmpa("acme", 1).await;   // hit: one round trip on Redis
 //! create_fmpa("acme", "new".into()).await; // Ok: invalidates acme's fmpa entries
+//! let fmpa = cache_core::installed().unwrap().stats().prefix("fmpa");
+//! assert_eq!((fmpa.hits, fmpa.misses), (1, 1));
 //! # }
 //! ```
 //!
-//! See [`Cache`] for the semantics, [`key`] for the key format and [`entry`] for the
+//! The guide (`docs/` in the repository) walks through every feature, and
+//! `ARCHITECTURE.md` through the code. See [`Cache`] for the semantics, [`key`] for the key format and [`entry`] for the
 //! stored bytes; [`CacheBuilder::l1`] for the in-process tier kept coherent across
 //! processes, and [`CacheBuilder::sensitive_prefix`] for values sealed at rest.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod backend;
 mod breaker;

@@ -5,6 +5,8 @@
 //! version of `cache_core` that re-exports it. This crate only parses, checks and emits;
 //! every behaviour lives in `cache_core`.
 
+#![deny(missing_docs)]
+
 use proc_macro::TokenStream;
 
 mod args;
