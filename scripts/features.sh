@@ -51,3 +51,36 @@ fi
 echo "features: cache-core with tokio 1.51.0"
 cargo update -q --manifest-path "$app/Cargo.toml" -p tokio --precise 1.51.0
 CARGO_TARGET_DIR="$PWD/target/beside-argon2" cargo check -q --manifest-path "$app/Cargo.toml"
+
+# The declared floors hold, and the newest releases build without warnings: cache-core and
+# its macros copied alone (no dev-dependencies) into a workspace of their own, resolved at
+# each direct dependency's declared minimum (`-Z direct-minimal-versions`, on stable cargo
+# through RUSTC_BOOTSTRAP) and built with each feature set; then resolved afresh at the
+# newest compatible releases and built with every feature, warnings denied.
+floors=$(mktemp -d)
+trap 'rm -rf "$app" "$floors"' EXIT
+tar -c Cargo.toml cache-core/Cargo.toml cache-core/src cache-macros/Cargo.toml cache-macros/src | tar -x -C "$floors"
+python3 - "$floors" <<'PY'
+import re, sys
+root = sys.argv[1]
+path = f"{root}/Cargo.toml"
+text = open(path).read()
+text = re.sub(r'members = \[.*?\]', 'members = ["cache-core", "cache-macros"]', text)
+text = re.sub(r'default-members = \[.*?\]\n', '', text)
+open(path, "w").write(text)
+for crate in ("cache-core", "cache-macros"):
+    path = f"{root}/{crate}/Cargo.toml"
+    text = open(path).read()
+    open(path, "w").write(text.split("[dev-dependencies]")[0])
+PY
+target="$PWD/target/floors"
+echo "features: direct dependencies at their declared floors"
+(cd "$floors" && RUSTC_BOOTSTRAP=1 cargo update -q -Z direct-minimal-versions)
+for features in "" "tls,log,encryption" "tls-native,log,encryption" "tls-aws-lc" "metrics,msgpack"; do
+  echo "features: floors, cache-core with ${features:-no feature}"
+  (cd "$floors" && CARGO_TARGET_DIR="$target" RUSTFLAGS="-D warnings" \
+    cargo check -q -p cache-core --no-default-features ${features:+--features "$features"})
+done
+echo "features: the newest compatible releases, every feature, warnings denied"
+(cd "$floors" && cargo update -q && CARGO_TARGET_DIR="$target" RUSTFLAGS="-D warnings" \
+  cargo check -q -p cache-core --all-features)

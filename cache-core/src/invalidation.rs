@@ -85,7 +85,7 @@ pub(crate) async fn invalidate_with(
     // The generation the write-through replaced, once it has.
     let mut replaced: Option<String> = None;
     let mut unsettled = Unsettled {
-        inner: inner,
+        inner,
         targets: targets.into(),
     };
     let mut first_error = None;
@@ -232,7 +232,7 @@ pub(crate) async fn delete_pattern(inner: &Inner, pattern: &str) -> Result<u64, 
         return inner.backend.delete_pattern(pattern).await;
     };
     let owed = ForgetOwed {
-        inner: inner,
+        inner,
         settled: false,
     };
     let deleted = inner.guarded_wide(redis.delete_pattern(pattern)).await?;

@@ -62,6 +62,12 @@ impl<T: Serialize + DeserializeOwned, E> Mode for ResultMode<Result<T, E>> {
 /// `Option<T>`: `Some(T)` is stored; `None` only when `CACHE_NONE` (negative caching).
 pub struct OptionMode<O, const CACHE_NONE: bool>(PhantomData<fn() -> O>);
 
+impl<O, const CACHE_NONE: bool> Default for OptionMode<O, CACHE_NONE> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<O, const CACHE_NONE: bool> OptionMode<O, CACHE_NONE> {
     /// The mode, as a value (see [`Probe`]).
     pub const fn new() -> Self {

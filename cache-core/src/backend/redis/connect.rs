@@ -78,7 +78,12 @@ fn ensure_crypto_provider(urls: &[String]) {
     if urls.iter().any(|url| url.starts_with("rediss://"))
         && rustls::crypto::CryptoProvider::get_default().is_none()
     {
+        // rustls 0.23.48 deprecates ring's provider for lacking post-quantum key exchange;
+        // ring stays the `tls` feature's choice (no C toolchain beyond `cc`), and
+        // `tls-aws-lc` is the one with post-quantum groups. Chosen, so not a warning in
+        // the builds of our users.
         #[cfg(feature = "tls")]
+        #[allow(deprecated)]
         let provider = rustls::crypto::ring::default_provider();
         #[cfg(not(feature = "tls"))]
         let provider = rustls::crypto::aws_lc_rs::default_provider();
