@@ -20,11 +20,11 @@
 
 pub(crate) mod backplane;
 pub(crate) mod message;
-pub(crate) mod read;
+pub(crate) mod serve;
 mod store;
 mod view;
 
-pub use self::read::{Cloned, LocalCopy};
+pub use self::serve::{Cloned, LocalCopy};
 pub(crate) use self::store::{Local, LocalEntry};
 pub(crate) use self::view::View;
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// keep it in the in-process tier, seal it (a sensitive call).
 pub(super) struct Besides<'a, T> {
     pub indexing: Option<Indexing<'a, T>>,
-    pub local: Option<crate::l1::read::LocalRead<'a, T>>,
+    pub local: Option<crate::l1::serve::LocalRead<'a, T>>,
     pub keyring: Option<&'a Keyring>,
 }
 

@@ -17,7 +17,7 @@ mod fill;
 pub(crate) mod lookup;
 
 pub use crate::l1::LocalCopy;
-use crate::l1::read::LocalRead;
+use crate::l1::serve::LocalRead;
 
 use crate::entry::Generations;
 use crate::error::CacheError;

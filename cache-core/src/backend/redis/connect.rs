@@ -1,11 +1,30 @@
-//! Start-up of the Redis backend: URLs and TLS files to the driver's clients, the
+//! The Redis backend's connection ([`Conn`]: one server through the driver's
+//! `ConnectionManager`, reconnected by the driver, or a cluster), and its start-up: URLs
+//! and TLS files to the driver's clients, the
 //! connections (or lazy ones), and the errors a person can act on when they fail.
 
-use super::conn::Conn;
 use crate::error::{CacheError, redact};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError};
 use std::time::Duration;
+
+/// One server, or a cluster.
+#[derive(Clone)]
+pub(super) enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    /// Sends `cmd`.
+    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> redis::RedisResult<T> {
+        match self {
+            Conn::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+            Conn::Cluster(conn) => cmd.query_async(&mut conn.clone()).await,
+        }
+    }
+}
 
 /// How the Redis backend connects and how long a call may take.
 #[derive(Clone)]

@@ -2,18 +2,17 @@
 //! or the driver's cluster connection (one per master, slot map refreshed on `MOVED` and
 //! after failovers); every call under a deadline ([`RedisBackend::within`]).
 
-mod conn;
 mod connect;
 mod fenced_store;
-mod fleet;
 mod indexed;
+mod manifests;
 mod nodes;
 mod pubsub;
 
 pub(crate) use self::connect::{RedisConfig, TlsFiles};
 pub(crate) use self::pubsub::{BackplaneNode, REMOVE_AND_PUBLISH};
 
-use self::conn::Conn;
+use self::connect::Conn;
 use self::nodes::{Slots, masters};
 use crate::error::CacheError;
 use bytes::Bytes;
