@@ -265,8 +265,7 @@ impl Cache {
             &self.inner,
             &site,
             &parts,
-            None,
-            None,
+            crate::read::Options::none(),
             async move { loader().await },
         )
         .await
@@ -291,8 +290,7 @@ impl Cache {
             &self.inner,
             &site,
             &parts,
-            None,
-            None,
+            crate::read::Options::none(),
             async move { loader().await },
         )
         .await

@@ -6,7 +6,11 @@
 //!             an entry with tags, whose scope generation is followed by t, the number
 //!             of tag generations, then each as a length byte and its bytes
 //! byte 1      flags: the low four bits name the codec (0 = JSON, 1 = MessagePack, see
-//!             [`crate::codec`]); the others are reserved and must be zero
+//!             [`crate::codec`]); bit 4 ([`GRACE`]) says a grace follows; the others are
+//!             reserved and must be zero
+//! (grace)     with [`GRACE`]: 4 bytes, big-endian, the milliseconds the entry is kept
+//!             past its TTL for fail-safe reads (`#[cached(fail_safe = ...)]`): its
+//!             value is fresh while its remaining TTL in Redis is above the grace
 //! byte 2      n, the length of the prefix generation, then n bytes
 //! next byte   m, the length of the scope generation, then m bytes
 //! the rest    the payload
@@ -20,6 +24,11 @@ pub const FORMAT: u8 = 0xC1;
 
 /// The first byte of an entry with tags.
 pub const FORMAT_TAGGED: u8 = 0xC2;
+
+/// The flag of an entry kept past its TTL (fail-safe): its grace follows the flags.
+pub const GRACE: u8 = 0x10;
+
+use std::time::Duration;
 
 use crate::codec::Codec;
 
@@ -54,6 +63,9 @@ pub(crate) struct Generations {
 pub struct Entry<'a> {
     /// The codec of the payload.
     pub codec: Codec,
+    /// How long the entry is kept past its TTL (fail-safe); zero for most entries. Its
+    /// value is fresh while the entry's remaining TTL is above it.
+    pub grace: Duration,
     /// The prefix generation current when the fill began.
     pub prefix_generation: &'a [u8],
     /// The scope generation current when the fill began.
@@ -126,20 +138,47 @@ pub fn encode_with<T: AsRef<[u8]>>(
     tag_generations: &[T],
     payload: &[u8],
 ) -> Vec<u8> {
+    encode_kept(
+        codec,
+        Duration::ZERO,
+        prefix_generation,
+        scope_generation,
+        tag_generations,
+        payload,
+    )
+}
+
+/// [`encode_with`] for an entry kept `grace` past its TTL (fail-safe; at most
+/// `u32::MAX` milliseconds, about 49 days, longer is cut).
+pub fn encode_kept<T: AsRef<[u8]>>(
+    codec: Codec,
+    grace: Duration,
+    prefix_generation: &[u8],
+    scope_generation: &[u8],
+    tag_generations: &[T],
+    payload: &[u8],
+) -> Vec<u8> {
     let cut = |generation: &[u8]| generation.len().min(255);
     let tags_len: usize = tag_generations
         .iter()
         .map(|t| 1 + cut(t.as_ref()))
         .sum::<usize>();
     let mut out = Vec::with_capacity(
-        5 + prefix_generation.len() + scope_generation.len() + tags_len + payload.len(),
+        9 + prefix_generation.len() + scope_generation.len() + tags_len + payload.len(),
     );
     out.push(if tag_generations.is_empty() {
         FORMAT
     } else {
         FORMAT_TAGGED
     });
-    out.push(codec.id());
+    let grace_ms = u32::try_from(grace.as_millis()).unwrap_or(u32::MAX);
+    match grace_ms {
+        0 => out.push(codec.id()),
+        ms => {
+            out.push(codec.id() | GRACE);
+            out.extend_from_slice(&ms.to_be_bytes());
+        }
+    }
     for generation in [prefix_generation, scope_generation] {
         out.push(cut(generation) as u8);
         out.extend_from_slice(&generation[..cut(generation)]);
@@ -163,7 +202,13 @@ pub fn decode(bytes: &[u8]) -> Result<Entry<'_>, EntryError> {
         return Err(EntryError::UnknownFormat(format));
     }
     let (&flags, mut rest) = rest.split_first().ok_or(EntryError::Truncated)?;
-    let codec = Codec::from_id(flags).ok_or(EntryError::UnknownFlags(flags))?;
+    let codec = Codec::from_id(flags & !GRACE).ok_or(EntryError::UnknownFlags(flags))?;
+    let mut grace = Duration::ZERO;
+    if flags & GRACE != 0 {
+        let (ms, after) = rest.split_first_chunk::<4>().ok_or(EntryError::Truncated)?;
+        grace = Duration::from_millis(u64::from(u32::from_be_bytes(*ms)));
+        rest = after;
+    }
     let mut field = || -> Result<&[u8], EntryError> {
         let (&len, after) = rest.split_first().ok_or(EntryError::Truncated)?;
         if after.len() < len as usize {
@@ -188,6 +233,7 @@ pub fn decode(bytes: &[u8]) -> Result<Entry<'_>, EntryError> {
     }
     Ok(Entry {
         codec,
+        grace,
         prefix_generation,
         scope_generation,
         tag_generations,
@@ -231,6 +277,29 @@ mod tests {
                 .unwrap()
                 .is_current_with(b"p1", b"s22", &tags)
         );
+        for cut in 0..raw.len() - 3 {
+            let _ = decode(&raw[..cut]); // never a panic
+        }
+    }
+
+    #[test]
+    fn a_grace_round_trips_and_old_entries_have_none() {
+        let tags = [&b"t1"[..]];
+        let raw = encode_kept(
+            Codec::Json,
+            Duration::from_secs(3600),
+            b"p",
+            b"s",
+            &tags,
+            b"[1]",
+        );
+        assert_eq!(raw[1], GRACE);
+        let entry = decode(&raw).unwrap();
+        assert_eq!(entry.grace, Duration::from_secs(3600));
+        assert_eq!(entry.payload, b"[1]");
+        assert!(entry.is_current_with(b"p", b"s", &tags));
+        let plain = encode(Codec::Json, b"p", b"s", b"[1]");
+        assert_eq!(decode(&plain).unwrap().grace, Duration::ZERO);
         for cut in 0..raw.len() - 3 {
             let _ = decode(&raw[..cut]); // never a panic
         }

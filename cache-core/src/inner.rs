@@ -6,6 +6,7 @@ use crate::backend::Backend;
 use crate::breaker::{Breakers, Permit};
 use crate::codec::Codec;
 use crate::error::CacheError;
+use crate::fail_safe::FailSafe;
 use crate::flight::Flights;
 use crate::key::KeyParts;
 use crate::l1::Tier;
@@ -43,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) sensitive: Sensitive,
     /// Its part in the fleet of its namespace (Redis only).
     pub(crate) fleet: Option<crate::fleet::Fleet>,
+    /// Fail-safe and jitter defaults, and the reloads held back after a failure.
+    pub(crate) fail_safe: FailSafe,
     /// Dropped with the cache: tells its tasks (the fleet's) to leave.
     pub(crate) dropped: tokio::sync::watch::Sender<()>,
 }

@@ -46,6 +46,7 @@ mod cache;
 pub mod codec;
 pub mod entry;
 mod error;
+mod fail_safe;
 mod fleet;
 mod flight;
 mod generation;

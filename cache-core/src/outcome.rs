@@ -18,6 +18,13 @@ pub trait Mode {
     fn stored(output: &Self::Output) -> Option<&Self::Stored>;
     /// The output to return on a hit.
     fn restore(stored: Self::Stored) -> Self::Output;
+    /// Whether outputs of this mode show a failure (a `Result`): only those may be
+    /// answered with a fail-safe value.
+    const FAILS_VISIBLY: bool = false;
+    /// Whether `output` is a failure (an `Err`).
+    fn failed(_output: &Self::Output) -> bool {
+        false
+    }
 }
 
 /// `Result<T, E>` (or an alias of it): only `Ok(T)` is stored; errors never are.
@@ -56,6 +63,10 @@ impl<T: Serialize + DeserializeOwned, E> Mode for ResultMode<Result<T, E>> {
     }
     fn restore(stored: T) -> Self::Output {
         Ok(stored)
+    }
+    const FAILS_VISIBLY: bool = true;
+    fn failed(output: &Self::Output) -> bool {
+        output.is_err()
     }
 }
 

@@ -12,6 +12,7 @@ use crate::key::CallKeys;
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// How a value becomes stored bytes, for one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,12 +20,18 @@ pub(crate) struct Payload {
     codec: Codec,
     /// An attribute's entry (marked, in the envelope), or plain JSON.
     entry: bool,
+    /// How long an entry is kept past its TTL (fail-safe), written in its envelope.
+    grace: Duration,
 }
 
 impl Payload {
     /// The payload of an attribute's entry written with `codec`.
     pub fn entry(codec: Codec) -> Payload {
-        Payload { codec, entry: true }
+        Payload {
+            codec,
+            entry: true,
+            grace: Duration::ZERO,
+        }
     }
 
     /// Plain JSON, as [`crate::Cache::set`] writes it.
@@ -32,6 +39,7 @@ impl Payload {
         Payload {
             codec: Codec::Json,
             entry: false,
+            grace: Duration::ZERO,
         }
     }
 
@@ -42,6 +50,11 @@ impl Payload {
             true => Payload::plain(),
             false => Payload::entry(codec),
         }
+    }
+
+    /// The same, for an entry kept `grace` past its TTL (fail-safe).
+    pub fn kept(self, grace: Duration) -> Payload {
+        Payload { grace, ..self }
     }
 
     /// The value's encoded bytes.
@@ -66,8 +79,9 @@ impl Payload {
         if !self.entry {
             return (Bytes::from(encoded), 0);
         }
-        let envelope = entry::encode_with(
+        let envelope = entry::encode_kept(
             self.codec,
+            self.grace,
             &generations.prefix,
             &generations.scope,
             &generations.tags,

@@ -43,8 +43,23 @@ where
     site.register::<M::Stored>();
     match cache {
         Some(cache) => {
-            let ReadOptions { indexer, copy } = options;
-            crate::read::read_through::<M, F>(&cache.inner, site, &parts, indexer, copy, fut).await
+            let ReadOptions {
+                indexer,
+                copy,
+                decide,
+            } = options;
+            crate::read::read_through::<M, F>(
+                &cache.inner,
+                site,
+                &parts,
+                crate::read::Options {
+                    indexer,
+                    copy,
+                    decide,
+                },
+                fut,
+            )
+            .await
         }
         None => fut.await,
     }
@@ -55,6 +70,7 @@ where
 pub struct ReadOptions<'a, T> {
     indexer: Option<Indexer<'a, T>>,
     copy: Option<&'a dyn LocalCopy<T>>,
+    decide: crate::read::Decide<'a, T>,
 }
 
 impl<'a, T> ReadOptions<'a, T> {
@@ -63,6 +79,7 @@ impl<'a, T> ReadOptions<'a, T> {
         ReadOptions {
             indexer: None,
             copy: None,
+            decide: crate::read::Decide::default(),
         }
     }
 
@@ -70,6 +87,19 @@ impl<'a, T> ReadOptions<'a, T> {
     /// lists them from the value to store, and the entry is indexed under them.
     pub fn indexed(mut self, indexer: Indexer<'a, T>) -> Self {
         self.indexer = Some(indexer);
+        self
+    }
+
+    /// `unless = |value| ...`: a value for which `unless` is true is returned, not stored.
+    pub fn unless(mut self, unless: &'a (dyn Fn(&T) -> bool + Sync)) -> Self {
+        self.decide.unless = Some(unless);
+        self
+    }
+
+    /// `ttl_from = |value| ...`: each value is stored for the TTL `ttl_from` computes from
+    /// it instead of the site's (zero: not stored).
+    pub fn ttl_from(mut self, ttl_from: &'a (dyn Fn(&T) -> std::time::Duration + Sync)) -> Self {
+        self.decide.ttl_from = Some(ttl_from);
         self
     }
 

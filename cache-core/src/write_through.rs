@@ -45,6 +45,7 @@ use crate::sensitive::Protection;
 use crate::site::{CallSite, Site};
 use crate::target::Target;
 use bytes::Bytes;
+use std::time::Duration;
 
 /// The read a write stores its result under: a `#[cached(write_through = true)]`
 /// function's site and the key parts of one call, built by the hidden sibling the
@@ -165,7 +166,9 @@ pub(crate) async fn capture<O>(inner: &Inner, through: Through<O>) -> Captured<O
         match crate::read::lookup::lookup(inner, through.site.prefix(), &keys, &counters, false)
             .await
         {
-            Read::Hit { generations, .. } | Read::Miss(generations) => generations,
+            Read::Hit { generations, .. }
+            | Read::Miss(generations)
+            | Read::Stale { generations, .. } => generations,
             Read::Bypass => {
                 return Captured {
                     through,
@@ -197,6 +200,8 @@ impl<O> Captured<O> {
             _ => None,
         };
         let index = self.through.index;
+        // A fail-safe read's entries keep their grace when written through.
+        let grace = site.fail_safe.unwrap_or(inner.fail_safe.default);
         let store = self
             .read
             .and_then(|(keys, generations, fences)| {
@@ -210,13 +215,14 @@ impl<O> Captured<O> {
                         crate::index::index_keys(&keys, values, keyring)
                     }
                 };
-                let (mut store, sealed) = store(site, &target, keys, generations)?;
+                let (mut store, sealed) = store(&target, keys, generations)?;
+                store.ttl = crate::read::stored_ttl(inner, site, grace);
                 store.fences = fences;
                 store.indexes = indexes;
                 Some((store, sealed))
             })
             .and_then(|(mut store, sealed)| {
-                let payload = Payload::entry(inner.codec);
+                let payload = Payload::entry(inner.codec).kept(grace);
                 match (self.through.encode)(output, payload)? {
                     Ok(encoded) => {
                         let encoded = match keyring {
@@ -242,7 +248,6 @@ impl<O> Captured<O> {
 /// `None` when `target`'s first generation is not one of the entry's (a target wider than
 /// the entry, which is then only invalidated).
 fn store(
-    site: &Site,
     target: &Target,
     keys: CallKeys,
     generations: Generations,
@@ -272,7 +277,7 @@ fn store(
     let store = Store {
         entry: keys.entry().to_owned(),
         value: Bytes::new(),
-        ttl: site.ttl(),
+        ttl: Duration::ZERO,
         generations: all,
         expected,
         own,

@@ -4,7 +4,7 @@
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Expr, Ident, LitBool, LitInt, LitStr, Path, Token};
+use syn::{Expr, Ident, LitBool, LitFloat, LitInt, LitStr, Path, Token};
 
 use crate::ttl;
 
@@ -81,6 +81,15 @@ pub struct CachedArgs {
     /// `sensitive = true`: values sealed, key arguments hashed (the prefix must be declared
     /// sensitive on the cache, or the site is not cached).
     pub sensitive: Option<LitBool>,
+    /// `fail_safe = "1h"`: entries kept that long past their TTL, to answer a failed reload
+    /// with; the option's name, for errors.
+    pub fail_safe: Option<(Ident, Ttl)>,
+    /// `jitter = 0.1`: each entry's TTL spread by up to that fraction either way.
+    pub jitter: Option<LitFloat>,
+    /// `unless = |value| ...`: true for a value that is returned but not stored.
+    pub unless: Option<Expr>,
+    /// `ttl_from = |value| ...`: the TTL each value is stored for.
+    pub ttl_from: Option<Expr>,
 }
 
 /// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
@@ -135,7 +144,7 @@ impl Parse for ThroughCall {
     }
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
 const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
@@ -281,6 +290,18 @@ impl Parse for CachedArgs {
                     })?;
                     set_once(&mut args.l1, &name, (name.clone(), ttl))
                 }
+                "fail_safe" => {
+                    let grace = input.parse::<Ttl>().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            e.to_string().replacen("ttl", "fail-safe time", 1),
+                        )
+                    })?;
+                    set_once(&mut args.fail_safe, &name, (name.clone(), grace))
+                }
+                "jitter" => set_once(&mut args.jitter, &name, parse_fraction(input, &name)?),
+                "unless" => set_once(&mut args.unless, &name, parse_closure(input, &name)?),
+                "ttl_from" => set_once(&mut args.ttl_from, &name, parse_closure(input, &name)?),
                 _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }
         })?;
@@ -475,6 +496,37 @@ fn parse_bool(input: ParseStream, name: &Ident) -> syn::Result<LitBool> {
     input
         .parse::<LitBool>()
         .map_err(|e| syn::Error::new(e.span(), format!("`{name}` takes `true` or `false`")))
+}
+
+/// A closure of the value: `|page: &Page| page.rows.is_empty()`.
+fn parse_closure(input: ParseStream, name: &Ident) -> syn::Result<Expr> {
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Closure(ref closure) if closure.inputs.len() == 1 => Ok(expr),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{name}` takes a closure of the value to store: {name} = |value: &T| ..."),
+        )),
+    }
+}
+
+/// A fraction of the TTL: a float literal from 0.0 to 1.0.
+fn parse_fraction(input: ParseStream, name: &Ident) -> syn::Result<LitFloat> {
+    let lit = input.parse::<LitFloat>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("`{name}` takes a fraction of the TTL, e.g. {name} = 0.1"),
+        )
+    })?;
+    match lit.base10_parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(lit),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{name}` is a fraction of the TTL, from 0.0 to 1.0 (0.1: each TTL within ±10%)"
+            ),
+        )),
+    }
 }
 
 fn parse_name(input: ParseStream) -> syn::Result<LitStr> {

@@ -63,6 +63,26 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
             ),
         ));
     }
+    // A value written through is stored as the write returns it: no decision of the read's.
+    if let (Some(decision), Some(through)) = (
+        args.unless.as_ref().or(args.ttl_from.as_ref()),
+        args.write_through.as_ref().filter(|lit| lit.value),
+    ) {
+        let _ = through;
+        return Err(syn::Error::new_spanned(
+            decision,
+            "`unless` and `ttl_from` are not supported with `write_through = true` yet: a write stores its value under the site's TTL, and would ignore them",
+        ));
+    }
+    // A fail-safe value answers a failed reload: only a `Result` shows one.
+    if let Some((name, _)) = &args.fail_safe
+        && !matches!(returns, Returns::Result(_))
+    {
+        return Err(syn::Error::new(
+            name.span(),
+            "`fail_safe` needs a function returning `Result`: an old value answers a reload that failed, and an `Option`'s `None` or a plain value cannot say it failed (for an alias of `Result`, add `result = true`)",
+        ));
+    }
     if let Some(lit) = &args.cache_none
         && !matches!(returns, Returns::Option(_))
     {

@@ -1197,3 +1197,110 @@ mod in_process_tier {
         }
     }
 }
+
+/// Resilience options of `#[cached]`: fail-safe, jitter, and decisions from the value.
+mod resilience {
+    use super::*;
+    use std::time::Duration;
+
+    #[derive(Default)]
+    pub struct Db {
+        loads: AtomicUsize,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl Db {
+        fn loads(&self) -> usize {
+            self.loads.load(Ordering::SeqCst)
+        }
+        fn query(&self) -> Result<(), String> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            match self.down.load(Ordering::SeqCst) {
+                true => Err("the database is down".into()),
+                false => Ok(()),
+            }
+        }
+    }
+
+    #[cached(prefix = "resilient", name = "list", ttl = "300ms", fail_safe = "1m", jitter = 0.1, key = tenant, cache = cache)]
+    async fn list(cache: &Cache, db: &Db, tenant: &str) -> Result<Vec<u32>, String> {
+        db.query()?;
+        Ok(vec![tenant.len() as u32])
+    }
+
+    /// Empty pages are not kept.
+    #[cached(prefix = "resilient", name = "page", ttl = "1m", key = tenant, page, unless = |rows: &Vec<u32>| rows.is_empty(), cache = cache)]
+    async fn page(cache: &Cache, db: &Db, tenant: &str, page: u32) -> Result<Vec<u32>, String> {
+        db.query()?;
+        let _ = tenant;
+        Ok(if page == 0 { vec![1, 2] } else { vec![] })
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Token {
+        pub value: String,
+        pub expires_in_ms: u64,
+    }
+
+    /// Kept as long as the token says it lives.
+    #[cached(prefix = "resilient", name = "token", ttl = "1h", key = user, ttl_from = |token: &Token| Duration::from_millis(token.expires_in_ms), cache = cache)]
+    async fn token(
+        cache: &Cache,
+        db: &Db,
+        user: &str,
+        expires_in_ms: u64,
+    ) -> Result<Token, String> {
+        db.query()?;
+        Ok(Token {
+            value: format!("t-{user}"),
+            expires_in_ms,
+        })
+    }
+
+    on_redis_and_memory!("resilience": fail_safe_answers_an_outage, unless_keeps_nothing, ttl_from_the_value);
+
+    async fn fail_safe_answers_an_outage(cache: Cache) {
+        let db = Db::default();
+        assert_eq!(list(&cache, &db, "acme").await, Ok(vec![4]));
+        tokio::time::sleep(Duration::from_millis(450)).await; // past the TTL (and its jitter)
+        db.down.store(true, Ordering::SeqCst);
+        assert_eq!(
+            list(&cache, &db, "acme").await,
+            Ok(vec![4]),
+            "the old value"
+        );
+        assert_eq!(
+            list(&cache, &db, "globex").await,
+            Err("the database is down".into())
+        );
+        assert_eq!(cache.stats().site("resilient", "list").stale_served, 1);
+    }
+
+    async fn unless_keeps_nothing(cache: Cache) {
+        let db = Db::default();
+        for _ in 0..2 {
+            assert_eq!(page(&cache, &db, "acme", 1).await, Ok(vec![]));
+        }
+        assert_eq!(db.loads(), 2, "an empty page is not kept");
+        for _ in 0..2 {
+            assert_eq!(page(&cache, &db, "acme", 0).await, Ok(vec![1, 2]));
+        }
+        assert_eq!(db.loads(), 3, "a full one is");
+    }
+
+    async fn ttl_from_the_value(cache: Cache) {
+        let db = Db::default();
+        token(&cache, &db, "ann", 200).await.unwrap();
+        token(&cache, &db, "ann", 200).await.unwrap();
+        assert_eq!(db.loads(), 1);
+        tokio::time::sleep(Duration::from_millis(350)).await; // past the value's own TTL
+        token(&cache, &db, "ann", 0).await.unwrap();
+        assert_eq!(
+            db.loads(),
+            2,
+            "expired after the token's 200 ms, not the site's hour"
+        );
+        token(&cache, &db, "ann", 0).await.unwrap();
+        assert_eq!(db.loads(), 3, "a zero TTL keeps nothing");
+    }
+}

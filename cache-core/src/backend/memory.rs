@@ -13,6 +13,18 @@ use std::time::{Duration, Instant};
 struct Stored {
     bytes: Bytes,
     ttl: Duration,
+    /// When it expires (what `PTTL` reads on Redis).
+    expires: Instant,
+}
+
+impl Stored {
+    fn new(bytes: Bytes, ttl: Duration) -> Stored {
+        Stored {
+            bytes,
+            ttl,
+            expires: Instant::now() + ttl,
+        }
+    }
 }
 
 struct PerEntryTtl;
@@ -101,8 +113,17 @@ impl MemoryBackend {
         keys.iter().map(|key| self.get(key)).collect()
     }
 
+    /// The values of `keys`, and how long `ttl_of` has left (`MGET` + `PTTL`).
+    pub fn mget_ttl(&self, keys: &[&str], ttl_of: &str) -> (Vec<Option<Bytes>>, Option<Duration>) {
+        let left = self
+            .store
+            .get(ttl_of)
+            .map(|stored| stored.expires.saturating_duration_since(Instant::now()));
+        (self.mget(keys), left)
+    }
+
     pub fn set(&self, key: &str, bytes: Bytes, ttl: Duration) {
-        self.store.insert(key.to_owned(), Stored { bytes, ttl });
+        self.store.insert(key.to_owned(), Stored::new(bytes, ttl));
     }
 
     /// `SET key value NX PX ttl GET`: stores unless present; returns what was there.
@@ -111,7 +132,7 @@ impl MemoryBackend {
         let entry = self
             .store
             .entry(key.to_owned())
-            .or_insert_with(|| Stored { bytes, ttl });
+            .or_insert_with(|| Stored::new(bytes, ttl));
         (!entry.is_fresh()).then(|| entry.into_value().bytes)
     }
 

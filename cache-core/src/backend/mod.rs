@@ -114,7 +114,7 @@ impl Backend {
     ) -> Result<(Vec<Option<Bytes>>, Option<Duration>), CacheError> {
         match self {
             Self::Redis(r) => r.mget_ttl(keys, ttl_of).await,
-            Self::Memory(m) => Ok((m.mget(keys), None)),
+            Self::Memory(m) => Ok(m.mget_ttl(keys, ttl_of)),
         }
     }
 

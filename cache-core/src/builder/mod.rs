@@ -7,6 +7,7 @@ use crate::breaker::Breakers;
 use crate::cache::Cache;
 use crate::codec::Codec;
 use crate::error::{CacheError, redact};
+use crate::fail_safe::FailSafe;
 use crate::inner::Inner;
 use crate::l1::Tier;
 use crate::sensitive::Sensitive;
@@ -73,6 +74,9 @@ pub struct CacheBuilder {
     encryption_keys: EncryptionKeys,
     sensitive_prefixes: Vec<String>,
     fleet_period: Duration,
+    fail_safe: Duration,
+    fail_safe_throttle: Duration,
+    jitter: f64,
 }
 
 impl Default for CacheBuilder {
@@ -95,6 +99,9 @@ impl Default for CacheBuilder {
             encryption_keys: EncryptionKeys::new(),
             sensitive_prefixes: Vec::new(),
             fleet_period: Duration::from_secs(5),
+            fail_safe: Duration::ZERO,
+            fail_safe_throttle: crate::fail_safe::DEFAULT_THROTTLE,
+            jitter: 0.0,
         }
     }
 }
@@ -277,6 +284,33 @@ impl CacheBuilder {
         self
     }
 
+    /// The fail-safe of every `#[cached]` site returning a `Result` that does not set its
+    /// own (`fail_safe = "1h"`; default: none): entries are kept `grace` past their TTL,
+    /// and when the reload of an expired entry fails (an `Err`, a panic), the old value
+    /// is returned instead, provided the generations it was filled under are still
+    /// current: a value an invalidation removed is never served, only one whose TTL ran
+    /// out. Counted as `stale_served`, logged once per episode. Sites returning an
+    /// `Option` or a plain value are not affected (they cannot show a failure).
+    pub fn fail_safe(mut self, grace: Duration) -> Self {
+        self.fail_safe = grace;
+        self
+    }
+
+    /// How long a failed reload of a key is not retried (default 30 s): calls in the
+    /// meantime get the fail-safe value, each after its own check of the generations.
+    pub fn fail_safe_throttle(mut self, throttle: Duration) -> Self {
+        self.fail_safe_throttle = throttle;
+        self
+    }
+
+    /// The TTL jitter of every `#[cached]` site that does not set its own
+    /// (`jitter = 0.1`; default none): each entry's TTL is spread by up to `fraction` of
+    /// itself either way, so that entries filled together do not expire together.
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = fraction;
+        self
+    }
+
     /// Builds the cache, connecting to Redis unless [`CacheBuilder::lazy`].
     ///
     /// Fails only on what a person must fix: a malformed URL, a bad namespace, bad TLS
@@ -362,6 +396,7 @@ impl CacheBuilder {
             tier,
             sensitive: Sensitive::new(self.sensitive_prefixes.into_iter().collect(), keyring),
             fleet,
+            fail_safe: FailSafe::new(self.fail_safe, self.fail_safe_throttle, self.jitter),
             dropped: tokio::sync::watch::channel(()).0,
         })
     }

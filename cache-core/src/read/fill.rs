@@ -2,7 +2,7 @@
 //! stores what should be kept (sealed with the generations it read before the load) and
 //! hands the payload to its followers.
 
-use super::load;
+use super::{load, stale};
 use crate::backend::FillIndexed;
 use crate::entry::Generations;
 use crate::error::CacheError;
@@ -24,6 +24,12 @@ pub(super) struct Besides<'a, T> {
     pub indexing: Option<Indexing<'a, T>>,
     pub local: Option<crate::l1::serve::LocalRead<'a, T>>,
     pub keyring: Option<&'a Keyring>,
+    /// How long the entry is kept past its TTL (fail-safe; zero: not).
+    pub grace: Duration,
+    /// The old value of an entry past its TTL, to answer a failed reload with.
+    pub old: Option<super::stale::Stale>,
+    /// What the site decides from the value (`unless`, `ttl_from`).
+    pub decide: super::Decide<'a, T>,
 }
 
 /// Runs (or joins) the load of a missed call and stores its result.
@@ -44,6 +50,9 @@ where
         indexing,
         local,
         keyring,
+        grace,
+        old,
+        decide,
     } = besides;
     // A flight is keyed by the entry and the generations (and fences) read: a call
     // that starts after an invalidation never joins a load that began before it.
@@ -58,7 +67,7 @@ where
         flight_key.push(0);
         flight_key.extend_from_slice(generation);
     }
-    let payload = Payload::for_keys(keys, inner.codec);
+    let payload = Payload::for_keys(keys, inner.codec).kept(grace);
     let role = inner.flights.join(flight_key);
     // Counted once the call has joined the flight: a miss counted is a caller that
     // will share the load under way (what the single-flight test waits for).
@@ -72,12 +81,62 @@ where
                 counters.coalesced();
                 return M::restore(value);
             }
+            // The leader's reload failed, and its key is held back: the old value.
+            if let Some(old) = &old
+                && inner.fail_safe.is_throttled(keys.entry())
+                && let Some(out) = stale::old_value::<M>(
+                    inner,
+                    site,
+                    keys,
+                    &generations,
+                    keyring,
+                    old,
+                    counters,
+                    "the function returned an error",
+                )
+                .await
+            {
+                return out;
+            }
             return load(counters, fut).await;
         }
     };
-    let out = load(counters, fut).await;
+    let out = match &old {
+        None => load(counters, fut).await,
+        Some(old) => match stale::reload::<M>(counters, fut).await {
+            stale::Reload::Done(out) => {
+                inner
+                    .fail_safe
+                    .recovered(site.prefix(), site.name(), keys.entry());
+                out
+            }
+            stale::Reload::Failed(failure) => {
+                leader.publish(None);
+                return stale::answer_failure::<M>(
+                    inner,
+                    site,
+                    keys,
+                    &generations,
+                    keyring,
+                    old,
+                    counters,
+                    failure,
+                )
+                .await;
+            }
+        },
+    };
     let Some(value) = M::stored(&out) else {
         leader.publish(None);
+        return out;
+    };
+    // `unless` and `ttl_from`: the value is still the callers' (and the followers'), but
+    // stored only for a TTL the site decides.
+    let Some(ttl) = decide.ttl(value, stored_ttl(inner, site, Duration::ZERO)) else {
+        match payload.encode(value) {
+            Ok(bytes) if keyring.is_none() => leader.publish(Some(Bytes::from(bytes))),
+            _ => leader.publish(None),
+        }
         return out;
     };
     let encoded = match payload.encode(value) {
@@ -89,8 +148,8 @@ where
         }
     };
     if let Some(local) = &local {
-        // The entry is stored after this, for the site's TTL (at least `l1`).
-        let until = Instant::now() + local.ttl;
+        // The entry is stored after this, for its TTL (which the tier time is within).
+        let until = Instant::now() + local.ttl.min(ttl);
         if let Some(tier) = &inner.tier {
             tier.keep_read(local, keys, &generations, value, encoded.len(), until);
         }
@@ -112,23 +171,29 @@ where
             payload.envelop(&generations, sealed).0
         }
     };
+    let ttl = ttl + grace;
     let written = match indexing {
         None => {
             inner
-                .guarded(
-                    keys.entry(),
-                    inner.backend.set(keys.entry(), stored, site.ttl()),
-                )
+                .guarded(keys.entry(), inner.backend.set(keys.entry(), stored, ttl))
                 .await
         }
-        Some(indexing) => {
-            fill_indexed(inner, keys, stored, site.ttl(), value, indexing, keyring).await
-        }
+        Some(indexing) => fill_indexed(inner, keys, stored, ttl, value, indexing, keyring).await,
     };
     if let Err(error) = written {
         inner.count_failure(counters, "fill", &error);
     }
     out
+}
+
+/// How long a fill of `site` is kept in the backend: its TTL, spread by its jitter (an
+/// attribute site's own, or the cache's default), plus its fail-safe grace.
+pub(crate) fn stored_ttl(inner: &Inner, site: &impl CallSite, grace: Duration) -> Duration {
+    let jitter = match site.follows_its_prefix() {
+        true => site.jitter().unwrap_or(inner.fail_safe.jitter),
+        false => 0.0,
+    };
+    crate::fail_safe::jittered(site.ttl(), jitter) + grace
 }
 
 /// The fill of an indexed site: stored and listed under each value `value` depends

@@ -54,7 +54,7 @@ pub(crate) async fn lookup(
         keys.entry(),
     ];
     let sent = Instant::now();
-    let mut until = None;
+    let mut left = None;
     let read = if expiry {
         let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
         all.extend(fixed);
@@ -63,9 +63,8 @@ pub(crate) async fn lookup(
         inner
             .guarded(keys.entry(), read)
             .await
-            .map(|(values, left)| {
-                // Measured from before the request left: never later than the entry's end.
-                until = left.map(|left| sent + left);
+            .map(|(values, remaining)| {
+                left = remaining;
                 values
             })
     } else if tag_keys.is_empty() {
@@ -100,7 +99,7 @@ pub(crate) async fn lookup(
     let current = match (&prefix, &scope, &raw, &all_tags) {
         (Some(prefix), Some(scope), Some(raw), Some(all_tags)) => match entry::decode(raw) {
             Ok(entry) if entry.is_current_with(prefix, scope, all_tags) => {
-                Some((raw.len() - entry.payload.len(), entry.codec))
+                Some((raw.len() - entry.payload.len(), entry.codec, entry.grace))
             }
             Ok(_) => None, // filled under an older generation: invalidated
             Err(error) => {
@@ -113,17 +112,41 @@ pub(crate) async fn lookup(
     };
     // Moved, not cloned: a clone of a `Bytes` made from a `Vec` allocates.
     match (current, raw, prefix, scope, all_tags) {
-        (Some((payload_at, codec)), Some(raw), Some(prefix), Some(scope), Some(tags)) => {
-            Read::Hit {
-                raw,
-                payload_at,
-                payload: Payload::entry(codec),
-                generations: Generations {
-                    prefix,
-                    scope,
-                    tags,
+        (Some((payload_at, codec, grace)), Some(raw), Some(prefix), Some(scope), Some(tags)) => {
+            let generations = Generations {
+                prefix,
+                scope,
+                tags,
+            };
+            let payload = Payload::entry(codec);
+            if grace.is_zero() {
+                return Read::Hit {
+                    raw,
+                    payload_at,
+                    payload,
+                    generations,
+                    // Measured from before the request left: never later than the end.
+                    until: left.map(|left| sent + left),
+                };
+            }
+            // Kept past its TTL (fail-safe): fresh while more than its grace is left.
+            if !expiry {
+                left = remaining_ttl(inner, keys, counters).await;
+            }
+            match left.and_then(|left| left.checked_sub(grace)) {
+                Some(fresh) if !fresh.is_zero() => Read::Hit {
+                    raw,
+                    payload_at,
+                    payload,
+                    generations,
+                    until: Some(sent + fresh),
                 },
-                until,
+                _ => Read::Stale {
+                    raw,
+                    payload_at,
+                    payload,
+                    generations,
+                },
             }
         }
         (_, _, prefix, scope, _) => {
@@ -133,6 +156,53 @@ pub(crate) async fn lookup(
             }
         }
     }
+}
+
+/// How long the entry of `keys` has left (`PTTL`): for a fail-safe entry read without
+/// it (by a site that has no fail-safe of its own); `None` if unknown.
+async fn remaining_ttl(
+    inner: &Inner,
+    keys: &CallKeys,
+    counters: &Counters,
+) -> Option<std::time::Duration> {
+    let entry = [keys.entry()];
+    let read = inner.backend.mget_ttl(&entry, keys.entry());
+    match inner.guarded(keys.entry(), read).await {
+        Ok((_, left)) => left,
+        Err(error) => {
+            inner.count_failure(counters, "read", &error);
+            None
+        }
+    }
+}
+
+/// Whether the generations `expected` (those a fail-safe value was filled under) are
+/// still the current ones of `keys`: read again when its reload failed, so that a value
+/// an invalidation removed meanwhile is never served.
+pub(crate) async fn still_current(
+    inner: &Inner,
+    keys: &CallKeys,
+    expected: &Generations,
+    counters: &Counters,
+) -> bool {
+    let mut all: Vec<&str> = vec![keys.prefix_generation(), keys.scope_generation()];
+    all.extend(keys.tag_generations().iter().map(String::as_str));
+    let read = inner.guarded(keys.entry(), inner.backend.mget(&all)).await;
+    let values = match read {
+        Ok(values) => values,
+        Err(error) => {
+            inner.count_failure(counters, "read", &error);
+            return false;
+        }
+    };
+    let wanted = [&expected.prefix, &expected.scope]
+        .into_iter()
+        .chain(&expected.tags);
+    values.len() == all.len()
+        && values
+            .iter()
+            .zip(wanted)
+            .all(|(value, wanted)| value.as_ref() == Some(wanted))
 }
 
 /// Whether an invalidation of this call's prefix or scope is pending here: then the

@@ -14,7 +14,9 @@
 //! or encryption stage belongs inside the payload.
 
 mod fill;
+pub(crate) use self::fill::stored_ttl;
 pub(crate) mod lookup;
+mod stale;
 
 pub use crate::l1::LocalCopy;
 use crate::l1::serve::LocalRead;
@@ -48,8 +50,63 @@ pub(crate) enum Read {
     },
     /// Nothing usable; these are the generations to fill under.
     Miss(Generations),
+    /// A fail-safe entry past its TTL, its generations current: a miss, whose old value
+    /// may answer a failed reload (those generations still current then).
+    Stale {
+        raw: Bytes,
+        payload_at: usize,
+        payload: Payload,
+        generations: Generations,
+    },
     /// The cache cannot be used for this call.
     Bypass,
+}
+
+/// What a site decides from each loaded value (`unless`, `ttl_from`).
+pub(crate) struct Decide<'a, T> {
+    /// True: return the value, do not store it.
+    pub unless: Option<&'a (dyn Fn(&T) -> bool + Sync)>,
+    /// The TTL to store the value for, instead of the site's.
+    pub ttl_from: Option<&'a (dyn Fn(&T) -> std::time::Duration + Sync)>,
+}
+
+impl<T> Default for Decide<'_, T> {
+    fn default() -> Self {
+        Decide {
+            unless: None,
+            ttl_from: None,
+        }
+    }
+}
+
+impl<T> Decide<'_, T> {
+    /// The TTL to store `value` for (`base`: the site's, jittered), or `None`: not stored.
+    pub fn ttl(&self, value: &T, base: std::time::Duration) -> Option<std::time::Duration> {
+        if self.unless.is_some_and(|unless| unless(value)) {
+            return None;
+        }
+        let ttl = self.ttl_from.map_or(base, |ttl_from| ttl_from(value));
+        (!ttl.is_zero()).then_some(ttl)
+    }
+}
+
+/// What a read does besides its key: an index of its result, the tier, decisions from its
+/// value.
+pub(crate) struct Options<'a, T> {
+    pub indexer: Option<Indexer<'a, T>>,
+    pub copy: Option<&'a dyn LocalCopy<T>>,
+    pub decide: Decide<'a, T>,
+}
+
+impl<T> Options<'_, T> {
+    /// Nothing besides the key (the plain operations).
+    pub fn none() -> Self {
+        Options {
+            indexer: None,
+            copy: None,
+            decide: Decide::default(),
+        }
+    }
 }
 
 /// The cache-aside flow: guard, lookup, decode a hit, or fill on a miss.
@@ -57,14 +114,18 @@ pub(crate) async fn read_through<M, F>(
     inner: &Inner,
     site: &impl CallSite,
     parts: &KeyParts,
-    indexer: Option<Indexer<'_, M::Stored>>,
-    copy: Option<&dyn LocalCopy<M::Stored>>,
+    options: Options<'_, M::Stored>,
     fut: F,
 ) -> M::Output
 where
     M: Mode,
     F: Future<Output = M::Output>,
 {
+    let Options {
+        indexer,
+        copy,
+        decide,
+    } = options;
     let counters = site.counters(inner);
     if parts.is_invalid() {
         inner.count_failure(&counters, "key", &CacheError::Unavailable);
@@ -114,7 +175,14 @@ where
         }
         _ => None,
     };
-    let read = lookup::lookup(inner, site.prefix(), &keys, &counters, local.is_some()).await;
+    // Fail-safe: a `Result` site's own grace, or the cache's default.
+    let grace = match site.follows_its_prefix() {
+        true => inner.fail_safe.grace(M::FAILS_VISIBLY, site.fail_safe()),
+        false => std::time::Duration::ZERO,
+    };
+    let expiry = local.is_some() || !grace.is_zero();
+    let read = lookup::lookup(inner, site.prefix(), &keys, &counters, expiry).await;
+    let mut old = None;
     let generations = match read {
         Read::Hit {
             raw,
@@ -144,6 +212,31 @@ where
             }
         },
         Read::Miss(generations) => generations,
+        Read::Stale {
+            raw,
+            payload_at,
+            payload,
+            generations,
+        } => {
+            let stale = stale::Stale {
+                raw,
+                payload_at,
+                payload,
+            };
+            // Its reload failed a moment ago: the old value, its generations just read
+            // current, until the throttle ends.
+            if !grace.is_zero() && inner.fail_safe.is_throttled(keys.entry()) {
+                let bytes = &stale.raw[stale.payload_at..];
+                if let Ok(value) = open::<M::Stored>(keyring, &keys, &generations, payload, bytes) {
+                    counters.stale_served();
+                    return M::restore(value);
+                }
+            }
+            if !grace.is_zero() {
+                old = Some(stale);
+            }
+            generations
+        }
         Read::Bypass => return load(&counters, fut).await,
     };
     tracing::debug!(key = keys.entry(), "cache miss");
@@ -162,6 +255,9 @@ where
         indexing,
         local,
         keyring,
+        grace,
+        old,
+        decide,
     };
     fill::fill::<M, F>(inner, site, &keys, generations, besides, &counters, fut).await
 }

@@ -24,6 +24,12 @@ pub struct Site {
     l1_asked: Option<Duration>,
     /// `sensitive = true`: sealed, key arguments hashed, or not cached at all.
     pub(crate) sensitive: bool,
+    /// `fail_safe = ...`: how long an entry is kept past its TTL, to answer a failed
+    /// reload with (`None`: the cache's default).
+    pub(crate) fail_safe: Option<Duration>,
+    /// `jitter = ...`: the fraction of the TTL entries are spread by (`None`: the
+    /// cache's default).
+    pub(crate) jitter: Option<f64>,
     /// The counters of this site in the first cache used here, by cache id.
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
     /// Whether this site's value type was checked against the sites sharing its keys.
@@ -48,6 +54,8 @@ impl Site {
             l1: None,
             l1_asked: None,
             sensitive: false,
+            fail_safe: None,
+            jitter: None,
             counters: OnceLock::new(),
             registered: AtomicBool::new(false),
             round_trip_reported: AtomicBool::new(false),
@@ -72,6 +80,21 @@ impl Site {
     /// (`CacheBuilder::sensitive_prefix`); otherwise it is not cached.
     pub const fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+
+    /// This site with `fail_safe = ...`: its entries are kept `grace` past their TTL, and
+    /// a failed reload is answered with the old value while its generations are current
+    /// (see [`crate::CacheBuilder::fail_safe`]). Zero turns a cache's default off here.
+    pub const fn with_fail_safe(mut self, grace: Duration) -> Self {
+        self.fail_safe = Some(grace);
+        self
+    }
+
+    /// This site with `jitter = ...`: each entry's TTL is spread by up to `fraction` of
+    /// itself either way (0.1: ±10%), so that entries filled together expire apart.
+    pub const fn with_jitter(mut self, fraction: f64) -> Self {
+        self.jitter = Some(fraction);
         self
     }
 
@@ -127,6 +150,18 @@ pub(crate) trait CallSite {
     fn sensitive(&self) -> bool {
         false
     }
+    /// Its name, in logs (`prefix/name`).
+    fn name(&self) -> &str {
+        ""
+    }
+    /// Its own fail-safe grace, if it sets one.
+    fn fail_safe(&self) -> Option<Duration> {
+        None
+    }
+    /// Its own TTL jitter, if it sets one.
+    fn jitter(&self) -> Option<f64> {
+        None
+    }
     /// Whether its prefix is a sensitive prefix's, which then protects it: every
     /// attribute site; not a user key (`get_or_set`), stored as plain JSON whatever its
     /// first segment.
@@ -165,6 +200,15 @@ impl CallSite for Site {
     }
     fn sensitive(&self) -> bool {
         self.sensitive
+    }
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn fail_safe(&self) -> Option<Duration> {
+        self.fail_safe
+    }
+    fn jitter(&self) -> Option<f64> {
+        self.jitter
     }
 }
 

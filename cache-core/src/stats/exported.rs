@@ -15,6 +15,7 @@ pub struct Handles {
     pub refused: metrics::Counter,
     pub written_through: metrics::Counter,
     pub local_hits: metrics::Counter,
+    pub stale_served: metrics::Counter,
 }
 
 impl Handles {
@@ -38,6 +39,7 @@ impl Handles {
             refused: counter("cache_refused_total"),
             written_through: counter("cache_written_through_total"),
             local_hits: counter("cache_local_hits_total"),
+            stale_served: counter("cache_stale_served_total"),
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct Counters {
     refused: AtomicU64,
     written_through: AtomicU64,
     local_hits: AtomicU64,
+    stale_served: AtomicU64,
     #[cfg(feature = "metrics")]
     exported: Option<exported::Handles>,
 }
@@ -78,6 +79,9 @@ pub struct PrefixStats {
     pub written_through: u64,
     /// Hits answered by the in-process tier (`l1`), without Redis; counted in `hits` too.
     pub local_hits: u64,
+    /// Calls answered with a value past its TTL because its reload failed (fail-safe),
+    /// its generations current.
+    pub stale_served: u64,
 }
 
 impl PrefixStats {
@@ -104,6 +108,7 @@ impl PrefixStats {
         self.refused += other.refused;
         self.written_through += other.written_through;
         self.local_hits += other.local_hits;
+        self.stale_served += other.stale_served;
     }
 }
 
@@ -146,7 +151,7 @@ impl CacheStats {
 impl serde::Serialize for PrefixStats {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("PrefixStats", 14)?;
+        let mut out = serializer.serialize_struct("PrefixStats", 15)?;
         out.serialize_field("hits", &self.hits)?;
         out.serialize_field("misses", &self.misses)?;
         out.serialize_field("hit_rate", &self.hit_rate())?;
@@ -160,6 +165,7 @@ impl serde::Serialize for PrefixStats {
         out.serialize_field("refused", &self.refused)?;
         out.serialize_field("written_through", &self.written_through)?;
         out.serialize_field("local_hits", &self.local_hits)?;
+        out.serialize_field("stale_served", &self.stale_served)?;
         out.end()
     }
 }
@@ -197,6 +203,8 @@ bump! {
     refused => refused,
     /// Counts a value stored by a write-through.
     written_through => written_through,
+    /// Counts a call answered with a fail-safe value.
+    stale_served => stale_served,
 }
 
 impl Counters {
@@ -237,6 +245,7 @@ impl Counters {
             refused: get(&self.refused),
             written_through: get(&self.written_through),
             local_hits: get(&self.local_hits),
+            stale_served: get(&self.stale_served),
         }
     }
 }

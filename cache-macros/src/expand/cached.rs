@@ -37,6 +37,14 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         let l1 = duration(l1);
         quote!(.with_l1(#l1))
     });
+    let fail_safe = args.fail_safe.as_ref().map(|(_, grace)| {
+        let grace = duration(grace);
+        quote!(.with_fail_safe(#grace))
+    });
+    let jitter = args
+        .jitter
+        .as_ref()
+        .map(|fraction| quote!(.with_jitter(#fraction)));
     let sensitive = args
         .sensitive
         .as_ref()
@@ -104,13 +112,24 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         .as_ref()
         .map(|indexer| quote_spanned!(stored_span=> .indexed(&#indexer)));
     let local = l1.as_ref().map(|_| quote_spanned!(stored_span=> .local()));
+    // Decisions from the value, closures applied to it as `tag(...)`'s are.
+    let unless = args.unless.as_ref().map(|closure| {
+        quote_spanned! {closure.span()=>
+            .unless(&|__cache_value| ::cache_core::__private::apply(__cache_value, #closure))
+        }
+    });
+    let ttl_from = args.ttl_from.as_ref().map(|closure| {
+        quote_spanned! {closure.span()=>
+            .ttl_from(&|__cache_value| ::cache_core::__private::apply(__cache_value, #closure))
+        }
+    });
     let call = quote_spanned! {stored_span=>
         ::cache_core::__private::cached(
             __cache_mode,
             &__CACHE_SITE,
             __cache_handle,
             __cache_parts,
-            ::cache_core::__private::ReadOptions::new() #indexed #local,
+            ::cache_core::__private::ReadOptions::new() #indexed #local #unless #ttl_from,
             #body,
         )
         .await
@@ -125,7 +144,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let (attrs, vis) = (&func.attrs, &func.vis);
     let site = quote! {
         static __CACHE_SITE: ::cache_core::__private::Site =
-            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive;
+            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter;
     };
     let picks = quote! {
         #[allow(unused_imports)]

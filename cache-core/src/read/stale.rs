@@ -1,0 +1,111 @@
+//! The fail-safe stage ([`crate::fail_safe`]): a read that found its entry past its TTL
+//! but current keeps the old bytes; if the reload fails, they answer it, provided the
+//! generations are still current once the failure is known.
+
+use super::{load, open};
+use crate::entry::Generations;
+use crate::inner::Inner;
+use crate::key::CallKeys;
+use crate::outcome::Mode;
+use crate::payload::Payload;
+use crate::sensitive::Keyring;
+use crate::site::CallSite;
+use crate::stats::Counters;
+use bytes::Bytes;
+use futures_util::FutureExt;
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+/// The bytes of an entry past its TTL whose generations were current when read.
+pub(crate) struct Stale {
+    pub raw: Bytes,
+    pub payload_at: usize,
+    pub payload: Payload,
+}
+
+/// What a reload with a fail-safe value came to.
+pub(super) enum Reload<O> {
+    /// The function's output, not a failure.
+    Done(O),
+    /// An `Err`, or a panic (its payload).
+    Failed(Result<O, Box<dyn Any + Send>>),
+}
+
+/// Runs the load, a panic caught: a failure may be answered with the old value.
+pub(super) async fn reload<M: Mode>(
+    counters: &Counters,
+    fut: impl Future<Output = M::Output>,
+) -> Reload<M::Output> {
+    // Boxed: the load's future (the function's body) lives on the heap on this path, not
+    // in the frames of every poll.
+    match AssertUnwindSafe(Box::pin(load(counters, fut)))
+        .catch_unwind()
+        .await
+    {
+        Ok(out) if !M::failed(&out) => Reload::Done(out),
+        Ok(out) => Reload::Failed(Ok(out)),
+        Err(panic) => Reload::Failed(Err(panic)),
+    }
+}
+
+/// The old value, if the generations it was filled under are current now; the reload of
+/// its key is then held back for the throttle.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn old_value<M: Mode>(
+    inner: &Inner,
+    site: &impl CallSite,
+    keys: &CallKeys,
+    generations: &Generations,
+    keyring: Option<&Keyring>,
+    stale: &Stale,
+    counters: &Counters,
+    why: &str,
+) -> Option<M::Output> {
+    if !super::lookup::still_current(inner, keys, generations, counters).await {
+        return None;
+    }
+    let bytes = &stale.raw[stale.payload_at..];
+    let value = open::<M::Stored>(keyring, keys, generations, stale.payload, bytes).ok()?;
+    counters.stale_served();
+    inner.fail_safe.hold_back(keys.entry());
+    inner.fail_safe.served_old(site.prefix(), site.name(), why);
+    tracing::debug!(key = keys.entry(), "cache: fail-safe value served");
+    Some(M::restore(value))
+}
+
+/// The old value for a failed reload, or the failure itself (a panic resumed).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn answer_failure<M: Mode>(
+    inner: &Inner,
+    site: &impl CallSite,
+    keys: &CallKeys,
+    generations: &Generations,
+    keyring: Option<&Keyring>,
+    stale: &Stale,
+    counters: &Counters,
+    failure: Result<M::Output, Box<dyn Any + Send>>,
+) -> M::Output {
+    let why = match &failure {
+        Ok(_) => "the function returned an error",
+        Err(_) => "the function panicked",
+    };
+    if let Some(old) = old_value::<M>(
+        inner,
+        site,
+        keys,
+        generations,
+        keyring,
+        stale,
+        counters,
+        why,
+    )
+    .await
+    {
+        return old;
+    }
+    match failure {
+        Ok(out) => out,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
