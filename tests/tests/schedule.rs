@@ -4,7 +4,8 @@
 //! of a rolling rotation (`[k1]`, `[k2, k1]`, `[k2]` keeping `k1` to name, or none). One
 //! of them is restarted mid-run with a new draw.
 //!
-//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (plain), `idx` (a tag read
+//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe: a short TTL, kept
+//! past it, its source down now and then), `idx` (a tag read
 //! from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
 //! a short TTL, its source changed without invalidation). The operations: reads, writes
 //! through `#[invalidates]` (one scope of two prefixes or a whole prefix, half of them
@@ -22,7 +23,9 @@
 //! - a read of an `l1` site in a process with a tier is never older than its own writes,
 //!   nor than a write whose invalidation landed more than δ before the read began;
 //! - a value of the `ttl` site is never served more than its TTL after the source moved on
-//!   (outside windows where a fault may have held a fill back).
+//!   (outside windows where a fault may have held a fill back);
+//! - a `stats` read while its source is down returns a value past its TTL only if no
+//!   landed invalidation removed it (the same floor as every read), or the error.
 //!
 //! `SCHEDULE_STEPS` (default 3,000; 10,000 and more locally) and `SCHEDULE_SEED` (default:
 //! from the clock) set the run; the seed is printed, and every failure names it.
@@ -53,14 +56,22 @@ const TTL: Duration = Duration::from_millis(200);
 const TTL_SLACK: Duration = Duration::from_millis(25);
 
 /// The source of truth: a version per (prefix, tenant), bumped by every write, and when
-/// each version stopped being current.
+/// each version stopped being current; and whether `stats`'s source is down.
 #[derive(Default)]
-struct Store(Mutex<HashMap<Key, Versions>>);
+struct Store(Mutex<HashMap<Key, Versions>>, std::sync::atomic::AtomicBool);
 
 /// The current version of a key, and when each earlier one ended.
 type Versions = (u64, HashMap<u64, Instant>);
 
 impl Store {
+    fn set_down(&self, down: bool) {
+        self.1.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_down(&self) -> bool {
+        self.1.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn get(&self, prefix: &'static str, tenant: &'static str) -> u64 {
         let versions = self.0.lock().unwrap();
         versions.get(&(prefix, tenant)).map_or(0, |(v, _)| *v)
@@ -99,6 +110,9 @@ async fn load(
         gate.read.notify_one();
         gate.release.notified().await;
     }
+    if prefix == "stats" && store.is_down() {
+        return Err("the source is down".into());
+    }
     Ok(version)
 }
 
@@ -112,7 +126,7 @@ async fn read_fmpa(
     load(store, "fmpa", tenant, gate).await
 }
 
-#[cached(prefix = "stats", ttl = "10m", key = tenant, cache = cache)]
+#[cached(prefix = "stats", ttl = "20ms", fail_safe = "10m", key = tenant, cache = cache)]
 async fn read_stats(
     cache: &Cache,
     store: &Store,
@@ -153,14 +167,19 @@ async fn read(
     prefix: &'static str,
     tenant: &'static str,
     gate: Option<&Gate>,
-) -> u64 {
+) -> Option<u64> {
     let read = match prefix {
         "fmpa" => read_fmpa(cache, store, tenant, gate).await,
         "idx" => read_idx(cache, store, tenant, gate).await,
         "secret" => read_secret(cache, store, tenant, gate).await,
         _ => read_stats(cache, store, tenant, gate).await,
     };
-    read.expect("the source never fails")
+    match read {
+        Ok(version) => Some(version),
+        // Only `stats`'s source fails, while it is down, with no fail-safe value to give.
+        Err(_) if prefix == "stats" => None,
+        Err(error) => panic!("the source of {prefix} never fails: {error}"),
+    }
 }
 
 /// A write to one tenant of both prefixes; the body commits at its first poll and tells
@@ -425,7 +444,7 @@ enum Op {
 
 /// What one operation of a burst did: a read's version, or a write's versions.
 enum Done {
-    Read(u64),
+    Read(Option<u64>),
     Wrote(Wrote),
 }
 
@@ -625,22 +644,24 @@ async fn random_schedule_over_a_mixed_fleet_never_reads_older_than_promised() {
             0..=539 => {
                 let tier = configs[p].tiered(prefix);
                 let floor = oracle.floor(p, (prefix, tenant), tier);
-                let got = read(&caches[p], &store, prefix, tenant, None).await;
-                assert!(
-                    got >= floor && got <= store.get(prefix, tenant),
-                    "{}",
-                    fail(
-                        step,
-                        format!(
-                            "cache {p} ({:?}) read {prefix}/{tenant} = {got}, older than {floor} (source {})",
-                            configs[p],
-                            store.get(prefix, tenant)
+                match read(&caches[p], &store, prefix, tenant, None).await {
+                    Some(got) => assert!(
+                        got >= floor && got <= store.get(prefix, tenant),
+                        "{}",
+                        fail(
+                            step,
+                            format!(
+                                "cache {p} ({:?}) read {prefix}/{tenant} = {got}, older than {floor} (source {})",
+                                configs[p],
+                                store.get(prefix, tenant)
+                            )
                         )
-                    )
-                );
+                    ),
+                    None => *counts.entry("source down").or_default() += 1,
+                }
                 "read"
             }
-            540..=589 => {
+            540..=584 => {
                 // The TTL-only site, read by two processes: its source moves on without an
                 // invalidation.
                 for p in [p, rng.below(CACHES as u64) as usize] {
@@ -670,6 +691,11 @@ async fn random_schedule_over_a_mixed_fleet_never_reads_older_than_promised() {
                     store.bump("ttl", tenant);
                 }
                 "ttl read"
+            }
+            585..=589 => {
+                // The `stats` source goes down, or comes back.
+                store.set_down(!store.is_down());
+                "outage"
             }
             590..=739 => {
                 let versions = write(&caches, &store, p, tenant, None, kind).await;
@@ -744,12 +770,12 @@ async fn random_schedule_over_a_mixed_fleet_never_reads_older_than_promised() {
                             },
                             Done::Read(got),
                         ) => assert!(
-                            got >= *floor,
+                            got.is_none_or(|got| got >= *floor),
                             "{}",
                             fail(
                                 step,
                                 format!(
-                                    "cache {p} read {prefix}/{tenant} = {got} in a burst, older than {floor}"
+                                    "cache {p} read {prefix}/{tenant} = {got:?} in a burst, older than {floor}"
                                 )
                             )
                         ),
@@ -782,9 +808,9 @@ async fn random_schedule_over_a_mixed_fleet_never_reads_older_than_promised() {
                 };
                 let (got, versions) = tokio::join!(reader, writer);
                 assert!(
-                    got >= floor,
+                    got.is_none_or(|got| got >= floor),
                     "{}",
-                    fail(step, format!("slow reader {p} got {got} < {floor}"))
+                    fail(step, format!("slow reader {p} got {got:?} < {floor}"))
                 );
                 oracle.wrote(w, &versions);
                 "slow reader"
