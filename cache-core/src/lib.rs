@@ -84,6 +84,8 @@ mod guide {
     struct WriteThrough;
     #[doc = include_str!("../../docs/tier.md")]
     struct Tier;
+    #[doc = include_str!("../../docs/resilience.md")]
+    struct Resilience;
     #[doc = include_str!("../../docs/security.md")]
     struct Security;
     #[doc = include_str!("../../docs/operations.md")]

@@ -12,3 +12,6 @@ pub const LIST_SHORT: Duration = Duration::from_secs(5 * 60);
 pub const STATS: Duration = Duration::from_secs(15 * 60);
 /// Static data: rarely changed (24 hours).
 pub const STATIC: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long list and profile entries are kept past their TTL, to answer reads while the
+/// database is down (fail-safe, 1 hour): an entry no write invalidated, never one that was.
+pub const FAIL_SAFE: Duration = Duration::from_secs(60 * 60);

@@ -35,6 +35,9 @@ pub struct PrefixReport {
     pub coalesced: u64,
     pub errors: u64,
     pub invalidations: u64,
+    /// Reads answered with a value past its TTL while the database failed (fail-safe).
+    #[serde(default)]
+    pub stale_served: u64,
 }
 
 impl From<cache_core::PrefixStats> for PrefixReport {
@@ -52,6 +55,7 @@ impl From<cache_core::PrefixStats> for PrefixReport {
             coalesced: stats.coalesced,
             errors: stats.errors + stats.decode_errors,
             invalidations: stats.invalidations,
+            stale_served: stats.stale_served,
         }
     }
 }
