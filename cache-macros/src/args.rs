@@ -90,6 +90,8 @@ pub struct CachedArgs {
     pub unless: Option<Expr>,
     /// `ttl_from = |value| ...`: the TTL each value is stored for.
     pub ttl_from: Option<Expr>,
+    /// `refresh = 0.8`: past that fraction of its TTL, a hit reloads its entry.
+    pub refresh: Option<LitFloat>,
 }
 
 /// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
@@ -144,7 +146,7 @@ impl Parse for ThroughCall {
     }
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `refresh`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
 const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
@@ -301,6 +303,7 @@ impl Parse for CachedArgs {
                 }
                 "jitter" => set_once(&mut args.jitter, &name, parse_fraction(input, &name)?),
                 "unless" => set_once(&mut args.unless, &name, parse_closure(input, &name)?),
+                "refresh" => set_once(&mut args.refresh, &name, parse_fraction(input, &name)?),
                 "ttl_from" => set_once(&mut args.ttl_from, &name, parse_closure(input, &name)?),
                 _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }

@@ -63,6 +63,18 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
             ),
         ));
     }
+    // A refresh stores as a fill does, without the fences an index of the result needs.
+    if let Some(refresh) = &args.refresh
+        && args
+            .tags
+            .iter()
+            .any(|tag| matches!(tag.value, KeyValue::Result(_)))
+    {
+        return Err(syn::Error::new(
+            refresh.span(),
+            "`refresh` is not supported with a tag read from the result (`tag(item = |value| ...)`) yet: use tags from the arguments, or no early refresh",
+        ));
+    }
     // A value written through is stored as the write returns it: no decision of the read's.
     if let (Some(decision), Some(through)) = (
         args.unless.as_ref().or(args.ttl_from.as_ref()),

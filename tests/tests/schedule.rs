@@ -4,7 +4,7 @@
 //! of a rolling rotation (`[k1]`, `[k2, k1]`, `[k2]` keeping `k1` to name, or none). One
 //! of them is restarted mid-run with a new draw.
 //!
-//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe: a short TTL, kept
+//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe and early refresh: a short TTL, kept
 //! past it, its source down now and then), `idx` (a tag read
 //! from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
 //! a short TTL, its source changed without invalidation). The operations: reads, writes
@@ -126,7 +126,7 @@ async fn read_fmpa(
     load(store, "fmpa", tenant, gate).await
 }
 
-#[cached(prefix = "stats", ttl = "20ms", fail_safe = "10m", key = tenant, cache = cache)]
+#[cached(prefix = "stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, key = tenant, cache = cache)]
 async fn read_stats(
     cache: &Cache,
     store: &Store,

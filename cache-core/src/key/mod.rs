@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! entry                <ns>:c4:{<prefix>:<bucket>}:<scope>:<name>:<version>:<arg>:<arg>…
+//! refresh claim        <entry>:!refresh                                     refresh = ...
 //! scope generation     <ns>:c4:{<prefix>:<bucket>}:<scope>
 //! prefix generation    <ns>:c4:{<prefix>:<bucket>}
 //! scope tag generation <ns>:c4:{<prefix>:<bucket>}:<scope>:!<tag>=<value>   one value
@@ -339,6 +340,13 @@ pub fn prefix_tag_keys(
             out
         })
         .collect()
+}
+
+/// The claim of an entry's early refresh (`refresh = ...`): the entry's key and
+/// `:!refresh`, in the entry's slot; `!` cannot start a component, so it is no entry's
+/// key.
+pub(crate) fn refresh_key(entry: &str) -> String {
+    format!("{entry}:!refresh")
 }
 
 /// A key given by the user to `get`/`set`/`delete`/..., placed under the namespace.

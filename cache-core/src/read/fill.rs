@@ -32,6 +32,36 @@ pub(super) struct Besides<'a, T> {
     pub decide: super::Decide<'a, T>,
 }
 
+/// The early refresh of a hit ([`super::refresh`]): the load and store of a fill, under
+/// the generations the hit read (an invalidation during the reload makes the stored
+/// entry dead, as for every fill), counted as a refresh rather than a miss.
+pub(super) async fn refill<M, F>(
+    inner: &Inner,
+    site: &impl CallSite,
+    keys: &CallKeys,
+    generations: Generations,
+    besides: Besides<'_, M::Stored>,
+    counters: &Counters,
+    fut: F,
+) -> M::Output
+where
+    M: Mode,
+    F: Future<Output = M::Output>,
+{
+    counters.refreshed();
+    fill_as::<M, F>(
+        inner,
+        site,
+        keys,
+        generations,
+        besides,
+        counters,
+        fut,
+        false,
+    )
+    .await
+}
+
 /// Runs (or joins) the load of a missed call and stores its result.
 pub(super) async fn fill<M, F>(
     inner: &Inner,
@@ -41,6 +71,25 @@ pub(super) async fn fill<M, F>(
     besides: Besides<'_, M::Stored>,
     counters: &Counters,
     fut: F,
+) -> M::Output
+where
+    M: Mode,
+    F: Future<Output = M::Output>,
+{
+    fill_as::<M, F>(inner, site, keys, generations, besides, counters, fut, true).await
+}
+
+/// [`fill`], counting a miss or not (a refresh).
+#[allow(clippy::too_many_arguments)]
+async fn fill_as<M, F>(
+    inner: &Inner,
+    site: &impl CallSite,
+    keys: &CallKeys,
+    generations: Generations,
+    besides: Besides<'_, M::Stored>,
+    counters: &Counters,
+    fut: F,
+    a_miss: bool,
 ) -> M::Output
 where
     M: Mode,
@@ -71,7 +120,9 @@ where
     let role = inner.flights.join(flight_key);
     // Counted once the call has joined the flight: a miss counted is a caller that
     // will share the load under way (what the single-flight test waits for).
-    counters.miss();
+    if a_miss {
+        counters.miss();
+    }
     let leader = match role {
         crate::flight::Role::Leader(leader) => leader,
         crate::flight::Role::Follower(follower) => {

@@ -16,6 +16,7 @@
 mod fill;
 pub(crate) use self::fill::stored_ttl;
 pub(crate) mod lookup;
+mod refresh;
 mod stale;
 
 pub use crate::l1::LocalCopy;
@@ -180,7 +181,8 @@ where
         true => inner.fail_safe.grace(M::FAILS_VISIBLY, site.fail_safe()),
         false => std::time::Duration::ZERO,
     };
-    let expiry = local.is_some() || !grace.is_zero();
+    let refresh = site.refresh().filter(|_| indexer.is_none());
+    let expiry = local.is_some() || !grace.is_zero() || refresh.is_some();
     let read = lookup::lookup(inner, site.prefix(), &keys, &counters, expiry).await;
     let mut old = None;
     let generations = match read {
@@ -201,6 +203,36 @@ where
                     if let Some(tier) = &inner.tier {
                         tier.keep_read(local, &keys, &generations, &value, encoded, until);
                     }
+                }
+                // Early refresh: past its fraction of the TTL, one caller across the fleet
+                // reloads now, in its own future; the others are served the hit.
+                if let (Some(fraction), Some(until)) = (refresh, until)
+                    && refresh::due(site.ttl(), fraction, until)
+                    && refresh::claim(inner, &keys, until, &counters).await
+                {
+                    let besides = fill::Besides {
+                        indexing: None,
+                        local,
+                        keyring,
+                        grace,
+                        old: None,
+                        decide,
+                    };
+                    let out = fill::refill::<M, F>(
+                        inner,
+                        site,
+                        &keys,
+                        generations,
+                        besides,
+                        &counters,
+                        fut,
+                    )
+                    .await;
+                    return match M::failed(&out) {
+                        // The reload failed: the value it was to replace, current.
+                        true => M::restore(value),
+                        false => out,
+                    };
                 }
                 return M::restore(value);
             }

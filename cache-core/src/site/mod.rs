@@ -30,6 +30,8 @@ pub struct Site {
     /// `jitter = ...`: the fraction of the TTL entries are spread by (`None`: the
     /// cache's default).
     pub(crate) jitter: Option<f64>,
+    /// `refresh = ...`: the fraction of the TTL past which a hit reloads its entry.
+    pub(crate) refresh: Option<f64>,
     /// The counters of this site in the first cache used here, by cache id.
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
     /// Whether this site's value type was checked against the sites sharing its keys.
@@ -56,6 +58,7 @@ impl Site {
             sensitive: false,
             fail_safe: None,
             jitter: None,
+            refresh: None,
             counters: OnceLock::new(),
             registered: AtomicBool::new(false),
             round_trip_reported: AtomicBool::new(false),
@@ -95,6 +98,13 @@ impl Site {
     /// itself either way (0.1: ±10%), so that entries filled together expire apart.
     pub const fn with_jitter(mut self, fraction: f64) -> Self {
         self.jitter = Some(fraction);
+        self
+    }
+
+    /// This site with `refresh = ...`: a Redis hit past `fraction` of its TTL reloads its
+    /// entry (one caller across the fleet, in its own call) before it expires.
+    pub const fn with_refresh(mut self, fraction: f64) -> Self {
+        self.refresh = Some(fraction);
         self
     }
 
@@ -162,6 +172,10 @@ pub(crate) trait CallSite {
     fn jitter(&self) -> Option<f64> {
         None
     }
+    /// Its early refresh, if it has one.
+    fn refresh(&self) -> Option<f64> {
+        None
+    }
     /// Whether its prefix is a sensitive prefix's, which then protects it: every
     /// attribute site; not a user key (`get_or_set`), stored as plain JSON whatever its
     /// first segment.
@@ -209,6 +223,9 @@ impl CallSite for Site {
     }
     fn jitter(&self) -> Option<f64> {
         self.jitter
+    }
+    fn refresh(&self) -> Option<f64> {
+        self.refresh
     }
 }
 

@@ -16,6 +16,7 @@ pub struct Handles {
     pub written_through: metrics::Counter,
     pub local_hits: metrics::Counter,
     pub stale_served: metrics::Counter,
+    pub refreshes: metrics::Counter,
 }
 
 impl Handles {
@@ -40,6 +41,7 @@ impl Handles {
             written_through: counter("cache_written_through_total"),
             local_hits: counter("cache_local_hits_total"),
             stale_served: counter("cache_stale_served_total"),
+            refreshes: counter("cache_refreshes_total"),
         }
     }
 }

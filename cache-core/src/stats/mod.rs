@@ -27,6 +27,7 @@ pub struct Counters {
     written_through: AtomicU64,
     local_hits: AtomicU64,
     stale_served: AtomicU64,
+    refreshes: AtomicU64,
     #[cfg(feature = "metrics")]
     exported: Option<exported::Handles>,
 }
@@ -82,6 +83,8 @@ pub struct PrefixStats {
     /// Calls answered with a value past its TTL because its reload failed (fail-safe),
     /// its generations current.
     pub stale_served: u64,
+    /// Hits that reloaded their entry before it expired (early refresh).
+    pub refreshes: u64,
 }
 
 impl PrefixStats {
@@ -109,6 +112,7 @@ impl PrefixStats {
         self.written_through += other.written_through;
         self.local_hits += other.local_hits;
         self.stale_served += other.stale_served;
+        self.refreshes += other.refreshes;
     }
 }
 
@@ -151,7 +155,7 @@ impl CacheStats {
 impl serde::Serialize for PrefixStats {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("PrefixStats", 15)?;
+        let mut out = serializer.serialize_struct("PrefixStats", 16)?;
         out.serialize_field("hits", &self.hits)?;
         out.serialize_field("misses", &self.misses)?;
         out.serialize_field("hit_rate", &self.hit_rate())?;
@@ -166,6 +170,7 @@ impl serde::Serialize for PrefixStats {
         out.serialize_field("written_through", &self.written_through)?;
         out.serialize_field("local_hits", &self.local_hits)?;
         out.serialize_field("stale_served", &self.stale_served)?;
+        out.serialize_field("refreshes", &self.refreshes)?;
         out.end()
     }
 }
@@ -205,6 +210,8 @@ bump! {
     written_through => written_through,
     /// Counts a call answered with a fail-safe value.
     stale_served => stale_served,
+    /// Counts an early refresh.
+    refreshed => refreshes,
 }
 
 impl Counters {
@@ -246,6 +253,7 @@ impl Counters {
             written_through: get(&self.written_through),
             local_hits: get(&self.local_hits),
             stale_served: get(&self.stale_served),
+            refreshes: get(&self.refreshes),
         }
     }
 }

@@ -45,6 +45,10 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         .jitter
         .as_ref()
         .map(|fraction| quote!(.with_jitter(#fraction)));
+    let refresh = args
+        .refresh
+        .as_ref()
+        .map(|fraction| quote!(.with_refresh(#fraction)));
     let sensitive = args
         .sensitive
         .as_ref()
@@ -144,7 +148,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let (attrs, vis) = (&func.attrs, &func.vis);
     let site = quote! {
         static __CACHE_SITE: ::cache_core::__private::Site =
-            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter;
+            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter #refresh;
     };
     let picks = quote! {
         #[allow(unused_imports)]

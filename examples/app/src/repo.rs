@@ -88,12 +88,12 @@ impl Repo {
 
     // A list depends on its status filter (None: every status) and on the tenant's lists
     // as a whole (`list`: an update whose previous status is unknown reaches them all).
-    #[cached(prefix = prefix::FMPA, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
+    #[cached(prefix = prefix::FMPA, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, refresh = 0.8, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
     pub async fn list_fmpa(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Session>> {
         self.page(SESSION_COLUMNS, "fmpa", tenant, filters).await
     }
 
-    #[cached(prefix = prefix::FORMATION, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
+    #[cached(prefix = prefix::FORMATION, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, refresh = 0.8, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, tag(status = filters.status, list = tenant), cache = self.reads())]
     pub async fn list_formations(
         &self,
         tenant: &str,

@@ -1,0 +1,162 @@
+//! Early refresh, on a real Redis and on the memory store: a hit past its fraction of the
+//! TTL reloads its entry (one caller, whatever the number of callers and caches), so a hot
+//! key never misses on expiry; an invalidation during the reload wins; a failed reload
+//! answers with the value it was to replace.
+
+use cache_core::__private::{self, KeyParts, ResultMode, Site};
+use cache_core::Cache;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Refreshed past half of its 600 ms TTL.
+static HOT: Site = Site::new("refresh", "hot", Duration::from_millis(600), 0).with_refresh(0.5);
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                let scoped = testkit::redis_cache(stringify!($name)).await;
+                let other = testkit::redis_cache_with(stringify!($name), |builder| {
+                    builder.namespace(scoped.cache.namespace())
+                })
+                .await;
+                super::$name(scoped.cache.clone(), other.cache.clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                let cache = cache_core::Cache::builder().memory().build().await.unwrap();
+                super::$name(cache.clone(), cache).await;
+            }
+        })*
+    };
+}
+
+on_both!(
+    a_hot_key_is_refreshed_before_it_expires,
+    one_refresh_for_many_callers_and_caches,
+    an_invalidation_during_the_refresh_wins,
+    a_failed_refresh_answers_with_the_value_it_was_to_replace,
+);
+
+fn parts() -> KeyParts {
+    let mut parts = KeyParts::new();
+    parts.scope("acme");
+    parts
+}
+
+async fn read(
+    cache: &Cache,
+    loads: &AtomicUsize,
+    answer: Result<&str, &str>,
+) -> Result<String, String> {
+    __private::cached(
+        ResultMode::<Result<String, String>>::new(),
+        &HOT,
+        Some(cache.clone()),
+        parts(),
+        __private::ReadOptions::new(),
+        async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            answer.map(str::to_owned).map_err(str::to_owned)
+        },
+    )
+    .await
+}
+
+/// Waits until `since` is `at` old (a real wait: the entry must age).
+async fn at(since: Instant, at: Duration) {
+    tokio::time::sleep(at.saturating_sub(since.elapsed())).await;
+}
+
+fn site(cache: &Cache) -> cache_core::PrefixStats {
+    cache.stats().site("refresh", "hot")
+}
+
+async fn a_hot_key_is_refreshed_before_it_expires(cache: Cache, _: Cache) {
+    let loads = AtomicUsize::new(0);
+    let filled = Instant::now();
+    assert_eq!(read(&cache, &loads, Ok("v1")).await, Ok("v1".into()));
+    at(filled, Duration::from_millis(100)).await;
+    assert_eq!(
+        read(&cache, &loads, Ok("v2")).await,
+        Ok("v1".into()),
+        "a hit, not due"
+    );
+    at(filled, Duration::from_millis(400)).await;
+    // Past half its TTL: this caller reloads, and gets the new value.
+    assert_eq!(read(&cache, &loads, Ok("v2")).await, Ok("v2".into()));
+    assert_eq!(loads.load(Ordering::SeqCst), 2);
+    // Past the first value's expiry: a hit of the refreshed entry, never a miss.
+    at(filled, Duration::from_millis(700)).await;
+    assert_eq!(read(&cache, &loads, Ok("v3")).await, Ok("v2".into()));
+    let stats = site(&cache);
+    assert_eq!((stats.misses, stats.refreshes, stats.loads), (1, 1, 2));
+}
+
+async fn one_refresh_for_many_callers_and_caches(cache: Cache, other: Cache) {
+    let loads = AtomicUsize::new(0);
+    let filled = Instant::now();
+    read(&cache, &loads, Ok("v1")).await.unwrap();
+    at(filled, Duration::from_millis(400)).await;
+    let reads = (0..16).map(|i| {
+        let cache = if i % 2 == 0 { &cache } else { &other };
+        read(cache, &loads, Ok("v2"))
+    });
+    for got in futures_join(reads).await {
+        assert!(got == Ok("v1".into()) || got == Ok("v2".into()), "{got:?}");
+    }
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        2,
+        "one refresh for all of them"
+    );
+}
+
+async fn an_invalidation_during_the_refresh_wins(cache: Cache, _: Cache) {
+    let loads = AtomicUsize::new(0);
+    let filled = Instant::now();
+    read(&cache, &loads, Ok("v1")).await.unwrap();
+    at(filled, Duration::from_millis(400)).await;
+    let refreshed = Box::pin(__private::cached(
+        ResultMode::<Result<String, String>>::new(),
+        &HOT,
+        Some(cache.clone()),
+        parts(),
+        __private::ReadOptions::new(),
+        async {
+            // A write lands while the refresh loads what it read before.
+            Box::pin(cache.invalidate("refresh", "acme")).await;
+            Ok::<_, String>("v2, read before the write".to_owned())
+        },
+    ))
+    .await;
+    assert_eq!(refreshed, Ok("v2, read before the write".into()));
+    // The refreshed value was stored under the generations the hit read: dead.
+    assert_eq!(read(&cache, &loads, Ok("v3")).await, Ok("v3".into()));
+    assert_eq!(loads.load(Ordering::SeqCst), 2);
+}
+
+async fn a_failed_refresh_answers_with_the_value_it_was_to_replace(cache: Cache, _: Cache) {
+    let loads = AtomicUsize::new(0);
+    let filled = Instant::now();
+    read(&cache, &loads, Ok("v1")).await.unwrap();
+    at(filled, Duration::from_millis(400)).await;
+    assert_eq!(read(&cache, &loads, Err("db down")).await, Ok("v1".into()));
+    assert_eq!(
+        read(&cache, &loads, Err("db down")).await,
+        Ok("v1".into()),
+        "a hit"
+    );
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        2,
+        "the claim keeps others from retrying"
+    );
+}
+
+/// All of `reads`, concurrently, in this task.
+async fn futures_join<F: std::future::Future>(reads: impl Iterator<Item = F>) -> Vec<F::Output> {
+    futures_util::future::join_all(reads.map(Box::pin)).await
+}
