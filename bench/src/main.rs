@@ -1,7 +1,7 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`) runs sections 1-2 (or 10-14) alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`) runs sections 1-2 (or 10-14, 17) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
 mod cluster;
@@ -16,6 +16,7 @@ mod misses;
 mod profile;
 mod sealed;
 mod stampede;
+mod storm;
 mod tags;
 mod through;
 mod workload;
@@ -117,6 +118,7 @@ async fn main() {
         Some("l1") => local::local(&conn, plan).await,
         Some("sealed") => sealed::sealed(plan).await,
         Some("fleet") => fleet::fleet(&conn, &cache, plan).await,
+        Some("storm") => storm::storm(quick).await,
         _ => {}
     }
     if only.is_some() {
@@ -135,6 +137,7 @@ async fn main() {
     local::local(&conn, plan).await;
     sealed::sealed(plan).await;
     fleet::fleet(&conn, &cache, plan).await;
+    storm::storm(quick).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.
