@@ -16,7 +16,7 @@ static KEPT: Site = Site::new("failsafe", "item", Duration::from_millis(300), 0)
 static PLAIN: Site = Site::new("failsafe", "item", Duration::from_millis(300), 0);
 
 /// The throttle of these tests: long enough to see, short enough to wait out.
-const THROTTLE: Duration = Duration::from_millis(400);
+const THROTTLE: Duration = Duration::from_secs(1);
 
 fn configure(builder: CacheBuilder) -> CacheBuilder {
     builder.fail_safe_throttle(THROTTLE)
