@@ -30,39 +30,14 @@ pub(super) struct Besides<'a, T> {
     pub old: Option<super::stale::Stale>,
     /// What the site decides from the value (`unless`, `ttl_from`).
     pub decide: super::Decide<'a, T>,
+    /// An early refresh of a hit, not a miss.
+    pub refresh: bool,
 }
 
-/// The early refresh of a hit ([`super::refresh`]): the load and store of a fill, under
-/// the generations the hit read (an invalidation during the reload makes the stored
-/// entry dead, as for every fill), counted as a refresh rather than a miss.
-pub(super) async fn refill<M, F>(
-    inner: &Inner,
-    site: &impl CallSite,
-    keys: &CallKeys,
-    generations: Generations,
-    besides: Besides<'_, M::Stored>,
-    counters: &Counters,
-    fut: F,
-) -> M::Output
-where
-    M: Mode,
-    F: Future<Output = M::Output>,
-{
-    counters.refreshed();
-    fill_as::<M, F>(
-        inner,
-        site,
-        keys,
-        generations,
-        besides,
-        counters,
-        fut,
-        false,
-    )
-    .await
-}
-
-/// Runs (or joins) the load of a missed call and stores its result.
+/// Runs (or joins) the load of a missed call and stores its result; for an early refresh
+/// ([`super::refresh`]), the same load and store under the generations the hit read (an
+/// invalidation during the reload makes the stored entry dead, as for every fill),
+/// counted as a refresh rather than a miss.
 pub(super) async fn fill<M, F>(
     inner: &Inner,
     site: &impl CallSite,
@@ -76,25 +51,6 @@ where
     M: Mode,
     F: Future<Output = M::Output>,
 {
-    fill_as::<M, F>(inner, site, keys, generations, besides, counters, fut, true).await
-}
-
-/// [`fill`], counting a miss or not (a refresh).
-#[allow(clippy::too_many_arguments)]
-async fn fill_as<M, F>(
-    inner: &Inner,
-    site: &impl CallSite,
-    keys: &CallKeys,
-    generations: Generations,
-    besides: Besides<'_, M::Stored>,
-    counters: &Counters,
-    fut: F,
-    a_miss: bool,
-) -> M::Output
-where
-    M: Mode,
-    F: Future<Output = M::Output>,
-{
     let Besides {
         indexing,
         local,
@@ -102,6 +58,7 @@ where
         grace,
         old,
         decide,
+        refresh,
     } = besides;
     // A flight is keyed by the entry and the generations (and fences) read: a call
     // that starts after an invalidation never joins a load that began before it.
@@ -120,8 +77,9 @@ where
     let role = inner.flights.join(flight_key);
     // Counted once the call has joined the flight: a miss counted is a caller that
     // will share the load under way (what the single-flight test waits for).
-    if a_miss {
-        counters.miss();
+    match refresh {
+        true => counters.refreshed(),
+        false => counters.miss(),
     }
     let leader = match role {
         crate::flight::Role::Leader(leader) => leader,
@@ -163,7 +121,8 @@ where
             }
             stale::Reload::Failed(failure) => {
                 leader.publish(None);
-                return stale::answer_failure::<M>(
+                let why = stale::why(&failure);
+                let old = stale::old_value::<M>(
                     inner,
                     site,
                     keys,
@@ -171,9 +130,10 @@ where
                     keyring,
                     old,
                     counters,
-                    failure,
+                    why,
                 )
                 .await;
+                return stale::answer(old, failure);
             }
         },
     };

@@ -217,8 +217,9 @@ where
                         grace,
                         old: None,
                         decide,
+                        refresh: true,
                     };
-                    let out = fill::refill::<M, F>(
+                    let out = fill::fill::<M, F>(
                         inner,
                         site,
                         &keys,
@@ -257,12 +258,12 @@ where
             };
             // Its reload failed a moment ago: the old value, its generations just read
             // current, until the throttle ends.
-            if !grace.is_zero() && inner.fail_safe.is_throttled(keys.entry()) {
-                let bytes = &stale.raw[stale.payload_at..];
-                if let Ok(value) = open::<M::Stored>(keyring, &keys, &generations, payload, bytes) {
-                    counters.stale_served();
-                    return M::restore(value);
-                }
+            if !grace.is_zero()
+                && inner.fail_safe.is_throttled(keys.entry())
+                && let Ok(value) = stale.value::<M::Stored>(keyring, &keys, &generations)
+            {
+                counters.stale_served();
+                return M::restore(value);
             }
             if !grace.is_zero() {
                 old = Some(stale);
@@ -290,6 +291,7 @@ where
         grace,
         old,
         decide,
+        refresh: false,
     };
     fill::fill::<M, F>(inner, site, &keys, generations, besides, &counters, fut).await
 }

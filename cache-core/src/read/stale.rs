@@ -24,6 +24,19 @@ pub(crate) struct Stale {
     pub payload: Payload,
 }
 
+impl Stale {
+    /// The value these bytes hold, opened as the read that found them would.
+    pub fn value<T: serde::de::DeserializeOwned>(
+        &self,
+        keyring: Option<&Keyring>,
+        keys: &CallKeys,
+        generations: &Generations,
+    ) -> Result<T, String> {
+        let bytes = &self.raw[self.payload_at..];
+        open::<T>(keyring, keys, generations, self.payload, bytes)
+    }
+}
+
 /// What a reload with a fail-safe value came to.
 pub(super) enum Reload<O> {
     /// The function's output, not a failure.
@@ -65,8 +78,7 @@ pub(super) async fn old_value<M: Mode>(
     if !super::lookup::still_current(inner, keys, generations, counters).await {
         return None;
     }
-    let bytes = &stale.raw[stale.payload_at..];
-    let value = open::<M::Stored>(keyring, keys, generations, stale.payload, bytes).ok()?;
+    let value = stale.value::<M::Stored>(keyring, keys, generations).ok()?;
     counters.stale_served();
     inner.fail_safe.hold_back(keys.entry());
     inner.fail_safe.served_old(site.prefix(), site.name(), why);
@@ -74,38 +86,20 @@ pub(super) async fn old_value<M: Mode>(
     Some(M::restore(value))
 }
 
-/// The old value for a failed reload, or the failure itself (a panic resumed).
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn answer_failure<M: Mode>(
-    inner: &Inner,
-    site: &impl CallSite,
-    keys: &CallKeys,
-    generations: &Generations,
-    keyring: Option<&Keyring>,
-    stale: &Stale,
-    counters: &Counters,
-    failure: Result<M::Output, Box<dyn Any + Send>>,
-) -> M::Output {
-    let why = match &failure {
+/// What a failed reload was, for the log.
+pub(super) fn why<O>(failure: &Result<O, Box<dyn Any + Send>>) -> &'static str {
+    match failure {
         Ok(_) => "the function returned an error",
         Err(_) => "the function panicked",
-    };
-    if let Some(old) = old_value::<M>(
-        inner,
-        site,
-        keys,
-        generations,
-        keyring,
-        stale,
-        counters,
-        why,
-    )
-    .await
-    {
-        return old;
     }
-    match failure {
-        Ok(out) => out,
-        Err(panic) => std::panic::resume_unwind(panic),
+}
+
+/// The old value for a failed reload if there is one, else the failure itself (a panic
+/// resumed).
+pub(super) fn answer<O>(old: Option<O>, failure: Result<O, Box<dyn Any + Send>>) -> O {
+    match (old, failure) {
+        (Some(old), _) => old,
+        (None, Ok(out)) => out,
+        (None, Err(panic)) => std::panic::resume_unwind(panic),
     }
 }
