@@ -1,7 +1,9 @@
 //! A seeded random schedule over a **mixed fleet**: four caches (four processes, as far as
 //! the cache can tell) on one private Redis, each behind a fault proxy, each configured
 //! as the seed draws it: an in-process tier or none (and its bound δ), the encryption keys
-//! of a rolling rotation (`[k1]`, `[k2, k1]`, `[k2]` keeping `k1` to name, or none). One
+//! of a rolling rotation (`[k1]`, `[k2, k1]`, `[k2]` keeping `k1` to name, or none), a
+//! fail-safe default for every site or none (so processes read each other's entries kept
+//! past their TTL, or not). One
 //! of them is restarted mid-run with a new draw.
 //!
 //! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe and early refresh: a short TTL, kept
@@ -360,6 +362,9 @@ struct Config {
     tier: Option<Duration>,
     /// The encryption keys (ids; the naming key's id last when it is not one of them).
     keys: &'static str,
+    /// A fail-safe default for every site (its entries kept past their TTL, with a grace
+    /// the others read in their envelopes), or none.
+    fail_safe: bool,
 }
 
 impl Config {
@@ -372,7 +377,12 @@ impl Config {
             _ => Some(Duration::from_millis(400)),
         };
         let keys = ["[k1]", "[k2, k1]", "[k2] naming k1", "none"][rng.below(4) as usize];
-        Config { tier, keys }
+        let fail_safe = rng.below(2) == 0;
+        Config {
+            tier,
+            keys,
+            fail_safe,
+        }
     }
 
     fn keys(&self) -> EncryptionKeys {
@@ -401,6 +411,9 @@ impl Config {
             .lazy();
         if let Some(bound) = self.tier {
             builder = builder.l1(1 << 20).l1_bound(bound);
+        }
+        if self.fail_safe {
+            builder = builder.fail_safe(Duration::from_secs(600));
         }
         // Every process declares the sensitive prefix, as README says (one that does not
         // is refused by the fleet: `cache-core/tests/fleet.rs`).
