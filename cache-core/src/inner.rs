@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) fleet: Option<crate::fleet::Fleet>,
     /// Fail-safe and jitter defaults, and the reloads held back after a failure.
     pub(crate) fail_safe: FailSafe,
+    /// The stampede lease's default, waiters and subscription.
+    pub(crate) leases: crate::lease::Leases,
     /// Dropped with the cache: tells its tasks (the fleet's) to leave.
     pub(crate) dropped: tokio::sync::watch::Sender<()>,
 }

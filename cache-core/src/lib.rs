@@ -56,6 +56,7 @@ mod installed;
 mod invalidation;
 pub mod key;
 mod l1;
+mod lease;
 mod option_mark;
 pub mod outcome;
 mod payload;

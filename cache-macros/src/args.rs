@@ -92,6 +92,12 @@ pub struct CachedArgs {
     pub ttl_from: Option<Expr>,
     /// `refresh = 0.8`: past that fraction of its TTL, a hit reloads its entry.
     pub refresh: Option<LitFloat>,
+    /// `lease = "5s"`: on a miss, one process of the fleet loads, the others wait that
+    /// long at most.
+    pub lease: Option<(Ident, Ttl)>,
+    /// `timeout = "100ms"`: a caller with a fail-safe value waits that long for its
+    /// reload.
+    pub timeout: Option<(Ident, Ttl)>,
 }
 
 /// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
@@ -146,7 +152,14 @@ impl Parse for ThroughCall {
     }
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `refresh`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+/// A duration option (as `ttl` is written), its errors naming `what`.
+fn parse_time(input: ParseStream, what: &str) -> syn::Result<Ttl> {
+    input
+        .parse::<Ttl>()
+        .map_err(|e| syn::Error::new(e.span(), e.to_string().replacen("ttl", what, 1)))
+}
+
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `refresh`, `lease`, `timeout`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
 const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
@@ -287,19 +300,20 @@ impl Parse for CachedArgs {
                 }
                 "sensitive" => set_once(&mut args.sensitive, &name, parse_bool(input, &name)?),
                 "l1" => {
-                    let ttl = input.parse::<Ttl>().map_err(|e| {
-                        syn::Error::new(e.span(), e.to_string().replacen("ttl", "l1 time", 1))
-                    })?;
+                    let ttl = parse_time(input, "l1 time")?;
                     set_once(&mut args.l1, &name, (name.clone(), ttl))
                 }
                 "fail_safe" => {
-                    let grace = input.parse::<Ttl>().map_err(|e| {
-                        syn::Error::new(
-                            e.span(),
-                            e.to_string().replacen("ttl", "fail-safe time", 1),
-                        )
-                    })?;
+                    let grace = parse_time(input, "fail-safe time")?;
                     set_once(&mut args.fail_safe, &name, (name.clone(), grace))
+                }
+                "lease" => {
+                    let lease = parse_time(input, "lease time")?;
+                    set_once(&mut args.lease, &name, (name.clone(), lease))
+                }
+                "timeout" => {
+                    let timeout = parse_time(input, "timeout")?;
+                    set_once(&mut args.timeout, &name, (name.clone(), timeout))
                 }
                 "jitter" => set_once(&mut args.jitter, &name, parse_fraction(input, &name)?),
                 "unless" => set_once(&mut args.unless, &name, parse_closure(input, &name)?),

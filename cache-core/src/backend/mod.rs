@@ -10,7 +10,7 @@ mod redis;
 
 pub use self::memory::MemoryBackend;
 pub use self::redis::RedisBackend;
-pub(crate) use self::redis::{BackplaneNode, REMOVE_AND_PUBLISH, RedisConfig, TlsFiles};
+pub(crate) use self::redis::{BackplaneNode, Held, REMOVE_AND_PUBLISH, RedisConfig, TlsFiles};
 
 use crate::error::CacheError;
 use bytes::Bytes;

@@ -10,6 +10,7 @@ use crate::error::{CacheError, redact};
 use crate::fail_safe::FailSafe;
 use crate::inner::Inner;
 use crate::l1::Tier;
+use crate::lease::Leases;
 use crate::sensitive::Sensitive;
 use crate::sensitive::{EncryptionKeys, Keyring};
 use crate::throttle::Throttle;
@@ -77,6 +78,7 @@ pub struct CacheBuilder {
     fail_safe: Duration,
     fail_safe_throttle: Duration,
     jitter: f64,
+    lease: Duration,
 }
 
 impl Default for CacheBuilder {
@@ -102,6 +104,7 @@ impl Default for CacheBuilder {
             fail_safe: Duration::ZERO,
             fail_safe_throttle: crate::fail_safe::DEFAULT_THROTTLE,
             jitter: 0.0,
+            lease: Duration::ZERO,
         }
     }
 }
@@ -303,6 +306,17 @@ impl CacheBuilder {
         self
     }
 
+    /// The stampede lease of every `#[cached]` site that does not set its own
+    /// (`lease = "5s"`; default none), on Redis: on a miss, the process whose lease lands
+    /// loads, and the other processes of the fleet wait for its value (woken when it is
+    /// stored, `lease` at most), then look again; a holder that dies costs them the lease
+    /// time. One more script per miss, and one subscription per cache from its first
+    /// lease on. See the guide's resilience page.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// The TTL jitter of every `#[cached]` site that does not set its own
     /// (`jitter = 0.1`; default none): each entry's TTL is spread by up to `fraction` of
     /// itself either way, so that entries filled together do not expire together.
@@ -358,6 +372,7 @@ impl CacheBuilder {
         let tier = (backend.is_remote() && self.l1_max_bytes > 0)
             .then(|| Tier::new(self.l1_max_bytes, self.l1_bound, self.connect_timeout));
         let channel = crate::l1::message::channel(&self.namespace);
+        let leases = Leases::new(&self.namespace, self.lease, self.connect_timeout);
         let keyring = Keyring::new(&self.encryption_keys);
         let fleet = backend.is_remote().then(|| {
             let manifest = crate::fleet::Manifest {
@@ -397,6 +412,7 @@ impl CacheBuilder {
             sensitive: Sensitive::new(self.sensitive_prefixes.into_iter().collect(), keyring),
             fleet,
             fail_safe: FailSafe::new(self.fail_safe, self.fail_safe_throttle, self.jitter),
+            leases,
             dropped: tokio::sync::watch::channel(()).0,
         })
     }

@@ -32,6 +32,8 @@ pub(super) struct Besides<'a, T> {
     pub decide: super::Decide<'a, T>,
     /// An early refresh of a hit, not a miss.
     pub refresh: bool,
+    /// The fleet's stampede lease the leader takes before it loads, for this long.
+    pub lease: Option<Duration>,
 }
 
 /// Runs (or joins) the load of a missed call and stores its result; for an early refresh
@@ -59,6 +61,7 @@ where
         old,
         decide,
         refresh,
+        lease,
     } = besides;
     // A flight is keyed by the entry and the generations (and fences) read: a call
     // that starts after an invalidation never joins a load that began before it.
@@ -74,6 +77,7 @@ where
         flight_key.extend_from_slice(generation);
     }
     let payload = Payload::for_keys(keys, inner.codec).kept(grace);
+    let lease = lease.map(|ttl| (crate::lease::key(keys.entry(), &flight_key), ttl));
     let role = inner.flights.join(flight_key);
     // Counted once the call has joined the flight: a miss counted is a caller that
     // will share the load under way (what the single-flight test waits for).
@@ -109,6 +113,24 @@ where
             }
             return load(counters, fut).await;
         }
+    };
+    // One process of the fleet loads: this one, holding the lease until the store is
+    // done (dropped, it is handed back), or another whose value is looked up after it.
+    let _holder = match lease {
+        None => None,
+        Some((key, ttl)) => match super::lease::take(inner, key, ttl, counters).await {
+            super::lease::Lease::Load(holder) => holder,
+            super::lease::Lease::LookAgain => {
+                let prefix = site.prefix();
+                let found = super::lease::look_again(inner, prefix, keys, keyring, counters);
+                if let Some(value) = found.await {
+                    leader.publish(payload.encode(&value).ok().map(Bytes::from));
+                    counters.coalesced();
+                    return M::restore(value);
+                }
+                None
+            }
+        },
     };
     let out = match &old {
         None => load(counters, fut).await,

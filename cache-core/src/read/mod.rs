@@ -14,6 +14,7 @@
 //! or encryption stage belongs inside the payload.
 
 mod fill;
+mod lease;
 pub(crate) use self::fill::stored_ttl;
 pub(crate) mod lookup;
 mod refresh;
@@ -218,6 +219,7 @@ where
                         old: None,
                         decide,
                         refresh: true,
+                        lease: None,
                     };
                     let out = fill::fill::<M, F>(
                         inner,
@@ -292,6 +294,10 @@ where
         old,
         decide,
         refresh: false,
+        lease: match site.follows_its_prefix() && inner.backend.is_remote() {
+            true => inner.leases.of(site.lease()),
+            false => None,
+        },
     };
     fill::fill::<M, F>(inner, site, &keys, generations, besides, &counters, fut).await
 }

@@ -32,6 +32,11 @@ pub struct Site {
     pub(crate) jitter: Option<f64>,
     /// `refresh = ...`: the fraction of the TTL past which a hit reloads its entry.
     pub(crate) refresh: Option<f64>,
+    /// `lease = ...`: how long the loader of a miss holds the fleet's lease (`None`: the
+    /// cache's default; zero: none).
+    pub(crate) lease: Option<Duration>,
+    /// `timeout = ...`: how long a caller with a fail-safe value waits for the reload.
+    pub(crate) timeout: Option<Duration>,
     /// The counters of this site in the first cache used here, by cache id.
     pub(crate) counters: OnceLock<(u64, Arc<Counters>)>,
     /// Whether this site's value type was checked against the sites sharing its keys.
@@ -59,6 +64,8 @@ impl Site {
             fail_safe: None,
             jitter: None,
             refresh: None,
+            lease: None,
+            timeout: None,
             counters: OnceLock::new(),
             registered: AtomicBool::new(false),
             round_trip_reported: AtomicBool::new(false),
@@ -98,6 +105,22 @@ impl Site {
     /// itself either way (0.1: ±10%), so that entries filled together expire apart.
     pub const fn with_jitter(mut self, fraction: f64) -> Self {
         self.jitter = Some(fraction);
+        self
+    }
+
+    /// This site with `lease = ...`: on a miss, one process of the fleet loads (the one
+    /// whose lease lands) and the others wait for its value, `lease` at most (see
+    /// [`crate::CacheBuilder::lease`]). Zero turns a cache's default off here.
+    pub const fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// This site with `timeout = ...`: a caller holding a fail-safe value waits that long
+    /// for its reload, then is answered with the old value while the reload finishes and
+    /// stores in a task of its own.
+    pub const fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -176,6 +199,10 @@ pub(crate) trait CallSite {
     fn refresh(&self) -> Option<f64> {
         None
     }
+    /// Its own stampede lease, if it sets one.
+    fn lease(&self) -> Option<Duration> {
+        None
+    }
     /// Whether its prefix is a sensitive prefix's, which then protects it: every
     /// attribute site; not a user key (`get_or_set`), stored as plain JSON whatever its
     /// first segment.
@@ -226,6 +253,9 @@ impl CallSite for Site {
     }
     fn refresh(&self) -> Option<f64> {
         self.refresh
+    }
+    fn lease(&self) -> Option<Duration> {
+        self.lease
     }
 }
 

@@ -45,6 +45,10 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         .jitter
         .as_ref()
         .map(|fraction| quote!(.with_jitter(#fraction)));
+    let lease = args.lease.as_ref().map(|(_, lease)| {
+        let lease = duration(lease);
+        quote!(.with_lease(#lease))
+    });
     let refresh = args
         .refresh
         .as_ref()
@@ -148,7 +152,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let (attrs, vis) = (&func.attrs, &func.vis);
     let site = quote! {
         static __CACHE_SITE: ::cache_core::__private::Site =
-            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter #refresh;
+            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter #refresh #lease;
     };
     let picks = quote! {
         #[allow(unused_imports)]

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 const GRACE: Duration = Duration::from_secs(3600);
 
-#[cached(prefix = "fmpa", ttl = "5m", fail_safe = "1h", jitter = 0.1, refresh = 0.8, key = tenant)]
+#[cached(prefix = "fmpa", ttl = "5m", fail_safe = "1h", jitter = 0.1, refresh = 0.8, lease = "5s", key = tenant)]
 async fn list(tenant: &str) -> Result<Vec<u32>, String> {
     let _ = tenant;
     Ok(vec![])

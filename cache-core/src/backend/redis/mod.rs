@@ -5,11 +5,13 @@
 mod connect;
 mod fenced_store;
 mod indexed;
+mod lease;
 mod manifests;
 mod nodes;
 mod pubsub;
 
 pub(crate) use self::connect::{RedisConfig, TlsFiles};
+pub(crate) use self::lease::Held;
 pub(crate) use self::pubsub::{BackplaneNode, REMOVE_AND_PUBLISH};
 
 use self::connect::Conn;

@@ -1,0 +1,170 @@
+//! The distributed stampede lease (`#[cached(lease = "5s")]`,
+//! [`crate::CacheBuilder::lease`]): on a miss, the process whose lease lands in Redis
+//! loads; the others wait for its value, woken by a notice, the lease's time at most,
+//! then look again (and load themselves if there is still nothing). In-process
+//! single-flight stays in front: one lease request per process and key.
+//!
+//! The lease key is the entry's, `:!lease:`, and a hash of the generations (and fences)
+//! the miss read: a miss after an invalidation takes another lease and never waits for
+//! a load that began before it. Its holder hands it back marked `done` (for the lease
+//! time, so that a miss that reads the entry missing just before the store looks again
+//! instead of loading) and publishes its key on the namespace's lease channel, to which
+//! a process subscribes on its first lease. A holder whose future is dropped hands it
+//! back from a task; one that dies costs its waiters the lease time.
+//!
+//! This module holds the state of one cache; the protocol, over the cache, is
+//! [`crate::read`]'s, and the subscription is [`listener`]'s.
+
+pub(crate) mod listener;
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// A cache's leases: its default, the callers waiting for another process's load, and
+/// whether it is listening for their notices.
+pub(crate) struct Leases {
+    /// The lease of sites that do not set their own (zero: none).
+    pub default: Duration,
+    /// The namespace's lease channel.
+    pub channel: String,
+    /// How long the subscription may take to be made.
+    pub connect_timeout: Duration,
+    /// Lease key → the callers waiting for its notice.
+    waiting: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Whether the subscription is up.
+    ready: watch::Sender<bool>,
+    /// Whether the listener was started.
+    started: AtomicBool,
+    /// Tokens: random per cache, then counted.
+    seed: u64,
+    next: AtomicU64,
+}
+
+impl Leases {
+    pub fn new(namespace: &str, default: Duration, connect_timeout: Duration) -> Leases {
+        Leases {
+            default,
+            channel: format!("{namespace}:!lease"),
+            connect_timeout,
+            waiting: Mutex::default(),
+            ready: watch::channel(false).0,
+            started: AtomicBool::new(false),
+            seed: std::collections::hash_map::RandomState::new().hash_one(0u8),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// The lease of a site: its own, else the default; `None` for none.
+    pub fn of(&self, site: Option<Duration>) -> Option<Duration> {
+        Some(site.unwrap_or(self.default)).filter(|lease| !lease.is_zero())
+    }
+
+    /// A token no other holder has.
+    pub fn token(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{n:x}", self.seed)
+    }
+
+    /// The notice a caller waiting for `lease` is woken by.
+    pub fn watch(&self, lease: &str) -> Arc<Notify> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.entry(lease.to_owned()).or_default().clone()
+    }
+
+    /// A waiter of `lease` is done: forgotten when it was the last one.
+    pub fn unwatch(&self, lease: &str, notify: Arc<Notify>) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's and this waiter's: nobody else waits.
+        if Arc::strong_count(&notify) <= 2 {
+            waiting.remove(lease);
+        }
+    }
+
+    /// `lease` was handed back: its waiters look again.
+    pub fn woken(&self, lease: &str) {
+        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(notify) = waiting.get(lease) {
+            notify.notify_waiters();
+        }
+    }
+
+    /// The subscription is up, or lost (then every waiter looks again: a notice may have
+    /// gone unheard).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.send_replace(ready);
+        if !ready {
+            let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            for notify in waiting.values() {
+                notify.notify_waiters();
+            }
+        }
+    }
+
+    /// Whether the listener is to be started now (true once).
+    pub fn start_once(&self) -> bool {
+        !self.started.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the subscription is up, waiting for it the connect timeout at most.
+    pub async fn ready(&self) -> bool {
+        let mut ready = self.ready.subscribe();
+        matches!(
+            tokio::time::timeout(self.connect_timeout, ready.wait_for(|up| *up)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// How many lease keys have waiters (for tests of leaks).
+    #[cfg(test)]
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// The lease key of a miss of `entry` whose flight (the entry, the generations and
+/// fences it read) is `flight`: in the entry's slot; `!` cannot start a component.
+pub(crate) fn key(entry: &str, flight: &[u8]) -> String {
+    // FNV-1a: the same in every process (a std hasher is seeded per process).
+    let hash = flight.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{entry}:!lease:{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_generations() {
+        let a = key("ns:p:n:{t}:x", b"e\0g1");
+        assert_eq!(a, key("ns:p:n:{t}:x", b"e\0g1"));
+        assert_ne!(a, key("ns:p:n:{t}:x", b"e\0g2"));
+        assert!(a.starts_with("ns:p:n:{t}:x:!lease:"));
+    }
+
+    #[tokio::test]
+    async fn waiters_are_woken_and_forgotten() {
+        let leases = Leases::new("ns", Duration::ZERO, Duration::from_millis(10));
+        let notify = leases.watch("l");
+        {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            leases.woken("l");
+            notified.await;
+        }
+        leases.unwatch("l", notify);
+        assert_eq!(leases.waiting(), 0);
+        assert_eq!(leases.of(None), None);
+        assert_eq!(
+            leases.of(Some(Duration::from_secs(1))),
+            Some(Duration::from_secs(1))
+        );
+        assert_ne!(leases.token(), leases.token());
+    }
+}
