@@ -42,27 +42,80 @@ where
 {
     site.register::<M::Stored>();
     match cache {
-        Some(cache) => {
-            let ReadOptions {
-                indexer,
-                copy,
-                decide,
-            } = options;
-            crate::read::read_through::<M, F>(
-                &cache.inner,
-                site,
-                &parts,
-                crate::read::Options {
-                    indexer,
-                    copy,
-                    decide,
-                },
-                fut,
-            )
-            .await
-        }
+        Some(cache) => read::<M, F>(&cache, site, &parts, options, None, fut).await,
         None => fut.await,
     }
+}
+
+/// [`cached`] for a site with a soft timeout (`timeout = ...`), whose arguments are
+/// owned: the read runs in a task of its own, so that a reload that outlasts the timeout
+/// goes on and stores after the caller was answered with the fail-safe value (and a hit
+/// due for its early refresh is answered before the reload). A panic of the function
+/// reaches the caller as it would without the task.
+pub async fn cached_in_task<M, F>(
+    _mode: M,
+    site: &'static Site,
+    cache: Option<Cache>,
+    parts: KeyParts,
+    options: ReadOptions<'static, M::Stored>,
+    fut: F,
+) -> M::Output
+where
+    M: outcome::Mode + 'static,
+    M::Stored: Send + Sync + 'static,
+    M::Output: Send + 'static,
+    F: Future<Output = M::Output> + Send + 'static,
+{
+    site.register::<M::Stored>();
+    let Some(cache) = cache else {
+        return fut.await;
+    };
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let soft = crate::read::Soft {
+        timeout: site.timeout.unwrap_or_default(),
+        answer,
+    };
+    let mut task =
+        tokio::spawn(
+            async move { read::<M, F>(&cache, site, &parts, options, Some(soft), fut).await },
+        );
+    tokio::select! {
+        joined = &mut task => match joined {
+            Ok(out) => out,
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => panic!("cache: the read's task was cancelled (the runtime is shutting down)"),
+            },
+        },
+        Ok(value) = answered => M::restore(value),
+    }
+}
+
+/// The read of [`cached`] and [`cached_in_task`] on a cache.
+async fn read<M, F>(
+    cache: &Cache,
+    site: &'static Site,
+    parts: &KeyParts,
+    options: ReadOptions<'_, M::Stored>,
+    soft: Option<crate::read::Soft<M::Stored>>,
+    fut: F,
+) -> M::Output
+where
+    M: outcome::Mode,
+    F: Future<Output = M::Output>,
+{
+    let ReadOptions {
+        indexer,
+        copy,
+        decide,
+    } = options;
+    let options = crate::read::Options {
+        indexer,
+        copy,
+        decide,
+        soft,
+    };
+    crate::read::read_through::<M, F>(&cache.inner, site, parts, options, fut).await
 }
 
 /// What a `#[cached]` site does besides its key ([`cached`]): index its entries under the

@@ -12,6 +12,11 @@ use std::time::Duration;
 /// A short TTL, a long grace.
 static KEPT: Site = Site::new("failsafe", "item", Duration::from_millis(300), 0)
     .with_fail_safe(Duration::from_secs(60));
+/// The same entries, with a soft timeout: a reload slower than that answers with the old
+/// value, and goes on.
+static SOFT: Site = Site::new("failsafe", "item", Duration::from_millis(300), 0)
+    .with_fail_safe(Duration::from_secs(60))
+    .with_timeout(Duration::from_millis(200));
 /// The same entries, read by a site without fail-safe (another process, say).
 static PLAIN: Site = Site::new("failsafe", "item", Duration::from_millis(300), 0);
 
@@ -47,6 +52,8 @@ on_both!(
     an_invalidation_during_the_failing_reload_wins,
     a_site_without_fail_safe_reads_the_ttl_not_the_grace,
     within_its_ttl_an_entry_is_a_plain_hit,
+    a_slow_reload_answers_with_the_old_value_and_goes_on,
+    an_invalidation_during_a_slow_reload_is_not_answered_with_the_old_value,
 );
 
 fn parts(tenant: &str) -> KeyParts {
@@ -75,6 +82,40 @@ async fn read(
         },
     )
     .await
+}
+
+/// A read through `SOFT` (in a task of its own) whose body says it began, then waits for
+/// `release` to answer `Ok(answer)`.
+async fn slow_read(
+    cache: &Cache,
+    begun: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+    answer: &'static str,
+) -> Result<String, String> {
+    __private::cached_in_task(
+        ResultMode::<Result<String, String>>::new(),
+        &SOFT,
+        Some(cache.clone()),
+        parts("acme"),
+        __private::ReadOptions::new(),
+        async move {
+            let _ = begun.send(());
+            let _ = release.await;
+            Ok(answer.to_owned())
+        },
+    )
+    .await
+}
+
+/// Until the cache has no load under way (a reload's store is done when its flight ends).
+async fn settled(cache: &Cache) {
+    for _ in 0..500 {
+        if cache.loads_in_flight() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("a load is still under way after 5 s");
 }
 
 /// Waits out the site's TTL (a real wait: the entry must expire).
@@ -267,4 +308,60 @@ async fn jitter_spreads_the_ttls_and_the_grace_adds_to_them() {
     let low = ttls.iter().filter(|&&ms| ms < 1_090_000).count();
     let high = ttls.iter().filter(|&&ms| ms > 1_110_000).count();
     assert!(low > 0 && high > 0, "spread both ways: {ttls:?}");
+}
+
+async fn a_slow_reload_answers_with_the_old_value_and_goes_on(cache: Cache) {
+    let loads = AtomicUsize::new(0);
+    assert_eq!(
+        read(&cache, &KEPT, "acme", &loads, Ok("v1")).await,
+        Ok("v1".into())
+    );
+    past_the_ttl().await;
+    let (begun, began) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel();
+    let since = std::time::Instant::now();
+    // The database is slow: past the timeout, the old value.
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        slow_read(&cache, begun, released, "v2"),
+    );
+    let answer = answer.await.expect("the caller waited for the slow reload");
+    assert_eq!(answer, Ok("v1".into()));
+    assert!(since.elapsed() >= Duration::from_millis(200));
+    began.await.expect("the reload began");
+    assert_eq!(stale_served(&cache), 1);
+    // The reload goes on after the caller was answered, then stores.
+    assert_eq!(cache.loads_in_flight(), 1, "the reload is still under way");
+    release.send(()).expect("the reload is waiting");
+    settled(&cache).await;
+    assert_eq!(
+        read(&cache, &KEPT, "acme", &loads, Ok("v3")).await,
+        Ok("v2".into()),
+        "the slow reload's value was stored"
+    );
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+}
+
+async fn an_invalidation_during_a_slow_reload_is_not_answered_with_the_old_value(cache: Cache) {
+    let loads = AtomicUsize::new(0);
+    assert_eq!(
+        read(&cache, &KEPT, "acme", &loads, Ok("v1")).await,
+        Ok("v1".into())
+    );
+    past_the_ttl().await;
+    let (begun, began) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel();
+    let caller = tokio::spawn({
+        let cache = cache.clone();
+        async move { slow_read(&cache, begun, released, "v2").await }
+    });
+    began.await.expect("the reload began");
+    cache.invalidate("failsafe", "acme").await;
+    // Past the timeout (a real wait: the timeout is time), the caller still waits: the
+    // old value was invalidated.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!caller.is_finished(), "answered with an invalidated value");
+    release.send(()).expect("the reload is waiting");
+    assert_eq!(caller.await.expect("the caller"), Ok("v2".into()));
+    assert_eq!(stale_served(&cache), 0);
 }

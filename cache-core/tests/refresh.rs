@@ -11,6 +11,12 @@ use std::time::{Duration, Instant};
 /// Refreshed past half of its 2 s TTL (wide margins: a loaded machine stalls).
 static HOT: Site = Site::new("refresh", "hot", Duration::from_secs(2), 0).with_refresh(0.5);
 
+/// The same entries, read with a soft timeout (in a task of their own): a caller due
+/// for the refresh is answered with the hit at once.
+static HOT_SOFT: Site = Site::new("refresh", "hot", Duration::from_secs(2), 0)
+    .with_refresh(0.5)
+    .with_timeout(Duration::from_millis(100));
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         $(mod $name {
@@ -38,6 +44,7 @@ on_both!(
     one_refresh_for_many_callers_and_caches,
     an_invalidation_during_the_refresh_wins,
     a_failed_refresh_answers_with_the_value_it_was_to_replace,
+    with_a_soft_timeout_no_caller_waits_for_the_refresh,
 );
 
 fn parts() -> KeyParts {
@@ -160,4 +167,45 @@ async fn a_failed_refresh_answers_with_the_value_it_was_to_replace(cache: Cache,
 /// All of `reads`, concurrently, in this task.
 async fn futures_join<F: std::future::Future>(reads: impl Iterator<Item = F>) -> Vec<F::Output> {
     futures_util::future::join_all(reads.map(Box::pin)).await
+}
+
+async fn with_a_soft_timeout_no_caller_waits_for_the_refresh(cache: Cache, _: Cache) {
+    let loads = AtomicUsize::new(0);
+    let filled = Instant::now();
+    read(&cache, &loads, Ok("v1")).await.unwrap();
+    at(filled, Duration::from_millis(1500)).await;
+    // The refresh's load waits for `release`: the caller that claimed it is answered
+    // with the hit all the same.
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        __private::cached_in_task(
+            ResultMode::<Result<String, String>>::new(),
+            &HOT_SOFT,
+            Some(cache.clone()),
+            parts(),
+            __private::ReadOptions::new(),
+            async move {
+                let _ = released.await;
+                Ok("v2".to_owned())
+            },
+        ),
+    )
+    .await
+    .expect("the caller waited for the refresh");
+    assert_eq!(answer, Ok("v1".into()));
+    // The refresh goes on after the caller was answered, then stores.
+    release.send(()).expect("the refresh is waiting");
+    for _ in 0..500 {
+        if cache.loads_in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        read(&cache, &loads, Ok("v3")).await,
+        Ok("v2".into()),
+        "refreshed"
+    );
+    assert_eq!(site(&cache).refreshes, 1);
 }

@@ -95,6 +95,9 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
             "`fail_safe` needs a function returning `Result`: an old value answers a reload that failed, and an `Option`'s `None` or a plain value cannot say it failed (for an alias of `Result`, add `result = true`)",
         ));
     }
+    if let Some((name, _)) = &args.timeout {
+        soft_timeout(name, &returns, sig)?;
+    }
     if let Some(lit) = &args.cache_none
         && !matches!(returns, Returns::Option(_))
     {
@@ -110,6 +113,65 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
         returns,
         cache_none: args.cache_none.as_ref().is_some_and(|lit| lit.value),
     })
+}
+
+/// `timeout = ...`: the caller of a slow reload is answered with its fail-safe value (a
+/// `Result` site's), and the reload finishes in a task of its own, which owns the
+/// arguments: none may borrow.
+fn soft_timeout(name: &syn::Ident, returns: &Returns, sig: &Signature) -> syn::Result<()> {
+    if !matches!(returns, Returns::Result(_)) {
+        return Err(syn::Error::new(
+            name.span(),
+            "`timeout` needs a function returning `Result`: the caller of a slow reload is answered with the fail-safe value, which only a `Result` site has (for an alias of `Result`, add `result = true`)",
+        ));
+    }
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) if receiver.reference.is_some() => {
+                return Err(syn::Error::new_spanned(
+                    receiver,
+                    "`timeout` runs the read in a task that outlives the call (a slow reload goes on and stores after the caller is answered), so its arguments must be owned: `&self` is borrowed; take `self` by value (a cheap clone, e.g. of an `Arc`) or remove `timeout`",
+                ));
+            }
+            FnArg::Typed(typed) if borrows(quote::ToTokens::to_token_stream(&typed.ty)) => {
+                let ty = &typed.ty;
+                return Err(syn::Error::new_spanned(
+                    ty,
+                    format!(
+                        "`timeout` runs the read in a task that outlives the call (a slow reload goes on and stores after the caller is answered), so its arguments must be owned: `{}` borrows; take an owned type (`String`, `Arc<PgPool>`) or remove `timeout`",
+                        quote::quote!(#ty).to_string().replace("& ", "&")
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a type's tokens borrow: a `&` or a lifetime, other than `&'static` and
+/// `'static`.
+fn borrows(tokens: proc_macro2::TokenStream) -> bool {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let lifetime_at = |at: usize| match tokens.get(at) {
+        Some(TokenTree::Punct(punct)) if punct.as_char() == '\'' => {
+            Some(matches!(tokens.get(at + 1), Some(TokenTree::Ident(ident)) if ident == "static"))
+        }
+        _ => None,
+    };
+    for (at, token) in tokens.iter().enumerate() {
+        match token {
+            // `&'static`: the lifetime that follows says; a bare `&` borrows.
+            TokenTree::Punct(punct) if punct.as_char() == '&' && lifetime_at(at + 1).is_none() => {
+                return true;
+            }
+            TokenTree::Punct(_) if lifetime_at(at) == Some(false) => return true,
+            TokenTree::Group(group) if borrows(group.stream()) => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// A `#[invalidates]` attribute that passed every check, with those stacked below it

@@ -34,6 +34,8 @@ pub(super) struct Besides<'a, T> {
     pub refresh: bool,
     /// The fleet's stampede lease the leader takes before it loads, for this long.
     pub lease: Option<Duration>,
+    /// A soft timeout: the caller answered with the old value meanwhile.
+    pub soft: Option<super::Soft<T>>,
 }
 
 /// Runs (or joins) the load of a missed call and stores its result; for an early refresh
@@ -62,6 +64,7 @@ where
         decide,
         refresh,
         lease,
+        soft,
     } = besides;
     // A flight is keyed by the entry and the generations (and fences) read: a call
     // that starts after an invalidation never joins a load that began before it.
@@ -88,7 +91,9 @@ where
     let leader = match role {
         crate::flight::Role::Leader(leader) => leader,
         crate::flight::Role::Follower(follower) => {
-            if let Some(bytes) = follower.wait().await
+            let kept = old.as_ref().map(|old| (old, &generations, keyring));
+            let waited = stale::within(inner, keys, kept, soft, counters, follower.wait());
+            if let Some(bytes) = waited.await
                 && let Ok(value) = payload.decode::<M::Stored>(&bytes)
             {
                 counters.coalesced();
@@ -134,7 +139,16 @@ where
     };
     let out = match &old {
         None => load(counters, fut).await,
-        Some(old) => match stale::reload::<M>(counters, fut).await {
+        Some(kept) => match stale::within(
+            inner,
+            keys,
+            Some((kept, &generations, keyring)),
+            soft,
+            counters,
+            stale::reload::<M>(counters, fut),
+        )
+        .await
+        {
             stale::Reload::Done(out) => {
                 inner
                     .fail_safe
@@ -150,7 +164,7 @@ where
                     keys,
                     &generations,
                     keyring,
-                    old,
+                    kept,
                     counters,
                     why,
                 )

@@ -93,11 +93,21 @@ impl<T> Decide<'_, T> {
 }
 
 /// What a read does besides its key: an index of its result, the tier, decisions from its
-/// value.
+/// value, a soft timeout.
 pub(crate) struct Options<'a, T> {
     pub indexer: Option<Indexer<'a, T>>,
     pub copy: Option<&'a dyn LocalCopy<T>>,
     pub decide: Decide<'a, T>,
+    pub soft: Option<Soft<T>>,
+}
+
+/// A soft timeout (`timeout = ...`), for a read running in a task of its own: a caller
+/// holding a fail-safe value is answered with it through `answer` once the reload has
+/// taken `timeout`, and a hit due for its early refresh at once; the read goes on (the
+/// reload stores as every fill does) and its own output is dropped.
+pub(crate) struct Soft<T> {
+    pub timeout: std::time::Duration,
+    pub answer: tokio::sync::oneshot::Sender<T>,
 }
 
 impl<T> Options<'_, T> {
@@ -107,6 +117,7 @@ impl<T> Options<'_, T> {
             indexer: None,
             copy: None,
             decide: Decide::default(),
+            soft: None,
         }
     }
 }
@@ -127,6 +138,7 @@ where
         indexer,
         copy,
         decide,
+        soft,
     } = options;
     let counters = site.counters(inner);
     if parts.is_invalid() {
@@ -211,6 +223,14 @@ where
                     && refresh::due(site.ttl(), fraction, until)
                     && refresh::claim(inner, &keys, until, &counters).await
                 {
+                    // In a task of its own (a soft timeout): the caller has the hit now.
+                    let value = match soft {
+                        None => Some(value),
+                        Some(soft) => {
+                            let _ = soft.answer.send(value);
+                            None
+                        }
+                    };
                     let besides = fill::Besides {
                         indexing: None,
                         local,
@@ -220,6 +240,7 @@ where
                         decide,
                         refresh: true,
                         lease: None,
+                        soft: None,
                     };
                     let out = fill::fill::<M, F>(
                         inner,
@@ -231,10 +252,10 @@ where
                         fut,
                     )
                     .await;
-                    return match M::failed(&out) {
+                    return match (M::failed(&out), value) {
                         // The reload failed: the value it was to replace, current.
-                        true => M::restore(value),
-                        false => out,
+                        (true, Some(value)) => M::restore(value),
+                        _ => out,
                     };
                 }
                 return M::restore(value);
@@ -298,6 +319,7 @@ where
             true => inner.leases.of(site.lease()),
             false => None,
         },
+        soft,
     };
     fill::fill::<M, F>(inner, site, &keys, generations, besides, &counters, fut).await
 }

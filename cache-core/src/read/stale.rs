@@ -86,6 +86,41 @@ pub(super) async fn old_value<M: Mode>(
     Some(M::restore(value))
 }
 
+/// Awaits `fut` (a reload, or the wait for another caller's); with a soft timeout, once
+/// it has taken that long the caller is answered with the old value, if its generations
+/// are current then (a value an invalidation removed is never the answer), and `fut`
+/// goes on.
+pub(super) async fn within<T, O>(
+    inner: &Inner,
+    keys: &CallKeys,
+    old: Option<(&Stale, &Generations, Option<&Keyring>)>,
+    soft: Option<super::Soft<T>>,
+    counters: &Counters,
+    fut: impl Future<Output = O>,
+) -> O
+where
+    T: serde::de::DeserializeOwned,
+{
+    let (Some(soft), Some((stale, generations, keyring))) = (soft, old) else {
+        return fut.await;
+    };
+    let mut fut = std::pin::pin!(fut);
+    if let Ok(out) = tokio::time::timeout(soft.timeout, &mut fut).await {
+        return out;
+    }
+    if super::lookup::still_current(inner, keys, generations, counters).await
+        && let Ok(value) = stale.value::<T>(keyring, keys, generations)
+    {
+        counters.stale_served();
+        tracing::debug!(
+            key = keys.entry(),
+            "cache: the reload is slow; the fail-safe value answered, the reload goes on"
+        );
+        let _ = soft.answer.send(value);
+    }
+    fut.await
+}
+
 /// What a failed reload was, for the log.
 pub(super) fn why<O>(failure: &Result<O, Box<dyn Any + Send>>) -> &'static str {
     match failure {

@@ -49,6 +49,15 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         let lease = duration(lease);
         quote!(.with_lease(#lease))
     });
+    let timeout = args.timeout.as_ref().map(|(_, timeout)| {
+        let timeout = duration(timeout);
+        quote!(.with_timeout(#timeout))
+    });
+    // A soft timeout's read runs in a task of its own (its arguments owned, as checked).
+    let entry = match args.timeout {
+        Some(_) => quote!(cached_in_task),
+        None => quote!(cached),
+    };
     let refresh = args
         .refresh
         .as_ref()
@@ -132,7 +141,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         }
     });
     let call = quote_spanned! {stored_span=>
-        ::cache_core::__private::cached(
+        ::cache_core::__private::#entry(
             __cache_mode,
             &__CACHE_SITE,
             __cache_handle,
@@ -152,7 +161,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     let (attrs, vis) = (&func.attrs, &func.vis);
     let site = quote! {
         static __CACHE_SITE: ::cache_core::__private::Site =
-            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter #refresh #lease;
+            ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter #refresh #lease #timeout;
     };
     let picks = quote! {
         #[allow(unused_imports)]

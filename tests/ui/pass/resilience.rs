@@ -17,4 +17,12 @@ async fn item(tenant: &str, id: u64) -> Fallible<String> {
     Ok(format!("{tenant}/{id}"))
 }
 
+
+// A soft timeout: owned arguments (the reload may finish after the caller is answered).
+#[cached(prefix = "fmpa", name = "slow", ttl = "5m", fail_safe = "1h", timeout = "100ms", lease = "5s", key = tenant)]
+async fn slow(tenant: String, db: std::sync::Arc<Vec<u32>>, limit: Option<&'static str>) -> Result<Vec<u32>, String> {
+    let _ = (tenant, limit);
+    Ok(db.to_vec())
+}
+
 fn main() {}
