@@ -1,7 +1,7 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`) runs sections 1-2 (or 10-14, 17) alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`, `lease`) runs sections 1-2 (or 10-14, 17, 18) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
 mod cluster;
@@ -9,6 +9,7 @@ mod down;
 mod fleet;
 mod hits;
 mod invalidation;
+mod lease;
 mod local;
 mod measure;
 mod memory;
@@ -119,6 +120,7 @@ async fn main() {
         Some("sealed") => sealed::sealed(plan).await,
         Some("fleet") => fleet::fleet(&conn, &cache, plan).await,
         Some("storm") => storm::storm(quick).await,
+        Some("lease") => lease::lease(quick).await,
         _ => {}
     }
     if only.is_some() {
@@ -138,6 +140,7 @@ async fn main() {
     sealed::sealed(plan).await;
     fleet::fleet(&conn, &cache, plan).await;
     storm::storm(quick).await;
+    lease::lease(quick).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.

@@ -6,8 +6,9 @@
 //! past their TTL, or not). One
 //! of them is restarted mid-run with a new draw.
 //!
-//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe and early refresh: a short TTL, kept
-//! past it, its source down now and then), `idx` (a tag read
+//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe, early refresh and
+//! a stampede lease: a short TTL, kept past it, its source down now and then; every other
+//! read with a soft timeout, in a task, its source a few ms slow), `idx` (a lease, a tag read
 //! from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
 //! a short TTL, its source changed without invalidation). The operations: reads, writes
 //! through `#[invalidates]` (one scope of two prefixes or a whole prefix, half of them
@@ -36,7 +37,7 @@ use cache_core::{Cache, EncryptionKeys, cached, invalidates};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use testkit::{Fault, Proxy, RedisServer, Rng, test_builder, unique_namespace};
@@ -128,7 +129,7 @@ async fn read_fmpa(
     load(store, "fmpa", tenant, gate).await
 }
 
-#[cached(prefix = "stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, key = tenant, cache = cache)]
+#[cached(prefix = "stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, lease = "200ms", key = tenant, cache = cache)]
 async fn read_stats(
     cache: &Cache,
     store: &Store,
@@ -138,7 +139,22 @@ async fn read_stats(
     load(store, "stats", tenant, gate).await
 }
 
-#[cached(prefix = "idx", ttl = "10m", key = tenant, tag(row = |_: &u64| Some(ROW)), write_through = true, cache = cache)]
+/// The entries of `read_stats`, read with a soft timeout (owned arguments: the read runs
+/// in a task, and a slow reload goes on after its caller got the fail-safe value); its
+/// source takes `delay`.
+#[cached(prefix = "stats", name = "read_stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, lease = "200ms", timeout = "3ms", key = tenant, cache = cache)]
+async fn read_stats_soon(
+    cache: Cache,
+    store: Arc<Store>,
+    tenant: &'static str,
+    delay: Duration,
+) -> Result<u64, String> {
+    // The source's own time (not synchronisation).
+    tokio::time::sleep(delay).await;
+    load(&store, "stats", tenant, None).await
+}
+
+#[cached(prefix = "idx", ttl = "10m", key = tenant, tag(row = |_: &u64| Some(ROW)), write_through = true, lease = "200ms", cache = cache)]
 async fn read_idx(
     cache: &Cache,
     store: &Store,
@@ -165,12 +181,19 @@ async fn read_ttl(cache: &Cache, store: &Store, tenant: &'static str) -> Result<
 
 async fn read(
     cache: &Cache,
-    store: &Store,
+    store: &Arc<Store>,
     prefix: &'static str,
     tenant: &'static str,
     gate: Option<&Gate>,
 ) -> Option<u64> {
+    // Every other ungated `stats` read has a soft timeout, its source 0-6 ms slow.
+    static SOON: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let soon = SOON.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let read = match prefix {
+        "stats" if gate.is_none() && soon % 2 == 1 => {
+            let delay = Duration::from_millis(soon % 7);
+            read_stats_soon(cache.clone(), store.clone(), tenant, delay).await
+        }
         "fmpa" => read_fmpa(cache, store, tenant, gate).await,
         "idx" => read_idx(cache, store, tenant, gate).await,
         "secret" => read_secret(cache, store, tenant, gate).await,
@@ -461,7 +484,7 @@ enum Done {
     Wrote(Wrote),
 }
 
-async fn run_op(caches: &[Cache], store: &Store, op: Op) -> Done {
+async fn run_op(caches: &[Cache], store: &Arc<Store>, op: Op) -> Done {
     match op {
         Op::Read {
             p, prefix, tenant, ..
@@ -627,7 +650,7 @@ async fn random_schedule_over_a_mixed_fleet_never_reads_older_than_promised() {
         .await
         .expect("raw cache");
     let mut sealed: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-    let store = Store::default();
+    let store = Arc::new(Store::default());
     let mut oracle = Oracle::new(caches.len());
     let mut counts: HashMap<&str, u64> = HashMap::new();
     let mut full = false;
