@@ -229,8 +229,10 @@ impl Repo {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The expensive aggregate of the dashboard: six grouped scans of the tenant's rows.
-    #[cached(prefix = prefix::STATS, name = "dashboard", l1 = "1m", ttl = ttl::STATS, key = tenant, cache = self.reads())]
+    /// The expensive aggregate of the dashboard: six grouped scans of the tenant's rows,
+    /// run by one instance of the fleet when it is cold (a lease), the others waiting for
+    /// its value.
+    #[cached(prefix = prefix::STATS, name = "dashboard", l1 = "1m", lease = ttl::LEASE, ttl = ttl::STATS, key = tenant, cache = self.reads())]
     pub async fn dashboard(&self, tenant: &str) -> DbResult<DashboardStats> {
         let by_status = |table: &str| {
             format!(

@@ -15,3 +15,6 @@ pub const STATIC: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long list and profile entries are kept past their TTL, to answer reads while the
 /// database is down (fail-safe, 1 hour): an entry no write invalidated, never one that was.
 pub const FAIL_SAFE: Duration = Duration::from_secs(60 * 60);
+/// How long the loader of a cold dashboard holds the fleet's lease (5 seconds): the other
+/// instances wait for its aggregate instead of running the same six scans.
+pub const LEASE: Duration = Duration::from_secs(5);
