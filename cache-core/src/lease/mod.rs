@@ -69,18 +69,15 @@ impl Leases {
         format!("{:016x}{n:x}", self.seed)
     }
 
-    /// The notice a caller waiting for `lease` is woken by.
-    pub fn watch(&self, lease: &str) -> Arc<Notify> {
+    /// Watches the notice of `lease` until the returned guard is dropped (also when the
+    /// waiting caller's future is).
+    pub fn watch(&self, lease: &str) -> Watching<'_> {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        waiting.entry(lease.to_owned()).or_default().clone()
-    }
-
-    /// A waiter of `lease` is done: forgotten when it was the last one.
-    pub fn unwatch(&self, lease: &str, notify: Arc<Notify>) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        // The map's and this waiter's: nobody else waits.
-        if Arc::strong_count(&notify) <= 2 {
-            waiting.remove(lease);
+        let notify = waiting.entry(lease.to_owned()).or_default().clone();
+        Watching {
+            leases: self,
+            lease: lease.to_owned(),
+            notify,
         }
     }
 
@@ -125,6 +122,31 @@ impl Leases {
     }
 }
 
+/// A caller watching the notice of a lease; forgotten when dropped, with the lease when
+/// it was the last one.
+pub(crate) struct Watching<'a> {
+    leases: &'a Leases,
+    lease: String,
+    notify: Arc<Notify>,
+}
+
+impl Watching<'_> {
+    /// What wakes the caller.
+    pub fn notify(&self) -> &Notify {
+        &self.notify
+    }
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.leases.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's and this waiter's: nobody else waits.
+        if Arc::strong_count(&self.notify) <= 2 {
+            waiting.remove(&self.lease);
+        }
+    }
+}
+
 /// The lease key of a miss of `entry` whose flight (the entry, the generations and
 /// fences it read) is `flight`: in the entry's slot; `!` cannot start a component.
 pub(crate) fn key(entry: &str, flight: &[u8]) -> String {
@@ -150,15 +172,19 @@ mod tests {
     #[tokio::test]
     async fn waiters_are_woken_and_forgotten() {
         let leases = Leases::new("ns", Duration::ZERO, Duration::from_millis(10));
-        let notify = leases.watch("l");
+        let watching = leases.watch("l");
         {
-            let notified = notify.notified();
+            let notified = watching.notify().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             leases.woken("l");
             notified.await;
         }
-        leases.unwatch("l", notify);
+        // A second waiter keeps the lease watched until it is gone too.
+        let other = leases.watch("l");
+        drop(watching);
+        assert_eq!(leases.waiting(), 1);
+        drop(other);
         assert_eq!(leases.waiting(), 0);
         assert_eq!(leases.of(None), None);
         assert_eq!(

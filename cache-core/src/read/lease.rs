@@ -39,10 +39,8 @@ pub(super) async fn take(inner: &Inner, key: String, ttl: Duration, counters: &C
         return Lease::Load(None);
     }
     // Watching before the lease is asked for: a notice sent after the answer is heard.
-    let notify = inner.leases.watch(&key);
-    let lease = wait(inner, redis, &notify, key.clone(), ttl, counters).await;
-    inner.leases.unwatch(&key, notify);
-    lease
+    let watching = inner.leases.watch(&key);
+    wait(inner, redis, watching.notify(), key, ttl, counters).await
 }
 
 /// [`take`], watching `notify` before the lease is asked for.
