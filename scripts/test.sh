@@ -105,8 +105,8 @@ elif [[ ${REQUIRE_POSTGRES:-0} == 1 ]]; then
   say "REQUIRE_POSTGRES=1 but no PostgreSQL answers at 127.0.0.1:5432 and DATABASE_URL is unset"
   exit 1
 else
-  say "NOT RUN: e2e_postgres_on_redis (no PostgreSQL at 127.0.0.1:5432; set DATABASE_URL=postgres://... to run it)"
-  skip=(-- --skip e2e_postgres_on_redis)
+  say "NOT RUN: e2e_postgres_on_redis, postgres_outage (no PostgreSQL at 127.0.0.1:5432; set DATABASE_URL=postgres://... to run them)"
+  skip=(-- --skip e2e_postgres_on_redis --skip postgres_outage)
 fi
 
 # Run, then close with one plain line of totals over every test binary.

@@ -73,6 +73,11 @@ impl Proxy {
         }
     }
 
+    /// The proxy's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `redis://` URL of the proxy.
     pub fn url(&self) -> String {
         format!("redis://{}", self.addr)

@@ -139,7 +139,11 @@ impl Watching<'_> {
 
 impl Drop for Watching<'_> {
     fn drop(&mut self) {
-        let mut waiting = self.leases.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waiting = self
+            .leases
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         // The map's and this waiter's: nobody else waits.
         if Arc::strong_count(&self.notify) <= 2 {
             waiting.remove(&self.lease);

@@ -129,6 +129,9 @@ const SEEDS: &[Seed] = &[
     },
 ];
 
+/// How long a request waits for a connection of the pool.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Db {
     /// Connects to `url` (`sqlite://...` or `postgres://...`).
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
@@ -142,8 +145,11 @@ impl Db {
             Kind::Postgres => 16,
             Kind::Sqlite => 8,
         };
+        // A database that cannot give a connection within 3 s fails the request (and a
+        // cached read with a fail-safe value answers with it) instead of holding it 30 s.
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         Ok(Db { pool, kind })
