@@ -6,8 +6,8 @@
 //! past their TTL, or not). One
 //! of them is restarted mid-run with a new draw.
 //!
-//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe, early refresh and
-//! a stampede lease: a short TTL, kept past it, its source down now and then; every other
+//! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe, early refresh, a
+//! stampede lease, TTL jitter, some versions not kept (`unless`): a short TTL, kept past it, its source down now and then; every other
 //! read with a soft timeout, in a task, its source a few ms slow), `idx` (a lease, a tag read
 //! from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
 //! a short TTL, its source changed without invalidation). The operations: reads, writes
@@ -129,7 +129,7 @@ async fn read_fmpa(
     load(store, "fmpa", tenant, gate).await
 }
 
-#[cached(prefix = "stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, lease = "200ms", key = tenant, cache = cache)]
+#[cached(prefix = "stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, lease = "200ms", jitter = 0.2, unless = |v: &u64| v % 7 == 3, key = tenant, cache = cache)]
 async fn read_stats(
     cache: &Cache,
     store: &Store,
@@ -142,7 +142,7 @@ async fn read_stats(
 /// The entries of `read_stats`, read with a soft timeout (owned arguments: the read runs
 /// in a task, and a slow reload goes on after its caller got the fail-safe value); its
 /// source takes `delay`.
-#[cached(prefix = "stats", name = "read_stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, lease = "200ms", timeout = "3ms", key = tenant, cache = cache)]
+#[cached(prefix = "stats", name = "read_stats", ttl = "20ms", fail_safe = "10m", refresh = 0.5, lease = "200ms", timeout = "3ms", jitter = 0.2, unless = |v: &u64| v % 7 == 3, key = tenant, cache = cache)]
 async fn read_stats_soon(
     cache: Cache,
     store: Arc<Store>,
