@@ -14,7 +14,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Starts `inner`'s listener, once, on the current runtime; whether the subscription is
-/// up (waiting for it the connect timeout at most).
+/// up ([`crate::lease::Leases::ready`]).
 pub(crate) async fn listening(inner: &Inner) -> bool {
     if inner.leases.start_once() {
         match (inner.this.upgrade(), tokio::runtime::Handle::try_current()) {
@@ -22,7 +22,10 @@ pub(crate) async fn listening(inner: &Inner) -> bool {
                 let dropped = this.dropped.subscribe();
                 runtime.spawn(run(Arc::downgrade(&this), dropped));
             }
-            _ => return false,
+            _ => {
+                inner.leases.set_ready(false); // no runtime to listen on: no lease
+                return false;
+            }
         }
     }
     inner.leases.ready().await

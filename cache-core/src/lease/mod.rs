@@ -35,8 +35,8 @@ pub(crate) struct Leases {
     pub connect_timeout: Duration,
     /// Lease key → the callers waiting for its notice.
     waiting: Mutex<HashMap<String, Arc<Notify>>>,
-    /// Whether the subscription is up.
-    ready: watch::Sender<bool>,
+    /// Whether the subscription is up (`None`: its first attempt is under way).
+    ready: watch::Sender<Option<bool>>,
     /// Whether the listener was started.
     started: AtomicBool,
     /// Tokens: random per cache, then counted.
@@ -51,7 +51,7 @@ impl Leases {
             channel: format!("{namespace}:!lease"),
             connect_timeout,
             waiting: Mutex::default(),
-            ready: watch::channel(false).0,
+            ready: watch::channel(None).0,
             started: AtomicBool::new(false),
             seed: std::collections::hash_map::RandomState::new().hash_one(0u8),
             next: AtomicU64::new(0),
@@ -92,7 +92,7 @@ impl Leases {
     /// The subscription is up, or lost (then every waiter looks again: a notice may have
     /// gone unheard).
     pub fn set_ready(&self, ready: bool) {
-        self.ready.send_replace(ready);
+        self.ready.send_replace(Some(ready));
         if !ready {
             let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
             for notify in waiting.values() {
@@ -106,13 +106,13 @@ impl Leases {
         !self.started.swap(true, Ordering::AcqRel)
     }
 
-    /// Whether the subscription is up, waiting for it the connect timeout at most.
+    /// Whether the subscription is up: during its first attempt, waiting for it (the
+    /// connect timeout at most); after, as it is now (a lost subscription, being made
+    /// again, makes misses load without a lease rather than each wait for it).
     pub async fn ready(&self) -> bool {
         let mut ready = self.ready.subscribe();
-        matches!(
-            tokio::time::timeout(self.connect_timeout, ready.wait_for(|up| *up)).await,
-            Ok(Ok(_))
-        )
+        let first = tokio::time::timeout(self.connect_timeout, ready.wait_for(Option::is_some));
+        matches!(first.await, Ok(Ok(state)) if *state == Some(true))
     }
 
     /// How many lease keys have waiters (for tests of leaks).
