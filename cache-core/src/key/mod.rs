@@ -5,6 +5,7 @@
 //! ```text
 //! entry                <ns>:c4:{<prefix>:<bucket>}:<scope>:<name>:<version>:<arg>:<arg>…
 //! refresh claim        <entry>:!refresh                                     refresh = ...
+//! lease                <entry>:!lease:<16 hex digits>                        lease = ...
 //! scope generation     <ns>:c4:{<prefix>:<bucket>}:<scope>
 //! prefix generation    <ns>:c4:{<prefix>:<bucket>}
 //! scope tag generation <ns>:c4:{<prefix>:<bucket>}:<scope>:!<tag>=<value>   one value
@@ -349,6 +350,18 @@ pub(crate) fn refresh_key(entry: &str) -> String {
     format!("{entry}:!refresh")
 }
 
+/// The stampede lease of a miss of `entry` (`lease = ...`) whose flight (the entry, and
+/// the generations and fences it read) is `flight`: the entry's key, `:!lease:` and the
+/// FNV-1a hash of the flight in 16 hex digits, in the entry's slot. The same in every
+/// process (a std hasher is seeded per process); a miss after an invalidation names
+/// another lease.
+pub(crate) fn lease_key(entry: &str, flight: &[u8]) -> String {
+    let hash = flight.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{entry}:!lease:{hash:016x}")
+}
+
 /// A key given by the user to `get`/`set`/`delete`/..., placed under the namespace.
 pub(crate) fn user_key(namespace: &str, key: &str) -> String {
     if namespace.is_empty() {
@@ -364,6 +377,15 @@ pub(crate) fn user_key(namespace: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leases_follow_the_generations() {
+        let a = lease_key("ns:c4:{p:001}:t:n:0", b"e\0g1");
+        assert_eq!(a, lease_key("ns:c4:{p:001}:t:n:0", b"e\0g1"));
+        assert_ne!(a, lease_key("ns:c4:{p:001}:t:n:0", b"e\0g2"));
+        assert!(a.starts_with("ns:c4:{p:001}:t:n:0:!lease:"));
+        assert_eq!(a.len(), "ns:c4:{p:001}:t:n:0:!lease:".len() + 16);
+    }
 
     #[test]
     fn layout() {

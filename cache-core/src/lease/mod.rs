@@ -151,27 +151,9 @@ impl Drop for Watching<'_> {
     }
 }
 
-/// The lease key of a miss of `entry` whose flight (the entry, the generations and
-/// fences it read) is `flight`: in the entry's slot; `!` cannot start a component.
-pub(crate) fn key(entry: &str, flight: &[u8]) -> String {
-    // FNV-1a: the same in every process (a std hasher is seeded per process).
-    let hash = flight.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{entry}:!lease:{hash:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_follow_the_generations() {
-        let a = key("ns:p:n:{t}:x", b"e\0g1");
-        assert_eq!(a, key("ns:p:n:{t}:x", b"e\0g1"));
-        assert_ne!(a, key("ns:p:n:{t}:x", b"e\0g2"));
-        assert!(a.starts_with("ns:p:n:{t}:x:!lease:"));
-    }
 
     #[tokio::test]
     async fn waiters_are_woken_and_forgotten() {

@@ -80,7 +80,7 @@ where
         flight_key.extend_from_slice(generation);
     }
     let payload = Payload::for_keys(keys, inner.codec).kept(grace);
-    let lease = lease.map(|ttl| (crate::lease::key(keys.entry(), &flight_key), ttl));
+    let lease = lease.map(|ttl| (crate::key::lease_key(keys.entry(), &flight_key), ttl));
     let role = inner.flights.join(flight_key);
     // Counted once the call has joined the flight: a miss counted is a caller that
     // will share the load under way (what the single-flight test waits for).
