@@ -89,10 +89,12 @@
 use std::fmt::Write as _;
 
 mod component;
+mod parse;
 mod parts;
 
 pub use self::component::component;
 pub(crate) use self::component::{push_str_component, push_value_component};
+pub use self::parse::{Call, Component, KeyKind, ParsedKey, parse};
 pub use self::parts::KeyParts;
 
 /// The version of the key format, written into every key.
