@@ -308,7 +308,10 @@ mod tests {
         // For scripts: the kind and the call flattened into one object.
         let json = serde_json::to_value(&entry).unwrap();
         assert_eq!(json["kind"], "entry");
-        assert_eq!((json["prefix"].as_str(), json["name"].as_str()), (Some("fm pa"), Some("list")));
+        assert_eq!(
+            (json["prefix"].as_str(), json["name"].as_str()),
+            (Some("fm pa"), Some("list"))
+        );
         assert_eq!(key::parse("ns", &key::prefix_marker("ns", "fmpa")), None);
     }
 
