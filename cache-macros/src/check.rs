@@ -127,7 +127,11 @@ fn soft_timeout(name: &syn::Ident, returns: &Returns, sig: &Signature) -> syn::R
     }
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(receiver) if receiver.reference.is_some() => {
+            // `&self`, `&mut self`, `self: &Self`.
+            FnArg::Receiver(receiver)
+                if receiver.reference.is_some()
+                    || borrows(quote::ToTokens::to_token_stream(&receiver.ty)) =>
+            {
                 return Err(syn::Error::new_spanned(
                     receiver,
                     "`timeout` runs the read in a task that outlives the call (a slow reload goes on and stores after the caller is answered), so its arguments must be owned: `&self` is borrowed; take `self` by value (a cheap clone, e.g. of an `Arc`) or remove `timeout`",
@@ -507,4 +511,34 @@ fn same_option<T: quote::ToTokens>(
             "stacked #[invalidates] are one invalidation, so `{name}` must be the same on each (or put the targets in one attribute with target(...) groups)"
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::borrows;
+    use quote::quote;
+
+    #[test]
+    fn borrowed_types_are_told_from_owned_ones() {
+        for borrowed in [
+            quote!(&str),
+            quote!(&mut Vec<u8>),
+            quote!(Option<&str>),
+            quote!(Cow<'a, str>),
+            quote!(&'a Self),
+            quote!((u8, &[u8])),
+        ] {
+            assert!(borrows(borrowed.clone()), "{borrowed}");
+        }
+        for owned in [
+            quote!(String),
+            quote!(Arc<PgPool>),
+            quote!(&'static str),
+            quote!(Option<&'static [u8]>),
+            quote!(Cow<'static, str>),
+            quote!(Self),
+        ] {
+            assert!(!borrows(owned.clone()), "{owned}");
+        }
+    }
 }
