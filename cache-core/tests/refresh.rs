@@ -177,6 +177,7 @@ async fn with_a_soft_timeout_no_caller_waits_for_the_refresh(cache: Cache, _: Ca
     // The refresh's load waits for `release`: the caller that claimed it is answered
     // with the hit all the same.
     let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (begun, began) = tokio::sync::oneshot::channel::<()>();
     let answer = tokio::time::timeout(
         Duration::from_secs(5),
         __private::cached_in_task(
@@ -186,6 +187,7 @@ async fn with_a_soft_timeout_no_caller_waits_for_the_refresh(cache: Cache, _: Ca
             parts(),
             __private::ReadOptions::new(),
             async move {
+                let _ = begun.send(());
                 let _ = released.await;
                 Ok("v2".to_owned())
             },
@@ -194,7 +196,10 @@ async fn with_a_soft_timeout_no_caller_waits_for_the_refresh(cache: Cache, _: Ca
     .await
     .expect("the caller waited for the refresh");
     assert_eq!(answer, Ok("v1".into()));
-    // The refresh goes on after the caller was answered, then stores.
+    // The refresh goes on after the caller was answered (its flight under way once its
+    // load has begun), then stores before its flight ends.
+    began.await.expect("the refresh began");
+    assert_eq!(cache.loads_in_flight(), 1);
     release.send(()).expect("the refresh is waiting");
     for _ in 0..500 {
         if cache.loads_in_flight() == 0 {
