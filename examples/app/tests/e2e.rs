@@ -461,34 +461,10 @@ async fn e2e_sqlite_on_redis() {
 /// creates a database of its own there and drops it afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_postgres_on_redis() {
-    let admin_url = std::env::var("DATABASE_URL")
-        .expect("e2e_postgres_on_redis needs DATABASE_URL=postgres://...; ./scripts/test.sh sets it when PostgreSQL answers");
-    let name = testkit::unique_namespace("fmpa_e2e").replace('-', "_");
-    let admin = Db::connect(&admin_url)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin.pool)
-        .await
-        .expect("create a test database");
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url.as_str(), String::new()),
-    };
-    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    let url = format!("{server}/{name}{query}");
-    // In a task of its own, so that a failure still drops the database below.
-    let run = tokio::spawn(async move {
+    common::on_own_postgres("fmpa_e2e", |_, url, _| async move {
         let app = start(&url, "e2e-postgres").await;
         exercise(&app).await;
         app.db.pool.close().await;
     })
     .await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin.pool)
-        .await
-        .expect("drop the test database");
-    if let Err(failed) = run {
-        std::panic::resume_unwind(failed.into_panic());
-    }
 }

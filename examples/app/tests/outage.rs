@@ -90,32 +90,7 @@ async fn age(namespace: &str, only: &str, delete: bool) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_is_answered_by_fail_safe_values() {
-    let admin_url = std::env::var("DATABASE_URL")
-        .expect("postgres_outage needs DATABASE_URL=postgres://...; ./scripts/test.sh sets it when PostgreSQL answers");
-    let name = testkit::unique_namespace("fmpa_outage").replace('-', "_");
-    let admin = fmpa_app::db::Db::connect(&admin_url)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin.pool)
-        .await
-        .expect("create a test database");
-    let direct = {
-        let (base, query) = match admin_url.split_once('?') {
-            Some((base, query)) => (base, format!("?{query}")),
-            None => (admin_url.as_str(), String::new()),
-        };
-        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-        format!("{server}/{name}{query}")
-    };
-    let run = tokio::spawn(outage(admin_url.clone(), direct, name.clone())).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin.pool)
-        .await
-        .expect("drop the test database");
-    if let Err(failed) = run {
-        std::panic::resume_unwind(failed.into_panic());
-    }
+    common::on_own_postgres("fmpa_outage", outage).await;
 }
 
 async fn outage(admin_url: String, direct: String, name: String) {

@@ -112,3 +112,39 @@ impl Api {
         }
     }
 }
+
+/// Runs `test` on a PostgreSQL database of its own, created on the server `DATABASE_URL`
+/// names and dropped afterwards, even when the test fails: `test` gets the administrative
+/// URL (`DATABASE_URL`), the new database's URL and its name, and runs in a task of its
+/// own, whose panic is raised again once the database is dropped.
+pub async fn on_own_postgres<F, Fut>(test: &str, run: F)
+where
+    F: FnOnce(String, String, String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let admin_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!("{test} needs DATABASE_URL=postgres://...; ./scripts/test.sh sets it when PostgreSQL answers")
+    });
+    let name = testkit::unique_namespace(test).replace('-', "_");
+    let admin = fmpa_app::db::Db::connect(&admin_url)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin.pool)
+        .await
+        .expect("create a test database");
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url.as_str(), String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    let url = format!("{server}/{name}{query}");
+    let outcome = tokio::spawn(run(admin_url.clone(), url, name.clone())).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin.pool)
+        .await
+        .expect("drop the test database");
+    if let Err(failed) = outcome {
+        std::panic::resume_unwind(failed.into_panic());
+    }
+}
