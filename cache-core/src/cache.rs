@@ -104,6 +104,13 @@ impl Cache {
         self.inner.fleet.as_ref().map(crate::fleet::Fleet::report)
     }
 
+    /// The statistics the live processes of this cache's namespace published
+    /// ([`crate::CacheBuilder::publish_stats`]), this cache's own included when it
+    /// publishes; add them up with [`CacheStats::add`]. Empty for the memory store.
+    pub async fn fleet_stats(&self) -> Result<Vec<crate::ProcessStats>, CacheError> {
+        crate::fleet::published::read(&self.inner).await
+    }
+
     /// The state of the in-process tier ([`crate::CacheBuilder::l1`]); `None` without one.
     pub fn l1_stats(&self) -> Option<crate::L1Stats> {
         self.inner.tier.as_ref().map(crate::l1::Tier::stats)

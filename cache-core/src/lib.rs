@@ -105,7 +105,7 @@ pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use codec::Codec;
 pub use error::CacheError;
-pub use fleet::{Disagreement, FleetReport, FleetStats, Manifest};
+pub use fleet::{Disagreement, FleetReport, FleetStats, Manifest, ProcessStats};
 pub use installed::{install, installed, uninstall};
 pub use l1::L1Stats;
 pub use sensitive::EncryptionKeys;

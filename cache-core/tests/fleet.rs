@@ -239,3 +239,61 @@ async fn a_cache_that_goes_away_takes_its_manifest_with_it() {
         tokio::time::sleep(PERIOD / 4).await; // pacing while polling
     }
 }
+
+/// Waits (polling, 5 s deadline) until what the fleet published, read through `cache`,
+/// satisfies `done`.
+async fn until_published(
+    cache: &Cache,
+    done: impl Fn(&[cache_core::ProcessStats]) -> bool,
+) -> Vec<cache_core::ProcessStats> {
+    let started = Instant::now();
+    loop {
+        let published = cache.fleet_stats().await.expect("the published statistics");
+        if done(&published) {
+            return published;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the fleet's statistics never showed it: {published:#?}"
+        );
+        tokio::time::sleep(PERIOD / 4).await; // pacing while polling
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_process_publishes_its_statistics_and_they_add_up() {
+    let scoped = testkit::redis_cache("fleet_stats").await;
+    let a = builder(&scoped).build().await.expect("cache");
+    let b = builder(&scoped).build().await.expect("cache");
+    let quiet = builder(&scoped)
+        .publish_stats(false)
+        .build()
+        .await
+        .expect("cache");
+    assert!(read(&a, &PLAIN_SESSION, "tenant-1").await);
+    assert!(!read(&a, &PLAIN_SESSION, "tenant-1").await);
+    assert!(read(&b, &PLAIN_SESSION, "tenant-2").await);
+    let site = |all: &[cache_core::ProcessStats]| {
+        let mut sum = cache_core::CacheStats::default();
+        all.iter().for_each(|process| sum.add(&process.stats));
+        sum.site("session", "get")
+    };
+    let published = until_published(&quiet, |all| {
+        let get = site(all);
+        (get.hits, get.misses, get.loads) == (1, 2, 2)
+    })
+    .await;
+    let quiet_id = &quiet.fleet().expect("fleet").manifest.id;
+    assert!(
+        published.iter().all(|process| &process.id != quiet_id),
+        "a cache built with publish_stats(false) published"
+    );
+    let a_id = a.fleet().expect("fleet").manifest.id;
+    assert!(published.iter().any(|process| process.id == a_id));
+    // A cache that goes away takes its statistics with it.
+    drop(a);
+    until_published(&quiet, |all| {
+        all.iter().all(|process| process.id != a_id) && site(all).misses == 1
+    })
+    .await;
+}

@@ -1,6 +1,8 @@
 //! [`CacheBuilder`]: how a [`Cache`] is configured.
 
 mod env;
+mod operations;
+mod resilience;
 
 use crate::backend::{Backend, MemoryBackend, RedisBackend, RedisConfig, TlsFiles};
 use crate::breaker::Breakers;
@@ -79,6 +81,9 @@ pub struct CacheBuilder {
     fail_safe_throttle: Duration,
     jitter: f64,
     lease: Duration,
+    publish_stats: bool,
+    consistency_rate: f64,
+    consistency_window: Duration,
 }
 
 impl Default for CacheBuilder {
@@ -105,6 +110,9 @@ impl Default for CacheBuilder {
             fail_safe_throttle: crate::fail_safe::DEFAULT_THROTTLE,
             jitter: 0.0,
             lease: Duration::ZERO,
+            publish_stats: true,
+            consistency_rate: 0.0,
+            consistency_window: Duration::from_secs(2),
         }
     }
 }
@@ -287,44 +295,6 @@ impl CacheBuilder {
         self
     }
 
-    /// The fail-safe of every `#[cached]` site returning a `Result` that does not set its
-    /// own (`fail_safe = "1h"`; default: none): entries are kept `grace` past their TTL,
-    /// and when the reload of an expired entry fails (an `Err`, a panic), the old value
-    /// is returned instead, provided the generations it was filled under are still
-    /// current: a value an invalidation removed is never served, only one whose TTL ran
-    /// out. Counted as `stale_served`, logged once per episode. Sites returning an
-    /// `Option` or a plain value are not affected (they cannot show a failure).
-    pub fn fail_safe(mut self, grace: Duration) -> Self {
-        self.fail_safe = grace;
-        self
-    }
-
-    /// How long a failed reload of a key is not retried (default 30 s): calls in the
-    /// meantime get the fail-safe value, each after its own check of the generations.
-    pub fn fail_safe_throttle(mut self, throttle: Duration) -> Self {
-        self.fail_safe_throttle = throttle;
-        self
-    }
-
-    /// The stampede lease of every `#[cached]` site that does not set its own
-    /// (`lease = "5s"`; default none), on Redis: on a miss, the process whose lease lands
-    /// loads, and the other processes of the fleet wait for its value (woken when it is
-    /// stored, `lease` at most), then look again; a holder that dies costs them the lease
-    /// time. One more script per miss, and one subscription per cache from its first
-    /// lease on. See the guide's resilience page.
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// The TTL jitter of every `#[cached]` site that does not set its own
-    /// (`jitter = 0.1`; default none): each entry's TTL is spread by up to `fraction` of
-    /// itself either way, so that entries filled together do not expire together.
-    pub fn jitter(mut self, fraction: f64) -> Self {
-        self.jitter = fraction;
-        self
-    }
-
     /// Builds the cache, connecting to Redis unless [`CacheBuilder::lazy`].
     ///
     /// Fails only on what a person must fix: a malformed URL, a bad namespace, bad TLS
@@ -390,6 +360,7 @@ impl CacheBuilder {
                 ..crate::fleet::Manifest::default()
             };
             crate::fleet::Fleet::new(&self.namespace, manifest, self.fleet_period)
+                .publishing(self.publish_stats)
         });
         Cache::from_inner(|this| Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),

@@ -23,6 +23,9 @@ pub(crate) async fn once(inner: &crate::inner::Inner) -> Result<(), CacheError> 
         )
         .await?;
     let Released(released) = fleet.apply(&inner.namespace, &peers);
+    if let Err(error) = super::published::publish(inner).await {
+        tracing::debug!(%error, "cache: the statistics were not published; trying again next period");
+    }
     if !released.is_empty() {
         tracing::warn!(prefixes = ?released, "cache: the fleet agrees again on these prefixes; invalidating them whole once and caching them again");
         let targets = released
@@ -47,6 +50,7 @@ pub(crate) fn start(inner: &std::sync::Arc<crate::inner::Inner>) {
     let leave = Leave {
         redis: redis.clone(),
         key: fleet.key.clone(),
+        stats: super::published::key(&inner.namespace),
         id: fleet.manifest.id.clone(),
     };
     let period = fleet.period;
@@ -59,10 +63,11 @@ pub(crate) fn start(inner: &std::sync::Arc<crate::inner::Inner>) {
     ));
 }
 
-/// What a cache that goes away takes off the namespace: its manifest.
+/// What a cache that goes away takes off the namespace: its manifest and its statistics.
 struct Leave {
     redis: crate::backend::RedisBackend,
     key: String,
+    stats: String,
     id: String,
 }
 
@@ -96,4 +101,5 @@ async fn run(
         }
     }
     let _ = leave.redis.leave_fleet(&leave.key, &leave.id).await;
+    let _ = leave.redis.leave_fleet(&leave.stats, &leave.id).await;
 }

@@ -160,7 +160,8 @@ pub struct FleetReport {
 }
 
 /// The fleet's part of [`crate::CacheStats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct FleetStats {
     /// Live peers on the namespace at the last exchange.

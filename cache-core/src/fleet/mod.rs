@@ -36,8 +36,10 @@
 mod compare;
 pub(crate) mod exchange;
 mod manifest;
+pub(crate) mod published;
 
 pub use self::manifest::{Disagreement, FleetReport, FleetStats, Manifest};
+pub use self::published::ProcessStats;
 
 use self::compare::compare;
 use self::manifest::this_process;
@@ -59,6 +61,8 @@ pub(crate) struct Fleet {
     /// This cache's manifest, but for what changes (`used`, `refused`).
     pub manifest: Manifest,
     pub period: Duration,
+    /// Whether it publishes its statistics ([`published`]).
+    pub publish: bool,
     /// Whether anything may be refused: the one load on the hot path.
     any_refused: AtomicBool,
     /// Whether an exchange has succeeded since start.
@@ -109,6 +113,7 @@ impl Fleet {
             key: key(namespace),
             manifest,
             period,
+            publish: true,
             any_refused: AtomicBool::new(refuse_unchecked),
             checked: AtomicBool::new(false),
             state: RwLock::default(),
@@ -118,6 +123,12 @@ impl Fleet {
             told: Mutex::default(),
             disagreements: AtomicU64::new(0),
         }
+    }
+
+    /// This fleet part, publishing its statistics or not ([`published`]).
+    pub fn publishing(mut self, publish: bool) -> Fleet {
+        self.publish = publish;
+        self
     }
 
     /// How long a manifest lives: three periods.

@@ -17,6 +17,8 @@ pub struct Handles {
     pub local_hits: metrics::Counter,
     pub stale_served: metrics::Counter,
     pub refreshes: metrics::Counter,
+    pub consistency_checks: metrics::Counter,
+    pub inconsistencies: metrics::Counter,
 }
 
 impl Handles {
@@ -42,6 +44,8 @@ impl Handles {
             local_hits: counter("cache_local_hits_total"),
             stale_served: counter("cache_stale_served_total"),
             refreshes: counter("cache_refreshes_total"),
+            consistency_checks: counter("cache_consistency_checks_total"),
+            inconsistencies: counter("cache_inconsistencies_total"),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 #[cfg(feature = "metrics")]
 mod exported;
+mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,8 @@ pub struct Counters {
     local_hits: AtomicU64,
     stale_served: AtomicU64,
     refreshes: AtomicU64,
+    consistency_checks: AtomicU64,
+    inconsistencies: AtomicU64,
     #[cfg(feature = "metrics")]
     exported: Option<exported::Handles>,
 }
@@ -85,6 +88,12 @@ pub struct PrefixStats {
     pub stale_served: u64,
     /// Hits that reloaded their entry before it expired (early refresh).
     pub refreshes: u64,
+    /// Hits the consistency checker compared with a run of the function
+    /// ([`crate::CacheBuilder::check_consistency`]) and gave a verdict on.
+    pub consistency_checks: u64,
+    /// Of those, hits whose value the function's run contradicted while the entry was
+    /// still current past the settling window: stale values served.
+    pub inconsistencies: u64,
 }
 
 impl PrefixStats {
@@ -98,7 +107,23 @@ impl PrefixStats {
         }
     }
 
-    fn add(&mut self, other: &PrefixStats) {
+    /// The consistency the checker measured, as nines: `-log10` of the share of checks
+    /// that found an inconsistency (`3.0`: one in a thousand). `None` before the first
+    /// check; with checks and no inconsistency, the nines the checks can vouch for
+    /// (`log10` of their number: 1,000 clean checks are 3 nines).
+    pub fn consistency_nines(&self) -> Option<f64> {
+        if self.consistency_checks == 0 {
+            return None;
+        }
+        let checks = self.consistency_checks as f64;
+        Some(match self.inconsistencies {
+            0 => checks.log10(),
+            bad => -(bad as f64 / checks).log10(),
+        })
+    }
+
+    /// Adds `other`'s counters to these.
+    pub fn add(&mut self, other: &PrefixStats) {
         self.hits += other.hits;
         self.misses += other.misses;
         self.loads += other.loads;
@@ -113,12 +138,15 @@ impl PrefixStats {
         self.local_hits += other.local_hits;
         self.stale_served += other.stale_served;
         self.refreshes += other.refreshes;
+        self.consistency_checks += other.consistency_checks;
+        self.inconsistencies += other.inconsistencies;
     }
 }
 
 /// The statistics of a cache: in total, per prefix, and per call site. Serializes as
 /// `{"total": {...}, "prefixes": {"fmpa": {...}}, "sites": {"fmpa": {"list": {...}}}}`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct CacheStats {
     /// The sum over all prefixes.
@@ -142,6 +170,22 @@ impl CacheStats {
         self.prefixes.get(prefix).copied().unwrap_or_default()
     }
 
+    /// Adds `other`'s counters (another process's, say) to these, prefix by prefix and
+    /// site by site; the fleet's figures are kept, not added (each process sees the same
+    /// fleet).
+    pub fn add(&mut self, other: &CacheStats) {
+        self.total.add(&other.total);
+        for (prefix, stats) in &other.prefixes {
+            self.prefixes.entry(prefix.clone()).or_default().add(stats);
+        }
+        for (prefix, names) in &other.sites {
+            let mine = self.sites.entry(prefix.clone()).or_default();
+            for (name, stats) in names {
+                mine.entry(name.clone()).or_default().add(stats);
+            }
+        }
+    }
+
     /// The counters of one call site (all zero if it was never used).
     pub fn site(&self, prefix: &str, name: &str) -> PrefixStats {
         self.sites
@@ -149,29 +193,6 @@ impl CacheStats {
             .and_then(|names| names.get(name))
             .copied()
             .unwrap_or_default()
-    }
-}
-
-impl serde::Serialize for PrefixStats {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("PrefixStats", 16)?;
-        out.serialize_field("hits", &self.hits)?;
-        out.serialize_field("misses", &self.misses)?;
-        out.serialize_field("hit_rate", &self.hit_rate())?;
-        out.serialize_field("loads", &self.loads)?;
-        out.serialize_field("load_time", &self.load_time.as_secs_f64())?;
-        out.serialize_field("coalesced", &self.coalesced)?;
-        out.serialize_field("bypasses", &self.bypasses)?;
-        out.serialize_field("errors", &self.errors)?;
-        out.serialize_field("decode_errors", &self.decode_errors)?;
-        out.serialize_field("invalidations", &self.invalidations)?;
-        out.serialize_field("refused", &self.refused)?;
-        out.serialize_field("written_through", &self.written_through)?;
-        out.serialize_field("local_hits", &self.local_hits)?;
-        out.serialize_field("stale_served", &self.stale_served)?;
-        out.serialize_field("refreshes", &self.refreshes)?;
-        out.end()
     }
 }
 
@@ -212,6 +233,10 @@ bump! {
     stale_served => stale_served,
     /// Counts an early refresh.
     refreshed => refreshes,
+    /// Counts a check of the consistency checker that came to a verdict.
+    consistency_checked => consistency_checks,
+    /// Counts a stale value the consistency checker found.
+    inconsistent => inconsistencies,
 }
 
 impl Counters {
@@ -254,6 +279,8 @@ impl Counters {
             local_hits: get(&self.local_hits),
             stale_served: get(&self.stale_served),
             refreshes: get(&self.refreshes),
+            consistency_checks: get(&self.consistency_checks),
+            inconsistencies: get(&self.inconsistencies),
         }
     }
 }

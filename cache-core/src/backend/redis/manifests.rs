@@ -29,7 +29,60 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return live
 "#;
 
+/// `KEYS[1]`: the statistics hash. `ARGV`: this cache's id, its statistics, their TTL (ms).
+const PUBLISH: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[3])) .. ' ' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"#;
+
+/// `KEYS[1]`: the statistics hash: the live values, the expired ones removed.
+const PUBLISHED: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call('HGETALL', KEYS[1])
+local live = {}
+for i = 1, #all, 2 do
+  local value = all[i + 1]
+  local space = string.find(value, ' ', 1, true)
+  local expiry = space and tonumber(string.sub(value, 1, space - 1))
+  if not expiry or expiry < now then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    live[#live + 1] = string.sub(value, space + 1)
+  end
+end
+return live
+"#;
+
 impl RedisBackend {
+    /// Publishes `stats` under `id` in the hash `key` for `ttl`.
+    pub async fn publish_stats(
+        &self,
+        key: &str,
+        id: &str,
+        stats: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(PUBLISH)
+            .arg(1)
+            .arg(key)
+            .arg(id)
+            .arg(stats)
+            .arg(super::millis(ttl));
+        self.run::<u64>(&cmd).await.map(drop)
+    }
+
+    /// The live statistics in the hash `key`.
+    pub async fn published_stats(&self, key: &str) -> Result<Vec<String>, CacheError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(PUBLISHED).arg(1).arg(key);
+        self.run(&cmd).await
+    }
+
     /// Publishes `manifest` under `id` in the hash `key` for `ttl`; the other live
     /// manifests there.
     pub async fn exchange_manifest(
@@ -49,7 +102,8 @@ impl RedisBackend {
         self.run(&cmd).await
     }
 
-    /// Removes the manifest of `id` (a cache that goes away).
+    /// Removes the field of `id` from the hash `key` (a cache that goes away: its
+    /// manifest, its statistics).
     pub async fn leave_fleet(&self, key: &str, id: &str) -> Result<(), CacheError> {
         self.run::<u64>(redis::cmd("HDEL").arg(key).arg(id))
             .await
