@@ -111,6 +111,25 @@ impl Cache {
         crate::fleet::published::read(&self.inner).await
     }
 
+    /// The entries of `prefix` on Redis that pass `filter` ([`crate::inspect`]): each
+    /// read back as its call, with its size, TTL and whether it is current. A scan of
+    /// the keyspace (every master of a cluster): for tools, never for a request path.
+    /// Empty for the memory store.
+    pub async fn entries(
+        &self,
+        prefix: &str,
+        filter: &crate::inspect::EntryFilter,
+    ) -> Result<Vec<crate::inspect::EntryReport>, CacheError> {
+        crate::inspect::entries(&self.inner, prefix, filter).await
+    }
+
+    /// One entry on Redis, its value included (a sealed one opened only when this cache
+    /// holds the keys); `None` when `key` is not an entry of this cache's namespace and
+    /// format, or is gone. For tools: it scans the entry's bucket for its tags.
+    pub async fn entry(&self, key: &str) -> Result<Option<crate::inspect::EntryReport>, CacheError> {
+        crate::inspect::entry(&self.inner, key).await
+    }
+
     /// The state of the in-process tier ([`crate::CacheBuilder::l1`]); `None` without one.
     pub fn l1_stats(&self) -> Option<crate::L1Stats> {
         self.inner.tier.as_ref().map(crate::l1::Tier::stats)
@@ -365,6 +384,26 @@ impl Cache {
     pub async fn try_invalidate_all(&self, prefix: &str) -> Result<(), CacheError> {
         let target = Target::prefix(&self.inner.namespace, prefix);
         crate::invalidation::invalidate(&self.inner, vec![target]).await
+    }
+
+    /// Invalidates the entries of `prefix` that depend on tag `tag` = `value` (declared
+    /// with `tag(...)` or read from the result), in `scope`, or in every scope with
+    /// `None`: what `#[invalidates(prefix, tag(tag = value))]` does, kept and retried as
+    /// every invalidation.
+    pub async fn try_invalidate_tag<S: Serialize + ?Sized, V: Serialize + ?Sized>(
+        &self,
+        prefix: &str,
+        scope: Option<&S>,
+        tag: &'static str,
+        value: &V,
+    ) -> Result<(), CacheError> {
+        let mut parts = KeyParts::new();
+        if let Some(scope) = scope {
+            parts.scope(scope);
+        }
+        parts.tag(tag, value);
+        let targets = self.inner.targets_of(prefix, &parts);
+        crate::invalidation::invalidate(&self.inner, targets).await
     }
 
     async fn fail_open<T: Default>(

@@ -77,6 +77,28 @@ pub struct Entry<'a> {
     pub payload: &'a [u8],
 }
 
+impl<'a> Entry<'a> {
+    /// The tag generations' tokens, in order (empty without tags, or when they do not
+    /// parse).
+    pub fn tag_tokens(&self) -> Vec<&'a [u8]> {
+        let mut tokens = Vec::new();
+        let Some((&count, mut rest)) = self.tag_generations.split_first() else {
+            return tokens;
+        };
+        for _ in 0..count {
+            let Some((&len, after)) = rest.split_first() else {
+                return Vec::new();
+            };
+            let Some((token, after)) = after.split_at_checked(usize::from(len)) else {
+                return Vec::new();
+            };
+            tokens.push(token);
+            rest = after;
+        }
+        tokens
+    }
+}
+
 impl Entry<'_> {
     /// Whether this entry was filled under these generations (and no tags).
     pub fn is_current(&self, prefix_generation: &[u8], scope_generation: &[u8]) -> bool {

@@ -52,6 +52,7 @@ mod flight;
 mod generation;
 mod index;
 mod inner;
+pub mod inspect;
 mod installed;
 mod invalidation;
 pub mod key;

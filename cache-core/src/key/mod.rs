@@ -204,12 +204,15 @@ fn push_tag(out: &mut String, namespace: &str, prefix: &str, bucket: u16) {
 /// (`invalidate_all` removes them all).
 pub fn prefix_generation_keys(namespace: &str, prefix: &str) -> Vec<String> {
     (0..BUCKETS)
-        .map(|bucket| {
-            let mut out = String::with_capacity(namespace.len() + prefix.len() + 12);
-            push_tag(&mut out, namespace, prefix, bucket);
-            out
-        })
+        .map(|bucket| bucket_key(namespace, prefix, bucket))
         .collect()
+}
+
+/// The key of one bucket's copy of the prefix generation, `<ns>:c4:{<prefix>:<bucket>}`.
+pub(crate) fn bucket_key(namespace: &str, prefix: &str, bucket: u16) -> String {
+    let mut out = String::with_capacity(namespace.len() + prefix.len() + 12);
+    push_tag(&mut out, namespace, prefix, bucket);
+    out
 }
 
 /// The name under which a pending `invalidate_all` of `prefix` is remembered:

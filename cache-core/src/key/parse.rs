@@ -95,6 +95,26 @@ pub struct ParsedKey {
     pub kind: KeyKind,
 }
 
+impl ParsedKey {
+    /// The scope as written in the key (`!` for none).
+    pub fn scope_encoded(&self) -> &str {
+        self.scope
+            .as_ref()
+            .map_or(NO_SCOPE, |scope| scope.encoded.as_str())
+    }
+
+    /// Whether its scope or arguments are written as keyed hashes (a sensitive prefix's).
+    pub fn is_sensitive(&self) -> bool {
+        let keyed = |component: &Component| component.encoded.starts_with("~h");
+        let args = match &self.kind {
+            KeyKind::Entry(call) | KeyKind::RefreshClaim(call) => call.args.as_slice(),
+            KeyKind::Lease { call, .. } => call.args.as_slice(),
+            _ => &[],
+        };
+        self.scope.as_ref().is_some_and(keyed) || args.iter().any(keyed)
+    }
+}
+
 /// Reads `key`, a key of a cache on `namespace`, back: `None` when it is not a key of
 /// this format (another namespace or format version, a user key of `Cache::set`).
 ///

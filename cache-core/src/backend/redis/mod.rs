@@ -304,6 +304,11 @@ impl RedisBackend {
         Ok(deleted)
     }
 
+    /// The members of the set `key` (an index of entries; tools only).
+    pub async fn members(&self, key: &str) -> Result<Vec<String>, CacheError> {
+        self.run(redis::cmd("SMEMBERS").arg(key)).await
+    }
+
     /// The keys matching `pattern` (`SCAN MATCH`, every master of a cluster).
     pub async fn keys(&self, pattern: &str) -> Result<Vec<String>, CacheError> {
         let nodes = match self.is_cluster() {
