@@ -126,8 +126,18 @@ impl Cache {
     /// One entry on Redis, its value included (a sealed one opened only when this cache
     /// holds the keys); `None` when `key` is not an entry of this cache's namespace and
     /// format, or is gone. For tools: it scans the entry's bucket for its tags.
-    pub async fn entry(&self, key: &str) -> Result<Option<crate::inspect::EntryReport>, CacheError> {
+    pub async fn entry(
+        &self,
+        key: &str,
+    ) -> Result<Option<crate::inspect::EntryReport>, CacheError> {
         crate::inspect::entry(&self.inner, key).await
+    }
+
+    /// This cache's Redis and fleet examined ([`crate::inspect::Doctor`]): server
+    /// versions, memory limit and policy, evictions, latency, a cluster's coverage, the
+    /// backplane's subscribers, the fleet's disagreements and key rotation.
+    pub async fn doctor(&self) -> crate::inspect::Doctor {
+        crate::inspect::doctor(&self.inner).await
     }
 
     /// The state of the in-process tier ([`crate::CacheBuilder::l1`]); `None` without one.

@@ -50,9 +50,27 @@ async fn cache(scoped: &ScopedCache) -> Cache {
 async fn entries_read_back_as_calls_current_then_dead() {
     let scoped = testkit::redis_cache("inspect_entries").await;
     let cache = cache(&scoped).await;
-    fill(&cache, &LIST, list("tenant-1", 1), serde_json::json!({"page": 1})).await;
-    fill(&cache, &LIST, list("tenant-1", 2), serde_json::json!({"page": 2})).await;
-    fill(&cache, &LIST, list("tenant-2", 1), serde_json::json!({"page": 1})).await;
+    fill(
+        &cache,
+        &LIST,
+        list("tenant-1", 1),
+        serde_json::json!({"page": 1}),
+    )
+    .await;
+    fill(
+        &cache,
+        &LIST,
+        list("tenant-1", 2),
+        serde_json::json!({"page": 2}),
+    )
+    .await;
+    fill(
+        &cache,
+        &LIST,
+        list("tenant-2", 1),
+        serde_json::json!({"page": 1}),
+    )
+    .await;
     let all = cache
         .entries("fmpa", &EntryFilter::new())
         .await
@@ -161,7 +179,11 @@ async fn a_sealed_entry_opens_only_with_the_keys() {
         .expect("cache");
     let shut = keyless.entry(&found[0].key).await.unwrap().unwrap();
     assert_eq!(shut.value, None);
-    assert!(shut.note.as_deref().is_some_and(|note| note.starts_with("sealed")));
+    assert!(
+        shut.note
+            .as_deref()
+            .is_some_and(|note| note.starts_with("sealed"))
+    );
     // Without the naming key, a scope cannot be found by its value: none is, when the
     // prefix is not declared sensitive; an error says why when it is.
     let by_value = keyless

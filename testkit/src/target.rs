@@ -60,6 +60,19 @@ impl Target {
         }
     }
 
+    /// The environment that configures a program (`Cache::from_env`, the `cache` command
+    /// line) for this target.
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Target::Single(url) => vec![("REDIS_URL", url.clone())],
+            Target::Cluster(urls) => vec![("REDIS_CLUSTER_URLS", urls.join(","))],
+            Target::Tls { url, ca } => vec![
+                ("REDIS_URL", url.clone()),
+                ("REDIS_TLS_CA_FILE", ca.display().to_string()),
+            ],
+        }
+    }
+
     /// The builder tests use: short generation TTL so that nothing outlives a failed
     /// clean-up by long, and a generous deadline so a loaded CI machine does not turn
     /// hits into misses.

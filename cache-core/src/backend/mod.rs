@@ -10,7 +10,9 @@ mod redis;
 
 pub use self::memory::MemoryBackend;
 pub use self::redis::RedisBackend;
-pub(crate) use self::redis::{BackplaneNode, Held, REMOVE_AND_PUBLISH, RedisConfig, TlsFiles};
+pub(crate) use self::redis::{
+    BackplaneNode, Held, REMOVE_AND_PUBLISH, RedisConfig, ServerInfo, TlsFiles, info_field,
+};
 
 use crate::error::CacheError;
 use bytes::Bytes;

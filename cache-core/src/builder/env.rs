@@ -2,6 +2,7 @@
 
 use super::CacheBuilder;
 use crate::cache::Cache;
+use crate::error::CacheError;
 use crate::sensitive::EncryptionKeys;
 use std::time::Duration;
 
@@ -43,9 +44,29 @@ impl Cache {
     }
 }
 
-/// [`Cache::from_env_with`].
-async fn from_env_with(defaults: CacheBuilder) -> Cache {
+impl CacheBuilder {
+    /// This builder with what the environment sets, read as [`Cache::from_env`] reads
+    /// it, but strictly: keys that do not parse are an error, and the Redis named by
+    /// `REDIS_CLUSTER_URLS` or `REDIS_URL` is the target (not connected lazily unless
+    /// [`CacheBuilder::lazy`]); without either, the target stays as it was. For tools
+    /// that must fail rather than fall back (the `cache` command line).
+    pub fn env(self) -> Result<CacheBuilder, CacheError> {
+        let (builder, keys) = apply(self);
+        if let Some(error) = keys {
+            return Err(error);
+        }
+        Ok(match target(&builder) {
+            Some((target, _)) => target,
+            None => builder,
+        })
+    }
+}
+
+/// What the environment sets but the target, and the error of keys that do not parse
+/// (none of them is then used).
+fn apply(defaults: CacheBuilder) -> (CacheBuilder, Option<CacheError>) {
     let mut builder = defaults;
+    let mut keys_error = None;
     if let Some(bytes) = std::env::var("CACHE_L1_BYTES")
         .ok()
         .and_then(|bytes| bytes.trim().parse::<u64>().ok())
@@ -71,10 +92,7 @@ async fn from_env_with(defaults: CacheBuilder) -> Cache {
         });
         match keys {
             Ok(keys) => builder = builder.encryption_keys(keys),
-            Err(error) => tracing::error!(
-                %error,
-                "cache: CACHE_ENCRYPTION_KEYS or CACHE_NAMING_KEY is unusable; sensitive prefixes are not cached"
-            ),
+            Err(error) => keys_error = Some(error),
         }
     }
     if let Ok(prefixes) = std::env::var("CACHE_SENSITIVE_PREFIXES") {
@@ -94,13 +112,30 @@ async fn from_env_with(defaults: CacheBuilder) -> Cache {
     ) {
         builder = builder.tls_client_cert(cert, key);
     }
+    (builder, keys_error)
+}
+
+/// The builder on the Redis the environment names, and the variable that names it.
+fn target(builder: &CacheBuilder) -> Option<(CacheBuilder, &'static str)> {
     let var = |name| std::env::var(name).ok().filter(|value| !value.is_empty());
-    let (target, name) = if let Some(urls) = var("REDIS_CLUSTER_URLS") {
+    if let Some(urls) = var("REDIS_CLUSTER_URLS") {
         let urls = urls.split(',').map(str::trim).filter(|url| !url.is_empty());
-        (builder.clone().cluster_urls(urls), "REDIS_CLUSTER_URLS")
-    } else if let Some(url) = var("REDIS_URL") {
-        (builder.clone().redis_url(url), "REDIS_URL")
+        Some((builder.clone().cluster_urls(urls), "REDIS_CLUSTER_URLS"))
     } else {
+        var("REDIS_URL").map(|url| (builder.clone().redis_url(url), "REDIS_URL"))
+    }
+}
+
+/// [`Cache::from_env_with`].
+async fn from_env_with(defaults: CacheBuilder) -> Cache {
+    let (builder, keys) = apply(defaults);
+    if let Some(error) = keys {
+        tracing::error!(
+            %error,
+            "cache: CACHE_ENCRYPTION_KEYS or CACHE_NAMING_KEY is unusable; sensitive prefixes are not cached"
+        );
+    }
+    let Some((target, name)) = target(&builder) else {
         tracing::info!(
             "cache: in-process memory (REDIS_URL and REDIS_CLUSTER_URLS are unset); it is per process: other processes see neither its entries nor its invalidations"
         );

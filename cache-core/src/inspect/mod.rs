@@ -3,8 +3,10 @@
 //! generations it was filled under still exist), and one entry's value. The `cache`
 //! command line's `keys` and `get` are these functions; nothing here writes.
 
+mod doctor;
 mod report;
 
+pub use self::doctor::{Check, Doctor, Level};
 pub use self::report::{EntryReport, EntryState, GenerationReport};
 
 use crate::backend::{Backend, RedisBackend};
@@ -62,33 +64,49 @@ pub(crate) async fn entries(
     let Backend::Redis(redis) = &inner.backend else {
         return Ok(Vec::new());
     };
-    let pattern = match &filter.scope {
-        None => format!("{}*", key::prefix_marker(&inner.namespace, prefix).trim_end_matches("*}")),
+    // A scope's keys, and its bucket's (the tags read across scopes are there).
+    let (patterns, scope) = match &filter.scope {
+        None => {
+            let marker = key::prefix_marker(&inner.namespace, prefix);
+            (vec![format!("{}*", marker.trim_end_matches("*}"))], None)
+        }
         Some(scope) => {
             let scope = scope_component(inner, prefix, scope)?;
-            format!("{}*", key::scope_generation_key(&inner.namespace, prefix, &scope))
+            let generation = key::scope_generation_key(&inner.namespace, prefix, &scope);
+            let bucket = key::bucket_key(&inner.namespace, prefix, key::bucket(prefix, &scope));
+            (
+                vec![format!("{generation}*"), format!("{bucket}!*")],
+                Some(scope),
+            )
         }
     };
     let mut buckets: BTreeMap<u16, Bucket> = BTreeMap::new();
-    for found in redis.keys(&pattern).await? {
-        let Some(parsed) = key::parse(&inner.namespace, &found) else {
-            continue;
-        };
-        if parsed.prefix != prefix {
-            continue;
-        }
-        let bucket = buckets.entry(parsed.bucket).or_default();
-        match &parsed.kind {
-            KeyKind::Entry(_) => bucket.entries.push((found, parsed)),
-            KeyKind::TagGeneration { tag, value } => {
-                let value = value.as_ref().and_then(|value| value.decoded());
-                bucket.tags.push((found, tag.clone(), value));
+    for pattern in patterns {
+        for found in redis.keys(&pattern).await? {
+            let Some(parsed) = key::parse(&inner.namespace, &found) else {
+                continue;
+            };
+            if parsed.prefix != prefix {
+                continue;
             }
-            KeyKind::Index { tag, value } => {
-                let value = value.decoded();
-                bucket.indexes.push((found, tag.clone(), value));
+            let bucket = buckets.entry(parsed.bucket).or_default();
+            match &parsed.kind {
+                // Another scope that begins as this one does is not this one.
+                KeyKind::Entry(_)
+                    if scope
+                        .as_deref()
+                        .is_some_and(|s| s != parsed.scope_encoded()) => {}
+                KeyKind::Entry(_) => bucket.entries.push((found, parsed)),
+                KeyKind::TagGeneration { tag, value } => {
+                    let value = value.as_ref().and_then(|value| value.decoded());
+                    bucket.tags.push((found, tag.clone(), value));
+                }
+                KeyKind::Index { tag, value } => {
+                    let value = value.decoded();
+                    bucket.indexes.push((found, tag.clone(), value));
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     let mut out = Vec::new();
@@ -150,6 +168,12 @@ pub(crate) async fn entry(
     report::entry(inner, redis, key.to_owned(), parsed, &tokens.0, true).await
 }
 
+/// [`crate::Cache::doctor`].
+pub(crate) async fn doctor(inner: &crate::inner::Inner) -> Doctor {
+    let fleet = inner.fleet.as_ref().map(crate::fleet::Fleet::report);
+    doctor::examine(inner, fleet).await
+}
+
 /// The scope as this cache writes it in `prefix`'s keys: encoded, and for a sensitive
 /// prefix hashed with the naming key.
 fn scope_component(
@@ -178,7 +202,14 @@ async fn tag_tokens(
     // One slot: all keys of a bucket share its hash tag.
     for chunk in tags.chunks(256) {
         let keys: Vec<&str> = chunk.iter().map(|(key, _, _)| key.as_str()).collect();
-        tokens.extend(redis.mget(&keys).await?.into_iter().flatten().map(|token| token.to_vec()));
+        tokens.extend(
+            redis
+                .mget(&keys)
+                .await?
+                .into_iter()
+                .flatten()
+                .map(|token| token.to_vec()),
+        );
     }
     Ok(Tokens(tokens))
 }

@@ -79,7 +79,8 @@ pub(super) async fn entry(
         .mget_ttl(&[key.as_str(), &prefix_key, &scope_key], &key)
         .await?;
     let mut values = values.into_iter();
-    let (Some(Some(raw)), Some(prefix), Some(scope)) = (values.next(), values.next(), values.next())
+    let (Some(Some(raw)), Some(prefix), Some(scope)) =
+        (values.next(), values.next(), values.next())
     else {
         return Ok(None);
     };

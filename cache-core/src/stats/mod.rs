@@ -5,6 +5,7 @@
 
 #[cfg(feature = "metrics")]
 mod exported;
+mod sum;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap};
@@ -121,26 +122,6 @@ impl PrefixStats {
             bad => -(bad as f64 / checks).log10(),
         })
     }
-
-    /// Adds `other`'s counters to these.
-    pub fn add(&mut self, other: &PrefixStats) {
-        self.hits += other.hits;
-        self.misses += other.misses;
-        self.loads += other.loads;
-        self.load_time += other.load_time;
-        self.coalesced += other.coalesced;
-        self.bypasses += other.bypasses;
-        self.errors += other.errors;
-        self.decode_errors += other.decode_errors;
-        self.invalidations += other.invalidations;
-        self.refused += other.refused;
-        self.written_through += other.written_through;
-        self.local_hits += other.local_hits;
-        self.stale_served += other.stale_served;
-        self.refreshes += other.refreshes;
-        self.consistency_checks += other.consistency_checks;
-        self.inconsistencies += other.inconsistencies;
-    }
 }
 
 /// The statistics of a cache: in total, per prefix, and per call site. Serializes as
@@ -168,22 +149,6 @@ impl CacheStats {
     /// The counters of one prefix (all zero if it was never used).
     pub fn prefix(&self, prefix: &str) -> PrefixStats {
         self.prefixes.get(prefix).copied().unwrap_or_default()
-    }
-
-    /// Adds `other`'s counters (another process's, say) to these, prefix by prefix and
-    /// site by site; the fleet's figures are kept, not added (each process sees the same
-    /// fleet).
-    pub fn add(&mut self, other: &CacheStats) {
-        self.total.add(&other.total);
-        for (prefix, stats) in &other.prefixes {
-            self.prefixes.entry(prefix.clone()).or_default().add(stats);
-        }
-        for (prefix, names) in &other.sites {
-            let mine = self.sites.entry(prefix.clone()).or_default();
-            for (name, stats) in names {
-                mine.entry(name.clone()).or_default().add(stats);
-            }
-        }
     }
 
     /// The counters of one call site (all zero if it was never used).

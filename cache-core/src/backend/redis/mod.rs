@@ -9,10 +9,12 @@ mod lease;
 mod manifests;
 mod nodes;
 mod pubsub;
+mod server;
 
 pub(crate) use self::connect::{RedisConfig, TlsFiles};
 pub(crate) use self::lease::Held;
 pub(crate) use self::pubsub::{BackplaneNode, REMOVE_AND_PUBLISH};
+pub(crate) use self::server::{ServerInfo, info_field};
 
 use self::connect::Conn;
 use self::nodes::{Slots, masters};
