@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) fleet: Option<crate::fleet::Fleet>,
     /// Fail-safe and jitter defaults, and the reloads held back after a failure.
     pub(crate) fail_safe: FailSafe,
+    /// The consistency checker's rate and window.
+    pub(crate) consistency: crate::consistency::Checker,
     /// The stampede lease's default, waiters and subscription.
     pub(crate) leases: crate::lease::Leases,
     /// Dropped with the cache: tells its tasks (the fleet's) to leave.

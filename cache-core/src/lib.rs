@@ -44,6 +44,7 @@ mod breaker;
 mod builder;
 mod cache;
 pub mod codec;
+mod consistency;
 pub mod entry;
 mod error;
 mod fail_safe;

@@ -31,6 +31,9 @@ impl Cache {
     /// - `CACHE_L1_BYTES`: the size of the in-process tier ([`CacheBuilder::l1`]; 0 for
     ///   none, the default), and `CACHE_L1_BOUND_MS` its staleness bound δ in milliseconds
     ///   ([`CacheBuilder::l1_bound`]). Used with Redis only.
+    /// - `CACHE_CHECK_CONSISTENCY`: the share of hits the consistency checker samples
+    ///   (`0.01`; [`CacheBuilder::check_consistency`]), and `CACHE_CONSISTENCY_WINDOW_MS`
+    ///   its settling window ([`CacheBuilder::consistency_window`]).
     /// - Without either, or if it does not parse: the in-process memory store
     ///   (a malformed URL is logged at `error`).
     pub async fn from_env() -> Cache {
@@ -79,6 +82,18 @@ fn apply(defaults: CacheBuilder) -> (CacheBuilder, Option<CacheError>) {
         .filter(|&millis| millis > 0)
     {
         builder = builder.l1_bound(Duration::from_millis(millis));
+    }
+    if let Some(rate) = std::env::var("CACHE_CHECK_CONSISTENCY")
+        .ok()
+        .and_then(|rate| rate.trim().parse::<f64>().ok())
+    {
+        builder = builder.check_consistency(rate);
+    }
+    if let Some(millis) = std::env::var("CACHE_CONSISTENCY_WINDOW_MS")
+        .ok()
+        .and_then(|millis| millis.trim().parse::<u64>().ok())
+    {
+        builder = builder.consistency_window(Duration::from_millis(millis));
     }
     if let Ok(spec) = std::env::var("CACHE_ENCRYPTION_KEYS")
         && !spec.trim().is_empty()

@@ -341,6 +341,13 @@ impl CacheBuilder {
         let backend_is_cluster = backend.is_cluster();
         let tier = (backend.is_remote() && self.l1_max_bytes > 0)
             .then(|| Tier::new(self.l1_max_bytes, self.l1_bound, self.connect_timeout));
+        // Longer than the tier's bound δ, whatever was asked.
+        let consistency_window = match tier {
+            Some(_) => self
+                .consistency_window
+                .max(self.l1_bound + Duration::from_millis(100)),
+            None => self.consistency_window,
+        };
         let channel = crate::l1::message::channel(&self.namespace);
         let leases = Leases::new(&self.namespace, self.lease, self.connect_timeout);
         let keyring = Keyring::new(&self.encryption_keys);
@@ -383,6 +390,10 @@ impl CacheBuilder {
             sensitive: Sensitive::new(self.sensitive_prefixes.into_iter().collect(), keyring),
             fleet,
             fail_safe: FailSafe::new(self.fail_safe, self.fail_safe_throttle, self.jitter),
+            consistency: crate::consistency::Checker::new(
+                self.consistency_rate,
+                consistency_window,
+            ),
             leases,
             dropped: tokio::sync::watch::channel(()).0,
         })

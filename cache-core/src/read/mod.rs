@@ -258,6 +258,17 @@ where
                         _ => out,
                     };
                 }
+                if inner.consistency.samples() {
+                    return crate::consistency::check::<M>(
+                        inner,
+                        site,
+                        &keys,
+                        generations,
+                        value,
+                        fut,
+                    )
+                    .await;
+                }
                 return M::restore(value);
             }
             Err(error) => {
