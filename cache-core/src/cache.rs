@@ -111,6 +111,14 @@ impl Cache {
         crate::fleet::published::read(&self.inner).await
     }
 
+    /// Takes this cache's manifest and published statistics off its namespace now,
+    /// rather than when the last handle is dropped: for a short-lived program about to
+    /// exit (a command line), which its peers would otherwise count for three fleet
+    /// periods. Nothing else changes; the next period publishes them again.
+    pub async fn leave_fleet(&self) {
+        crate::fleet::exchange::leave(&self.inner).await;
+    }
+
     /// The entries of `prefix` on Redis that pass `filter` ([`crate::inspect`]): each
     /// read back as its call, with its size, TTL and whether it is current. A scan of
     /// the keyspace (every master of a cluster): for tools, never for a request path.

@@ -75,7 +75,7 @@ pub(crate) async fn check<M: Mode>(
     let served = digest(&value);
     // Boxed: the body's future lives on the heap on this path only.
     let fresh = match AssertUnwindSafe(Box::pin(fut)).catch_unwind().await {
-        Ok(out) => M::stored(&out).and_then(|stored| digest(stored)),
+        Ok(out) => M::stored(&out).and_then(digest),
         Err(_) => {
             tracing::debug!(
                 key = keys.entry(),

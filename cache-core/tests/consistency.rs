@@ -57,7 +57,10 @@ async fn verdicts(cache: &Cache, checks: u64) -> PrefixStats {
         if stats.consistency_checks >= checks {
             return stats;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "no verdict: {stats:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no verdict: {stats:?}"
+        );
         tokio::time::sleep(WINDOW / 4).await; // pacing while polling
     }
 }
@@ -69,7 +72,11 @@ async fn a_write_without_invalidation_is_reported_and_the_cached_value_still_ser
     let db = AtomicU32::new(1);
     assert_eq!(read(&cache, &db, "t1").await, 1); // miss: filled
     db.store(2, Ordering::SeqCst); // a write that forgets to invalidate
-    assert_eq!(read(&cache, &db, "t1").await, 1, "the caller gets the cached value");
+    assert_eq!(
+        read(&cache, &db, "t1").await,
+        1,
+        "the caller gets the cached value"
+    );
     let stats = verdicts(&cache, 1).await;
     assert_eq!((stats.consistency_checks, stats.inconsistencies), (1, 1));
     assert_eq!(stats.consistency_nines(), Some(0.0));
@@ -100,7 +107,11 @@ async fn off_by_default_and_sampled_at_its_rate() {
         read(&off, &db, "t1").await;
     }
     let stats = site(&off);
-    assert_eq!((stats.loads, stats.consistency_checks), (1, 0), "no hit ran the body");
+    assert_eq!(
+        (stats.loads, stats.consistency_checks),
+        (1, 0),
+        "no hit ran the body"
+    );
     // At a quarter of the hits, a stale value is reported within 60 hits (the chance of
     // no sample in 60 is 0.75^60, 3e-8).
     let sampled = checking(&scoped, 0.25).await;

@@ -66,6 +66,7 @@ pub async fn connect(builder: CacheBuilder) -> Result<Cache, Failure> {
     }
     missing.sort();
     missing.dedup();
+    cache.leave_fleet().await;
     drop(cache);
     let declared = missing
         .into_iter()

@@ -15,7 +15,11 @@ async fn main() -> ExitCode {
         }
     };
     let outcome = match cache_cli::connect(builder).await {
-        Ok(cache) => cache_cli::run(&cache, &args, &mut std::io::stdout().lock()).await,
+        Ok(cache) => {
+            let outcome = cache_cli::run(&cache, &args, &mut std::io::stdout().lock()).await;
+            cache.leave_fleet().await;
+            outcome
+        }
         Err(failure) => Err(failure),
     };
     match outcome {

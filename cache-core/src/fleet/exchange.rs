@@ -37,6 +37,18 @@ pub(crate) async fn once(inner: &crate::inner::Inner) -> Result<(), CacheError> 
     Ok(())
 }
 
+/// Takes `inner`'s manifest and statistics off the namespace now (a program about to
+/// exit, whose exchange task will not get to run).
+pub(crate) async fn leave(inner: &crate::inner::Inner) {
+    let (Some(fleet), crate::backend::Backend::Redis(redis)) = (&inner.fleet, &inner.backend)
+    else {
+        return;
+    };
+    let _ = redis.leave_fleet(&fleet.key, &fleet.manifest.id).await;
+    let stats = super::published::key(&inner.namespace);
+    let _ = redis.leave_fleet(&stats, &fleet.manifest.id).await;
+}
+
 /// Starts the periodic exchange of `inner`'s manifest on the current runtime; the task
 /// removes the manifest when the cache is dropped.
 pub(crate) fn start(inner: &std::sync::Arc<crate::inner::Inner>) {

@@ -62,7 +62,10 @@ fn names(expr: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_dashboard_queries_only_what_the_library_exports() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/cache-dashboard.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/grafana/cache-dashboard.json"
+    );
     let text = std::fs::read_to_string(path).expect("the dashboard");
     let dashboard: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     assert!(dashboard["schemaVersion"].as_u64().is_some_and(|v| v >= 30));
@@ -81,8 +84,14 @@ fn the_dashboard_queries_only_what_the_library_exports() {
     let mut queried = BTreeSet::new();
     for panel in panels {
         let title = panel["title"].as_str().expect("a title");
-        assert!(ids.insert(panel["id"].as_u64().expect("an id")), "{title}: id reused");
-        assert!(panel["gridPos"]["w"].as_u64().is_some(), "{title}: no position");
+        assert!(
+            ids.insert(panel["id"].as_u64().expect("an id")),
+            "{title}: id reused"
+        );
+        assert!(
+            panel["gridPos"]["w"].as_u64().is_some(),
+            "{title}: no position"
+        );
         let targets = panel["targets"].as_array().expect("targets");
         assert!(!targets.is_empty(), "{title}: no query");
         for target in targets {
