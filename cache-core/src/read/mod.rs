@@ -13,6 +13,7 @@
 //! it holds is the answer; what the lookup or the fill brings is kept there. A compression
 //! or encryption stage belongs inside the payload.
 
+mod check;
 mod fill;
 mod lease;
 pub(crate) use self::fill::stored_ttl;
@@ -259,15 +260,7 @@ where
                     };
                 }
                 if inner.consistency.samples() {
-                    return crate::consistency::check::<M>(
-                        inner,
-                        site,
-                        &keys,
-                        generations,
-                        value,
-                        fut,
-                    )
-                    .await;
+                    return check::check::<M>(inner, site, &keys, generations, value, fut).await;
                 }
                 return M::restore(value);
             }
