@@ -14,6 +14,7 @@ mod local;
 mod measure;
 mod memory;
 mod misses;
+mod operations;
 mod profile;
 mod sealed;
 mod stampede;
@@ -121,6 +122,7 @@ async fn main() {
         Some("fleet") => fleet::fleet(&conn, &cache, plan).await,
         Some("storm") => storm::storm(quick).await,
         Some("lease") => lease::lease(quick).await,
+        Some("operations") => operations::operations(plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -141,6 +143,7 @@ async fn main() {
     fleet::fleet(&conn, &cache, plan).await;
     storm::storm(quick).await;
     lease::lease(quick).await;
+    operations::operations(plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.

@@ -394,6 +394,12 @@ pub mod raw {
         cache.inner.backend.keys(&pattern).await.unwrap_or_default()
     }
 
+    /// Publishes `cache`'s statistics for its fleet once, as its exchange task does every
+    /// period (benchmarks).
+    pub async fn publish_stats(cache: &Cache) {
+        let _ = crate::fleet::published::publish(&cache.inner).await;
+    }
+
     /// The bytes stored under the full key `key`.
     pub async fn get(cache: &Cache, key: &str) -> Option<Vec<u8>> {
         cache
