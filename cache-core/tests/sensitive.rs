@@ -79,12 +79,12 @@ async fn entry_key(cache: &Cache) -> Vec<String> {
         .collect()
 }
 
-/// Every key of the namespace but the fleet's manifests.
+/// Every key of the namespace but the fleet's manifests and published statistics.
 async fn entries(cache: &Cache) -> Vec<String> {
     raw::keys(cache, "*")
         .await
         .into_iter()
-        .filter(|key| !key.ends_with(":!fleet"))
+        .filter(|key| !key.ends_with(":!fleet") && !key.ends_with(":!stats"))
         .collect()
 }
 
