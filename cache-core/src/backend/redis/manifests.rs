@@ -7,12 +7,17 @@ use super::RedisBackend;
 use crate::error::CacheError;
 use std::time::Duration;
 
-/// `KEYS[1]`: the hash. `ARGV`: this cache's id, its manifest, the manifest's TTL (ms).
-const EXCHANGE: &str = r#"
+/// `KEYS[1]`: a hash of `<expiry> <value>` fields. `ARGV`, when given: this cache's id,
+/// its value and the value's TTL (ms), written first. Drops the expired fields and
+/// returns the other live values (the manifests' exchange; the statistics' read, with no
+/// `ARGV`).
+const LIVE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. ' ' .. ARGV[2])
+if ARGV[1] then
+  redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[3])) .. ' ' .. ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
 local all = redis.call('HGETALL', KEYS[1])
 local live = {}
 for i = 1, #all, 2 do
@@ -25,7 +30,6 @@ for i = 1, #all, 2 do
     live[#live + 1] = string.sub(value, space + 1)
   end
 end
-redis.call('PEXPIRE', KEYS[1], ttl)
 return live
 "#;
 
@@ -36,25 +40,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[3])) .. ' ' .. ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
-"#;
-
-/// `KEYS[1]`: the statistics hash: the live values, the expired ones removed.
-const PUBLISHED: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local all = redis.call('HGETALL', KEYS[1])
-local live = {}
-for i = 1, #all, 2 do
-  local value = all[i + 1]
-  local space = string.find(value, ' ', 1, true)
-  local expiry = space and tonumber(string.sub(value, 1, space - 1))
-  if not expiry or expiry < now then
-    redis.call('HDEL', KEYS[1], all[i])
-  else
-    live[#live + 1] = string.sub(value, space + 1)
-  end
-end
-return live
 "#;
 
 impl RedisBackend {
@@ -79,7 +64,7 @@ impl RedisBackend {
     /// The live statistics in the hash `key`.
     pub async fn published_stats(&self, key: &str) -> Result<Vec<String>, CacheError> {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(PUBLISHED).arg(1).arg(key);
+        cmd.arg(LIVE).arg(1).arg(key);
         self.run(&cmd).await
     }
 
@@ -93,7 +78,7 @@ impl RedisBackend {
         ttl: Duration,
     ) -> Result<Vec<String>, CacheError> {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(EXCHANGE)
+        cmd.arg(LIVE)
             .arg(1)
             .arg(key)
             .arg(id)
