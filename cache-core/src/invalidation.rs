@@ -192,10 +192,14 @@ async fn remove_generations(
             notice: notice(inner, message.as_deref()),
         };
         let removal = inner.backend.remove_indexed(&op);
-        match target.is_scope() {
+        let removed = match target.is_scope() {
             true => inner.guarded(target.pending_key(), removal).await,
             false => inner.guarded_wide(removal).await,
         }?;
+        if let Some(tier) = &inner.tier {
+            // The entries the index listed: their values go from this tier at once.
+            tier.local.forget(removed.iter().map(String::as_str));
+        }
         forget_locally(inner, target.is_scope(), &keys);
         return Ok(whole);
     }

@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod batch;
 mod breaker;
 mod builder;
 mod cache;

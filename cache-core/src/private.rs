@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use crate::key::KeyParts;
 pub use serde;
 
+pub use crate::batch::{BatchMap, BatchMode, BatchOptions, BatchResult, BatchValue, cached_batch};
 pub use crate::index::{Index, Indexer};
 pub use crate::site::Site;
 pub use crate::write_through::{Captured, Through};
@@ -173,16 +174,7 @@ impl<T> Default for ReadOptions<'_, T> {
     }
 }
 
-/// What an `l1` site's value must be: cloned out of the in-process tier on each hit and
-/// shared between threads.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be kept in the in-process tier (`l1`): it must be `Clone + Send + Sync + 'static`",
-    label = "not `Clone + Send + Sync + 'static`",
-    note = "a hit of the in-process tier returns a clone of the value kept: derive `Clone` for it, or remove `l1`"
-)]
-pub trait Shareable: Clone + Send + Sync + 'static {}
-
-impl<T: Clone + Send + Sync + 'static> Shareable for T {}
+pub use crate::l1::Shareable;
 
 /// The invalidation of `#[invalidates]`, run after the function succeeded: for each
 /// target, the scope of its key parts in each of its prefixes, or each whole prefix when

@@ -401,3 +401,64 @@ async fn a_tier_value_never_outlives_its_entry() {
         "the tier served a value past its entry's TTL"
     );
 }
+
+/// A list indexed by the items it holds, kept in the tier: removals by result tag reach
+/// the tiers (the removal script names the entries it removed).
+mod indexed {
+    use super::{BOUND, pair};
+    use cache_core::{Cache, cached, invalidates};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    #[cached(prefix = "l1list", ttl = "1m", l1 = "30s", key = tenant, tag(item = |page: &(Vec<u32>, u64)| page.0.clone()), cache = cache)]
+    async fn list(cache: &Cache, version: &AtomicU64, tenant: &str) -> (Vec<u32>, u64) {
+        (vec![1, 2, 3], version.load(Ordering::SeqCst))
+    }
+
+    #[invalidates("l1list", key = tenant, tag(item = id), cache = cache)]
+    async fn rename(cache: &Cache, version: &AtomicU64, tenant: &str, id: u32) -> u64 {
+        version.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_removal_by_result_tag_reaches_every_tier() {
+        let (_scoped, a, b) = pair("l1_indexed").await;
+        let plain = testkit::Target::from_env()
+            .builder(_scoped.namespace())
+            .build()
+            .await
+            .expect("a cache without a tier");
+        let version = AtomicU64::new(0);
+        for _ in 0..3 {
+            assert_eq!(list(&a, &version, "t1").await.1, 0);
+            assert_eq!(list(&b, &version, "t1").await.1, 0);
+        }
+        assert_eq!(a.stats().site("l1list", "list").local_hits, 2);
+        assert_eq!(b.stats().site("l1list", "list").local_hits, 2);
+        // Its own removal: at once.
+        let now = rename(&a, &version, "t1", 2).await;
+        assert_eq!(list(&a, &version, "t1").await.1, now);
+        // Another's, from a process without a tier: within the bound.
+        list(&a, &version, "t1").await;
+        let now = rename(&plain, &version, "t1", 3).await;
+        let returned = Instant::now();
+        loop {
+            let began = Instant::now();
+            if list(&b, &version, "t1").await.1 == now {
+                break;
+            }
+            assert!(
+                began - returned <= BOUND,
+                "an old list {:?} after the removal returned",
+                began - returned
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await; // pacing between reads
+        }
+        // A removal of an item the list does not hold leaves it in the tiers.
+        let hits = a.stats().site("l1list", "list").local_hits;
+        list(&a, &version, "t1").await;
+        rename(&plain, &version, "t1", 9).await;
+        list(&a, &version, "t1").await;
+        assert_eq!(a.stats().site("l1list", "list").local_hits, hits + 1);
+    }
+}

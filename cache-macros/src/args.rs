@@ -98,6 +98,9 @@ pub struct CachedArgs {
     /// `timeout = "100ms"`: a caller with a fail-safe value waits that long for its
     /// reload.
     pub timeout: Option<(Ident, Ttl)>,
+    /// `batch = ids`: the parameter holding many ids; each is the last key argument of an
+    /// entry of its own (the single-id read's), and the function loads those that missed.
+    pub batch: Option<(Ident, Ident)>,
 }
 
 /// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
@@ -159,7 +162,7 @@ fn parse_time(input: ParseStream, what: &str) -> syn::Result<Ttl> {
         .map_err(|e| syn::Error::new(e.span(), e.to_string().replacen("ttl", what, 1)))
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `refresh`, `lease`, `timeout`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `refresh`, `lease`, `timeout`, `batch`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
 const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
@@ -319,6 +322,15 @@ impl Parse for CachedArgs {
                 "unless" => set_once(&mut args.unless, &name, parse_closure(input, &name)?),
                 "refresh" => set_once(&mut args.refresh, &name, parse_fraction(input, &name)?),
                 "ttl_from" => set_once(&mut args.ttl_from, &name, parse_closure(input, &name)?),
+                "batch" => {
+                    let ids: Ident = input.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`batch` names the parameter that holds the ids: batch = ids",
+                        )
+                    })?;
+                    set_once(&mut args.batch, &name, (name.clone(), ids))
+                }
                 _ => Err(unknown_option(&name, CACHED_OPTIONS)),
             }
         })?;

@@ -120,6 +120,35 @@ impl Backend {
         }
     }
 
+    /// [`Backend::mget`], and what remains of the TTL of each of `ttls_of` in the same
+    /// round trip (a batch read; every key in one slot). `None` when unknown.
+    pub async fn mget_ttls(
+        &self,
+        keys: &[&str],
+        ttls_of: &[&str],
+    ) -> Result<(Vec<Option<Bytes>>, Vec<Option<Duration>>), CacheError> {
+        match self {
+            Self::Redis(r) => r.mget_ttls(keys, ttls_of).await,
+            Self::Memory(m) => Ok((
+                m.mget(keys),
+                ttls_of.iter().map(|key| m.mget_ttl(&[], key).1).collect(),
+            )),
+        }
+    }
+
+    /// Stores each entry for its TTL, in one round trip (a batch's fills; one slot).
+    pub async fn set_many(&self, entries: &[(String, Bytes, Duration)]) -> Result<(), CacheError> {
+        match self {
+            Self::Redis(r) => r.set_many(entries).await,
+            Self::Memory(m) => {
+                for (key, value, ttl) in entries {
+                    m.set(key, value.clone(), *ttl);
+                }
+                Ok(())
+            }
+        }
+    }
+
     pub async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
         match self {
             Self::Redis(r) => r.set(key, &value, ttl).await,
@@ -186,12 +215,14 @@ impl Backend {
     }
 
     /// See [`RemoveIndexed`].
-    pub async fn remove_indexed(&self, op: &RemoveIndexed<'_>) -> Result<(), CacheError> {
+    /// Returns the entries removed (the Redis backend's; the memory store has no tier to
+    /// tell).
+    pub async fn remove_indexed(&self, op: &RemoveIndexed<'_>) -> Result<Vec<String>, CacheError> {
         match self {
             Self::Redis(r) => r.remove_indexed(op).await,
             Self::Memory(m) => {
                 m.remove_indexed(op);
-                Ok(())
+                Ok(Vec::new())
             }
         }
     }

@@ -171,6 +171,9 @@ async fn read(
         let payload = message.get_payload_bytes();
         match Message::decode(payload) {
             Some(Message::Forget(keys)) => {
+                // Generation keys, and the entries a removal by result tag deleted (their
+                // values are dropped before the view moves on).
+                tier.local.forget(keys.iter().copied());
                 tier.view.forget(keys);
                 tier.view.notices.fetch_add(1, Ordering::Relaxed);
             }

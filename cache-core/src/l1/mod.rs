@@ -24,7 +24,7 @@ pub(crate) mod serve;
 mod store;
 mod view;
 
-pub use self::serve::{Cloned, LocalCopy};
+pub use self::serve::{Cloned, LocalCopy, Shareable};
 pub(crate) use self::store::{Local, LocalEntry};
 pub(crate) use self::view::View;
 

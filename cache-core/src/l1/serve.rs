@@ -28,6 +28,17 @@ impl<T: Clone + Send + Sync + 'static> LocalCopy<T> for Cloned {
     }
 }
 
+/// What an `l1` site's value must be: cloned out of the in-process tier on each hit and
+/// shared between threads.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be kept in the in-process tier (`l1`): it must be `Clone + Send + Sync + 'static`",
+    label = "not `Clone + Send + Sync + 'static`",
+    note = "a hit of the in-process tier returns a clone of the value kept: derive `Clone` for it, or remove `l1`"
+)]
+pub trait Shareable: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> Shareable for T {}
+
 /// An `l1` read under way: how to copy its value, how long to keep it, and where the
 /// view stood when it began.
 pub(crate) struct LocalRead<'a, T> {
@@ -74,6 +85,11 @@ impl Tier {
                 encoded,
                 now + ttl,
             );
+            // A notice applied between the check and the keep may have named this entry
+            // (a removal by result tag, which moves no generation): dropped again.
+            if self.view.seq() != read.since {
+                self.local.forget([keys.entry()]);
+            }
         }
     }
 }

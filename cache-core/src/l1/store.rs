@@ -95,6 +95,14 @@ impl Local {
         self.entries.insert(key.to_owned(), Arc::new(entry));
     }
 
+    /// Drops the values kept under `keys` (entries an indexed removal deleted; other keys
+    /// are simply not found).
+    pub fn forget<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        for key in keys {
+            self.entries.invalidate(key);
+        }
+    }
+
     /// The bytes the tier holds now, by its weigher (after pending evictions).
     pub fn weighted_size(&self) -> u64 {
         self.entries.run_pending_tasks();

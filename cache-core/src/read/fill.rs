@@ -68,17 +68,10 @@ where
     } = besides;
     // A flight is keyed by the entry and the generations (and fences) read: a call
     // that starts after an invalidation never joins a load that began before it.
-    let fences = indexing.iter().flat_map(|indexing| &indexing.expected);
-    let all = [&generations.prefix, &generations.scope]
-        .into_iter()
-        .chain(&generations.tags)
-        .chain(fences);
-    let mut flight_key = Vec::with_capacity(keys.entry().len() + 64);
-    flight_key.extend_from_slice(keys.entry().as_bytes());
-    for generation in all {
-        flight_key.push(0);
-        flight_key.extend_from_slice(generation);
-    }
+    let fences = indexing
+        .as_ref()
+        .map_or(&[][..], |indexing| &indexing.expected);
+    let flight_key = flight_key(keys, &generations, fences);
     let payload = Payload::for_keys(keys, inner.codec).kept(grace);
     let lease = lease.map(|ttl| (crate::key::lease_key(keys.entry(), &flight_key), ttl));
     let role = inner.flights.join(flight_key);
@@ -194,12 +187,17 @@ where
             return out;
         }
     };
-    if let Some(local) = &local {
-        // The entry is stored after this, for its TTL (which the tier time is within).
+    // Kept in the tier for no longer than the entry's TTL; an indexed entry only once it
+    // is stored (and listed in its indexes, whose removal notices name it).
+    let encoded_len = encoded.len();
+    let keep = |local: &crate::l1::serve::LocalRead<'_, M::Stored>| {
         let until = Instant::now() + local.ttl.min(ttl);
         if let Some(tier) = &inner.tier {
-            tier.keep_read(local, keys, &generations, value, encoded.len(), until);
+            tier.keep_read(local, keys, &generations, value, encoded_len, until);
         }
+    };
+    if let Some(local) = local.as_ref().filter(|_| indexing.is_none()) {
+        keep(local);
     }
     let stored = match keyring {
         None => {
@@ -225,12 +223,33 @@ where
                 .guarded(keys.entry(), inner.backend.set(keys.entry(), stored, ttl))
                 .await
         }
-        Some(indexing) => fill_indexed(inner, keys, stored, ttl, value, indexing, keyring).await,
+        Some(indexing) => {
+            let filled = fill_indexed(inner, keys, stored, ttl, value, indexing, keyring).await;
+            if let (Ok(true), Some(local)) = (&filled, &local) {
+                keep(local);
+            }
+            filled.map(drop)
+        }
     };
     if let Err(error) = written {
         inner.count_failure(counters, "fill", &error);
     }
     out
+}
+
+/// The key of a fill's flight: the entry, the generations (and fences) it was read under.
+pub(super) fn flight_key(keys: &CallKeys, generations: &Generations, fences: &[Bytes]) -> Vec<u8> {
+    let all = [&generations.prefix, &generations.scope]
+        .into_iter()
+        .chain(&generations.tags)
+        .chain(fences);
+    let mut flight_key = Vec::with_capacity(keys.entry().len() + 64);
+    flight_key.extend_from_slice(keys.entry().as_bytes());
+    for generation in all {
+        flight_key.push(0);
+        flight_key.extend_from_slice(generation);
+    }
+    flight_key
 }
 
 /// How long a fill of `site` is kept in the backend: its TTL, spread by its jitter (an
@@ -245,7 +264,7 @@ pub(crate) fn stored_ttl(inner: &Inner, site: &impl CallSite, grace: Duration) -
 
 /// The fill of an indexed site: stored and listed under each value `value` depends
 /// on (in its scope's index and its bucket's), unless a fence moved since before the
-/// load (then nothing is stored).
+/// load (then nothing is stored); whether it was stored.
 async fn fill_indexed<T>(
     inner: &Inner,
     keys: &CallKeys,
@@ -254,7 +273,7 @@ async fn fill_indexed<T>(
     value: &T,
     indexing: Indexing<'_, T>,
     keyring: Option<&Keyring>,
-) -> Result<(), CacheError> {
+) -> Result<bool, CacheError> {
     let mut index = Index::default();
     (indexing.indexer)(value, &mut index);
     let Some(values) = index.values() else {
@@ -262,7 +281,7 @@ async fn fill_indexed<T>(
             key = keys.entry(),
             "cache: a value the entry depends on did not serialize; not cached"
         );
-        return Ok(());
+        return Ok(false);
     };
     let indexes = crate::index::index_keys(keys, values, keyring);
     let op = FillIndexed {
@@ -282,5 +301,5 @@ async fn fill_indexed<T>(
             "cache: an invalidation ran during the load; not filled"
         );
     }
-    Ok(())
+    Ok(filled)
 }

@@ -222,7 +222,7 @@ pub(super) fn blocked(inner: &Inner, prefix: &str, keys: &CallKeys) -> bool {
 /// The generations to fill under, creating missing ones. This happens before the load
 /// starts: an invalidation during the load then removes a generation the fill
 /// records, and the filled entry is never served.
-async fn resolve_generations(
+pub(super) async fn resolve_generations(
     inner: &Inner,
     keys: &CallKeys,
     prefix: Option<Bytes>,

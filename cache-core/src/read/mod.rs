@@ -13,6 +13,7 @@
 //! it holds is the answer; what the lookup or the fill brings is kept there. A compression
 //! or encryption stage belongs inside the payload.
 
+pub(crate) mod batch;
 mod check;
 mod fill;
 mod lease;

@@ -22,6 +22,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         returns,
         cache_none,
     } = check::cached(&args, sig)?;
+    let batch = check::batch(&args, sig, &returns)?;
     let name = args
         .name
         .clone()
@@ -163,6 +164,11 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         static __CACHE_SITE: ::cache_core::__private::Site =
             ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter #refresh #lease #timeout;
     };
+    if let Some(batch) = batch {
+        return Ok(super::batch::generate(
+            &args, func, batch, site, ret, &returns,
+        ));
+    }
     let picks = quote! {
         #[allow(unused_imports)]
         use ::cache_core::__private::{PickOption as _, PickResult as _, PickValue as _};

@@ -1,6 +1,7 @@
 //! Code generation. The generated code reaches the runtime only through
 //! `::cache_core::__private`.
 
+mod batch;
 pub mod cached;
 pub mod invalidates;
 

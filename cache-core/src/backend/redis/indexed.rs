@@ -31,7 +31,9 @@ return 1
 
 /// `KEYS`: groups of `ARGV[1]` keys: generations and a fence to remove, then an index
 /// (last) whose entries go with it. `ARGV[1]`: the size of a group; then (every cache on
-/// Redis) the backplane's channel and the notice to publish.
+/// Redis) the backplane's channel, the notice to publish (a `Forget` of generation keys,
+/// to which the entries removed are added) and `1` if it is published even when it names
+/// no key.
 const REMOVE: &str = r#"
 local size = tonumber(ARGV[1])
 local plain, indexes = {}, {}
@@ -56,13 +58,26 @@ end
 unlink(entries)
 unlink(indexes)
 if ARGV[2] then
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  -- The notice names the entries removed too (as more keys of a `Forget`): the tiers
+  -- drop their values, which no generation change would reach.
+  local notice = {ARGV[3]}
+  if string.sub(ARGV[3], 1, 1) == 'k' then
+    for _, entry in ipairs(entries) do
+      notice[#notice + 1] = struct.pack('>I4', #entry) .. entry
+    end
+  end
+  local message = table.concat(notice)
+  if #message > 1 or ARGV[4] == '1' then
+    redis.call('PUBLISH', ARGV[2], message)
+  end
 end
-return #entries
+return entries
 "#;
 
-/// The script over `groups` (each of `size` keys), publishing `notice` if any.
-fn remove(groups: &[&[&str]], size: usize, notice: Option<&Notice<'_>>) -> redis::Cmd {
+/// The script over `groups` (each of `size` keys): it publishes `notice` (with the
+/// entries it removed) when `last`, and otherwise the entries it removed, if any, on the
+/// notice's channel.
+fn remove(groups: &[&[&str]], size: usize, notice: Option<&Notice<'_>>, last: bool) -> redis::Cmd {
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(REMOVE).arg(groups.len() * size);
     for group in groups {
@@ -70,10 +85,17 @@ fn remove(groups: &[&[&str]], size: usize, notice: Option<&Notice<'_>>) -> redis
     }
     cmd.arg(size);
     if let Some(notice) = notice {
-        cmd.arg(notice.channel).arg(notice.message);
+        match last {
+            true => cmd.arg(notice.channel).arg(notice.message).arg("1"),
+            false => cmd.arg(notice.channel).arg(EMPTY_FORGET).arg("0"),
+        };
     }
     cmd
 }
+
+/// A `Forget` of no key: the start of the notice of a script that publishes only the
+/// entries it removed.
+const EMPTY_FORGET: &[u8] = b"k";
 
 impl RedisBackend {
     /// See [`FillIndexed`]; whether the entry was stored.
@@ -95,27 +117,31 @@ impl RedisBackend {
 
     /// See [`RemoveIndexed`], with a `WAIT` on the writer connection when replicas must
     /// acknowledge. One script on a server (or for one group); on a cluster, one per
-    /// group, pipelined to each group's master.
-    pub async fn remove_indexed(&self, op: &RemoveIndexed<'_>) -> Result<(), CacheError> {
+    /// group, pipelined to each group's master. Returns the entries removed.
+    pub async fn remove_indexed(&self, op: &RemoveIndexed<'_>) -> Result<Vec<String>, CacheError> {
         let size = op.group;
         let groups: Vec<&[&str]> = op.keys.chunks(size).collect();
         let Some(first) = groups.first().and_then(|group| group.first()) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let node_of = |key: &str| {
             use redis::cluster_routing::{Route, SlotAddr};
             Node::SpecificNode(Route::new(crate::slot::of(key), SlotAddr::Master))
         };
+        let entries = |reply: redis::Value| -> Result<Vec<String>, CacheError> {
+            Ok(redis::from_redis_value(reply).map_err(redis::RedisError::from)?)
+        };
         if !self.is_cluster() || groups.len() == 1 {
-            let cmd = remove(&groups, size, op.notice.as_ref());
+            let cmd = remove(&groups, size, op.notice.as_ref(), true);
             let Some(writer) = &self.writer else {
-                return self.run::<u64>(&cmd).await.map(drop);
+                return self.run::<Vec<String>>(&cmd).await;
             };
             let node = self.is_cluster().then(|| node_of(first));
             let mut pipe = redis::pipe();
             pipe.add_command(cmd);
-            return self.then_wait(writer, node, pipe).await.map(drop);
+            return entries(self.then_wait(writer, node, pipe).await?);
         }
+        let mut removed = Vec::new();
         let conn = self.writer.as_ref().unwrap_or(&self.conn);
         let mut left = groups;
         for (node, slots) in self.masters_of(conn).await? {
@@ -129,17 +155,29 @@ impl RedisBackend {
             let mut pipe = redis::pipe();
             // The node's last script publishes, after all its removals.
             for (i, group) in here.iter().enumerate() {
-                let notice = op.notice.as_ref().filter(|_| i + 1 == here.len());
-                pipe.add_command(remove(&[group], size, notice));
+                pipe.add_command(remove(
+                    &[group],
+                    size,
+                    op.notice.as_ref(),
+                    i + 1 == here.len(),
+                ));
             }
             match &self.writer {
-                Some(writer) => drop(self.then_wait(writer, Some(node), pipe).await?),
-                None => drop(self.pipeline_at(conn, Some(node), pipe).await?),
+                // With `WAIT`, the last script's reply only (its node's others are dropped:
+                // they are removed all the same, and the notices name them).
+                Some(writer) => {
+                    removed.extend(entries(self.then_wait(writer, Some(node), pipe).await?)?)
+                }
+                None => {
+                    for reply in self.pipeline_at(conn, Some(node), pipe).await? {
+                        removed.extend(entries(reply)?);
+                    }
+                }
             }
         }
         // A slot no master serves now: not removed, so not done.
         match left.is_empty() {
-            true => Ok(()),
+            true => Ok(removed),
             false => Err(CacheError::Unavailable),
         }
     }

@@ -7,6 +7,7 @@ mod fenced_store;
 mod indexed;
 mod lease;
 mod manifests;
+mod many;
 mod nodes;
 mod pubsub;
 mod server;

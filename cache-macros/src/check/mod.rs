@@ -1,6 +1,9 @@
 //! Checks of the attribute against the function it is on: every check of both
 //! attributes is here; the expand files only emit.
 
+mod batch;
+
+pub use self::batch::{Batch, Given, batch};
 use crate::args::{CachedArgs, InvalidatesArgs, KeyExpr, KeyValue, Prefix, TagArg, Ttl};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -38,17 +41,6 @@ pub fn cached<'a>(args: &'a CachedArgs, sig: &'a Signature) -> syn::Result<Cache
     }
     tags(&args.tags, sig, true)?;
     let (ret, returns) = returns(sig, args.result.as_ref())?;
-    if let Some((l1, _)) = &args.l1
-        && args
-            .tags
-            .iter()
-            .any(|tag| matches!(tag.value, KeyValue::Result(_)))
-    {
-        return Err(syn::Error::new(
-            l1.span(),
-            "`l1` cannot be combined with a tag read from the result (`tag(item = |value| ...)`): the invalidation of such a tag removes entries, which the in-process tier does not follow; use tags from the arguments, or remove `l1`",
-        ));
-    }
     // A value is never kept in process longer than its entry lives (a constant is checked
     // at run time: one warning, and the tier time is the TTL).
     if let (Ttl::Millis(ttl, _), Some((_, Ttl::Millis(l1, span)))) = (ttl, &args.l1)
