@@ -1,9 +1,10 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`, `lease`) runs sections 1-2 (or 10-14, 17, 18) alone, `-- --profile-hits <s>` a steady
+//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`, `lease`, `operations`, `batch`) runs sections 1-2 (or 10-14, 17, 18) alone, `-- --profile-hits <s>` a steady
 //! load of hits for a profiler.
 
+mod batch;
 mod cluster;
 mod down;
 mod fleet;
@@ -123,6 +124,7 @@ async fn main() {
         Some("storm") => storm::storm(quick).await,
         Some("lease") => lease::lease(quick).await,
         Some("operations") => operations::operations(plan).await,
+        Some("batch") => batch::batch(&conn, plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -144,6 +146,7 @@ async fn main() {
     storm::storm(quick).await;
     lease::lease(quick).await;
     operations::operations(plan).await;
+    batch::batch(&conn, plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.

@@ -177,13 +177,20 @@ fn calls<K: serde::Serialize + Clone>(
     keyring: Option<&Keyring>,
     ids: &[K],
 ) -> Option<Vec<Call<K>>> {
+    // Ids naming one entry are one: told apart by their encoded argument (the entry key
+    // is a function of it).
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     let mut calls = Vec::with_capacity(ids.len());
+    let before = parts.args().len();
     for id in ids {
         let mut call_parts = parts.clone();
         call_parts.arg(id);
         if call_parts.is_invalid() {
             return None;
+        }
+        let arg = call_parts.args()[before..].to_owned();
+        if !seen.insert(arg.clone()) {
+            continue;
         }
         let keys = match keyring {
             None => site.keys(&inner.namespace, &call_parts),
@@ -192,13 +199,11 @@ fn calls<K: serde::Serialize + Clone>(
                 &call_parts.hashed(|component| keyring.hash_component(component)),
             ),
         };
-        if seen.insert(keys.entry().to_owned()) {
-            calls.push(Call {
-                id: id.clone(),
-                keys,
-                arg: arg_of(id)?,
-            });
-        }
+        calls.push(Call {
+            id: id.clone(),
+            keys,
+            arg,
+        });
     }
     Some(calls)
 }
