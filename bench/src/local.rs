@@ -25,6 +25,18 @@ async fn ours_list_l1(tenant: &str) -> Result<Page, BenchError> {
     Ok(page())
 }
 
+#[cached(prefix = "bench", name = "small_l1_arc", ttl = "10m", l1 = "10m", key = tenant, cache = LOCAL.get())]
+async fn ours_small_l1_arc(tenant: &str) -> Result<Arc<Row>, BenchError> {
+    let _ = tenant;
+    Ok(Arc::new(row(1)))
+}
+
+#[cached(prefix = "bench", name = "list_l1_arc", ttl = "10m", l1 = "10m", key = tenant, cache = LOCAL.get())]
+async fn ours_list_l1_arc(tenant: &str) -> Result<Arc<Page>, BenchError> {
+    let _ = tenant;
+    Ok(Arc::new(page()))
+}
+
 #[invalidates("benchinv", key = tenant)]
 async fn write_plain(tenant: &str) -> Result<(), BenchError> {
     let _ = tenant;
@@ -61,6 +73,8 @@ pub(crate) async fn local(conn: &ConnectionManager, plan: &Plan) {
         ours_list("t1").await.expect("ours");
         ours_small_l1("t1").await.expect("ours");
         ours_list_l1("t1").await.expect("ours");
+        ours_small_l1_arc("t1").await.expect("ours");
+        ours_list_l1_arc("t1").await.expect("ours");
         peer_small("t1".into()).await.expect("peer");
         peer_list("t1".into()).await.expect("peer");
     }
@@ -119,6 +133,12 @@ pub(crate) async fn local(conn: &ConnectionManager, plan: &Plan) {
                     false => drop(peer_list("t1".into()).await.expect("peer")),
                 }
             }),
+            call(move || async move {
+                match small {
+                    true => drop(ours_small_l1_arc("t1").await.expect("ours")),
+                    false => drop(ours_list_l1_arc("t1").await.expect("ours")),
+                }
+            }),
         ];
         let seq = sequential(&variants, plan.rounds).await;
         let tput = throughput(&variants, 64, plan.window, plan.blocks).await;
@@ -131,6 +151,7 @@ pub(crate) async fn local(conn: &ConnectionManager, plan: &Plan) {
             "ours: #[cached] Redis hit (one MGET)",
             "ours: #[cached(l1 = \"10m\")] hit",
             "peer: cached crate #[concurrent_cached] (MessagePack)",
+            "ours: #[cached(l1 = \"10m\")] hit of a site returning `Arc<T>`",
         ]
         .iter()
         .enumerate()
@@ -152,12 +173,22 @@ pub(crate) async fn local(conn: &ConnectionManager, plan: &Plan) {
     let alone: Vec<Call> = vec![
         call(|| async { drop(ours_small_l1("t1").await.expect("ours")) }),
         call(|| async { drop(ours_list_l1("t1").await.expect("ours")) }),
+        call(|| async { drop(ours_small_l1_arc("t1").await.expect("ours")) }),
+        call(|| async { drop(ours_list_l1_arc("t1").await.expect("ours")) }),
     ];
     let seq = sequential(&alone, plan.rounds * 20).await;
     println!("### The tier's hits back to back\n");
     println!("| variant | p50 µs | p99 µs |");
     println!("|---|---|---|");
-    for (i, name) in ["small value", "list value"].iter().enumerate() {
+    for (i, name) in [
+        "small value",
+        "list value",
+        "small value, `Arc<Row>`",
+        "list value, `Arc<Page>`",
+    ]
+    .iter()
+    .enumerate()
+    {
         println!(
             "| {name} | {:.2} | {:.2} |",
             seq[i].median.as_secs_f64() * 1e6,

@@ -462,3 +462,28 @@ mod indexed {
         assert_eq!(a.stats().site("l1list", "list").local_hits, hits + 1);
     }
 }
+
+/// A site returning `Arc<T>`: the tier's hits share one value instead of cloning it.
+mod shared {
+    use super::pair;
+    use cache_core::{Cache, cached};
+    use std::sync::Arc;
+
+    #[cached(prefix = "l1arc", ttl = "1m", l1 = "30s", key = tenant, cache = cache)]
+    async fn page(cache: &Cache, tenant: &str) -> Result<Arc<Vec<String>>, String> {
+        Ok(Arc::new(vec![tenant.to_owned(); 100]))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hits_of_an_arc_site_share_one_value() {
+        let (_scoped, a, _b) = pair("l1_arc").await;
+        let first = page(&a, "t1").await.unwrap();
+        let (second, third) = (page(&a, "t1").await.unwrap(), page(&a, "t1").await.unwrap());
+        assert_eq!(a.stats().site("l1arc", "page").local_hits, 2);
+        assert!(
+            Arc::ptr_eq(&second, &third),
+            "two hits of the tier, one allocation"
+        );
+        assert_eq!(*first, *second);
+    }
+}
