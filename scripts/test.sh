@@ -133,8 +133,8 @@ if [[ $status -eq 0 ]]; then
   fi
   for backend in cluster tls; do
     [[ $status -eq 0 ]] || break
-    say "the semantics, l1, sensitive, fleet, lease, inspect, attribute and command-line suites on: $backend"
-    for suite in "-p cache-core --test semantics" "-p cache-core --test l1" "-p cache-core --test sensitive" "-p cache-core --test fleet" "-p cache-core --test lease" "-p cache-core --test inspect" "-p cache-tests --test attributes" "-p cache-cli --test binary" "-p fmpa-app --test cli"; do
+    say "the semantics, l1, batch, sensitive, fleet, lease, inspect, attribute and command-line suites on: $backend"
+    for suite in "-p cache-core --test semantics" "-p cache-core --test l1" "-p cache-core --test batch" "-p cache-core --test sensitive" "-p cache-core --test fleet" "-p cache-core --test lease" "-p cache-core --test inspect" "-p cache-tests --test attributes" "-p cache-cli --test binary" "-p fmpa-app --test cli"; do
       set +e
       # shellcheck disable=SC2086 # the suite is two words on purpose
       CACHE_TEST_BACKEND=$backend cargo test $suite 2>&1 | tee -a "$log"
