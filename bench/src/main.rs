@@ -1,11 +1,14 @@
 //! The benchmark harness. `cargo run --release -p bench` (add `-- --quick` for a run under
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
-//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`, `lease`, `operations`, `batch`) runs sections 1-2 (or 10-14, 17, 18) alone, `-- --profile-hits <s>` a steady
-//! load of hits for a profiler.
+//! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`,
+//! `lease`, `operations`, `batch`, `coalesce`) runs sections 1-2 (or 10-14, 17-21) alone,
+//! `-- --profile-hits <s>` a steady load of hits for a profiler, `-- --sizes` the size of
+//! a hit's future.
 
 mod batch;
 mod cluster;
+mod coalesce;
 mod down;
 mod fleet;
 mod hits;
@@ -74,6 +77,10 @@ const QUICK: Plan = Plan {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::args().any(|a| a == "--sizes") {
+        profile::sizes();
+        return;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let plan = if quick { &QUICK } else { &FULL };
     let client = redis::Client::open(redis_url()).expect("REDIS_URL parses");
@@ -125,6 +132,7 @@ async fn main() {
         Some("lease") => lease::lease(quick).await,
         Some("operations") => operations::operations(plan).await,
         Some("batch") => batch::batch(&conn, plan).await,
+        Some("coalesce") => coalesce::coalesce(&conn, plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -147,6 +155,7 @@ async fn main() {
     lease::lease(quick).await;
     operations::operations(plan).await;
     batch::batch(&conn, plan).await;
+    coalesce::coalesce(&conn, plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.

@@ -96,6 +96,18 @@ impl CacheError {
         }
     }
 
+    /// The same failure again, for each of the hits that shared one read (a coalesced
+    /// read's error reaches all of them): what Redis said and whether the breaker counts
+    /// it are kept; an error no read can return reads as [`CacheError::Unavailable`].
+    pub(crate) fn duplicate(&self) -> CacheError {
+        match self {
+            CacheError::Timeout(after) => CacheError::Timeout(*after),
+            CacheError::Refused(error) => CacheError::Refused(error.clone()),
+            CacheError::Redis(error) => CacheError::Redis(error.clone()),
+            _ => CacheError::Unavailable,
+        }
+    }
+
     /// Whether this failure says Redis cannot be reached (what the breaker counts).
     pub(crate) fn is_transport(&self) -> bool {
         matches!(self, CacheError::Timeout(_) | CacheError::Redis(_))

@@ -3,11 +3,12 @@
 //! rate-limited logging of failures.
 
 use crate::backend::Backend;
-use crate::breaker::{Breakers, Permit};
+use crate::breaker::Breakers;
 use crate::codec::Codec;
 use crate::error::CacheError;
 use crate::fail_safe::FailSafe;
 use crate::flight::Flights;
+use crate::guarded::Guarded;
 use crate::key::KeyParts;
 use crate::l1::Tier;
 use crate::pending::Pending;
@@ -57,32 +58,12 @@ pub(crate) struct Inner {
 impl Inner {
     /// Runs one backend operation on `key` (or on keys in its slot) through the breaker
     /// that guards it, reporting its outcome.
-    pub(crate) async fn guarded<T>(
-        &self,
-        key: &str,
-        op: impl Future<Output = Result<T, CacheError>>,
-    ) -> Result<T, CacheError> {
-        if !self.backend.is_remote() {
-            return op.await;
-        }
-        let breaker = self.breakers.for_key(key);
-        if breaker.permit() == Permit::Skip {
-            return Err(CacheError::Unavailable);
-        }
-        let result = op.await;
-        match &result {
-            // A refusal is an answer: Redis is up.
-            Ok(_) | Err(CacheError::Refused(_)) => breaker.success(),
-            Err(error) if error.is_transport() => {
-                if breaker.failure() {
-                    tracing::warn!(
-                        "cache: Redis keeps failing; skipping it and probing again later"
-                    );
-                }
-            }
-            Err(_) => {}
-        }
-        result
+    pub(crate) fn guarded<T, F>(&self, key: &str, op: F) -> Guarded<'_, F>
+    where
+        F: Future<Output = Result<T, CacheError>>,
+    {
+        let breaker = self.backend.is_remote().then(|| self.breakers.for_key(key));
+        Guarded::new(op, breaker)
     }
 
     /// Runs an operation that may reach every node (a scan, keys of many slots): through

@@ -52,6 +52,7 @@ mod fail_safe;
 mod fleet;
 mod flight;
 mod generation;
+mod guarded;
 mod index;
 mod inner;
 pub mod inspect;

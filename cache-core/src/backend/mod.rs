@@ -120,6 +120,22 @@ impl Backend {
         }
     }
 
+    /// A hit's read: [`Backend::mget`] of `keys` (all in `entry`'s slot), with what remains
+    /// of `entry`'s TTL when `ttl` (`None` when unknown). On Redis, hits issued while
+    /// another is in flight share one read (`CacheBuilder::coalesce_hits`).
+    pub async fn read_hit(
+        &self,
+        keys: &[&str],
+        entry: &str,
+        ttl: bool,
+    ) -> Result<(Vec<Option<Bytes>>, Option<Duration>), CacheError> {
+        match self {
+            Self::Redis(r) => r.read_hit(keys, entry, ttl).await,
+            Self::Memory(m) if ttl => Ok(m.mget_ttl(keys, entry)),
+            Self::Memory(m) => Ok((m.mget(keys), None)),
+        }
+    }
+
     /// [`Backend::mget`], and what remains of the TTL of each of `ttls_of` in the same
     /// round trip (a batch read; every key in one slot). `None` when unknown.
     pub async fn mget_ttls(

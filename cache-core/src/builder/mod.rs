@@ -3,6 +3,7 @@
 mod env;
 mod operations;
 mod resilience;
+mod throughput;
 
 use crate::backend::{Backend, MemoryBackend, RedisBackend, RedisConfig, TlsFiles};
 use crate::breaker::Breakers;
@@ -84,6 +85,7 @@ pub struct CacheBuilder {
     publish_stats: bool,
     consistency_rate: f64,
     consistency_window: Duration,
+    coalesce_hits: bool,
 }
 
 impl Default for CacheBuilder {
@@ -113,6 +115,7 @@ impl Default for CacheBuilder {
             publish_stats: true,
             consistency_rate: 0.0,
             consistency_window: Duration::from_secs(2),
+            coalesce_hits: true,
         }
     }
 }
@@ -314,6 +317,7 @@ impl CacheBuilder {
             lazy: self.lazy,
             tls: self.tls.clone(),
             replica_acks: self.replica_acks,
+            coalesce: self.coalesce_hits,
         };
         let backend = RedisBackend::connect(&config).await?;
         let shown: Vec<String> = config.urls.iter().map(|url| redact(url)).collect();

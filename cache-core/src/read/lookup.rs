@@ -14,9 +14,10 @@ use bytes::Bytes;
 use std::time::Instant;
 
 /// The read of a call: one `MGET` of both generations and the entry (a `GET` for a
-/// user key, which has no generations). With `expiry` (a read for the in-process
-/// tier), the entry's remaining TTL is read in the same round trip: a hit then says
-/// until when its value may be kept.
+/// user key, which has no generations), shared with the hits in flight at the same time
+/// when there are any. With `expiry` (a read for the in-process tier), the entry's
+/// remaining TTL is read in the same round trip: a hit then says until when its value
+/// may be kept.
 pub(crate) async fn lookup(
     inner: &Inner,
     prefix: &str,
@@ -54,28 +55,21 @@ pub(crate) async fn lookup(
         keys.entry(),
     ];
     let sent = Instant::now();
-    let mut left = None;
-    let read = if expiry {
-        let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
-        all.extend(fixed);
-        all.extend(tag_keys.iter().map(String::as_str));
-        let read = inner.backend.mget_ttl(&all, keys.entry());
-        inner
-            .guarded(keys.entry(), read)
-            .await
-            .map(|(values, remaining)| {
-                left = remaining;
-                values
-            })
-    } else if tag_keys.is_empty() {
-        inner
-            .guarded(keys.entry(), inner.backend.mget(&fixed))
-            .await
-    } else {
-        let mut all: Vec<&str> = Vec::with_capacity(fixed.len() + tag_keys.len());
-        all.extend(fixed);
-        all.extend(tag_keys.iter().map(String::as_str));
-        inner.guarded(keys.entry(), inner.backend.mget(&all)).await
+    let with_tags: Vec<&str>;
+    let all: &[&str] = match tag_keys.is_empty() {
+        true => &fixed,
+        false => {
+            with_tags = fixed
+                .into_iter()
+                .chain(tag_keys.iter().map(String::as_str))
+                .collect();
+            &with_tags
+        }
+    };
+    let read = inner.backend.read_hit(all, keys.entry(), expiry);
+    let (read, mut left) = match inner.guarded(keys.entry(), read).await {
+        Ok((values, left)) => (Ok(values), left),
+        Err(error) => (Err(error), None),
     };
     let mut values = match read {
         Ok(values) if values.len() == fixed.len() + tag_keys.len() => values.into_iter(),
@@ -131,7 +125,7 @@ pub(crate) async fn lookup(
             }
             // Kept past its TTL (fail-safe): fresh while more than its grace is left.
             if !expiry {
-                left = remaining_ttl(inner, keys, counters).await;
+                left = Box::pin(remaining_ttl(inner, keys, counters)).await;
             }
             match left.and_then(|left| left.checked_sub(grace)) {
                 Some(fresh) if !fresh.is_zero() => Read::Hit {
@@ -150,7 +144,9 @@ pub(crate) async fn lookup(
             }
         }
         (_, _, prefix, scope, _) => {
-            match resolve_generations(inner, keys, prefix, scope, tags, counters).await {
+            // On the heap, as every step of a miss: a hit's future stays small.
+            let resolve = resolve_generations(inner, keys, prefix, scope, tags, counters);
+            match Box::pin(resolve).await {
                 Some(generations) => Read::Miss(generations),
                 None => Read::Bypass,
             }

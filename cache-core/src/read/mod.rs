@@ -223,7 +223,7 @@ where
                 // reloads now, in its own future; the others are served the hit.
                 if let (Some(fraction), Some(until)) = (refresh, until)
                     && refresh::due(site.ttl(), fraction, until)
-                    && refresh::claim(inner, &keys, until, &counters).await
+                    && Box::pin(refresh::claim(inner, &keys, until, &counters)).await
                 {
                     // In a task of its own (a soft timeout): the caller has the hit now.
                     let value = match soft {
@@ -244,7 +244,7 @@ where
                         lease: None,
                         soft: None,
                     };
-                    let out = fill::fill::<M, F>(
+                    let out = Box::pin(fill::fill::<M, F>(
                         inner,
                         site,
                         &keys,
@@ -252,7 +252,7 @@ where
                         besides,
                         &counters,
                         fut,
-                    )
+                    ))
                     .await;
                     return match (M::failed(&out), value) {
                         // The reload failed: the value it was to replace, current.
@@ -261,7 +261,8 @@ where
                     };
                 }
                 if inner.consistency.samples() {
-                    return check::check::<M>(inner, site, &keys, generations, value, fut).await;
+                    let check = check::check::<M>(inner, site, &keys, generations, value, fut);
+                    return Box::pin(check).await;
                 }
                 return M::restore(value);
             }
@@ -303,7 +304,7 @@ where
     tracing::debug!(key = keys.entry(), "cache miss");
     let indexing = match indexer {
         None => None,
-        Some(indexer) => match fences(inner, &keys, parts, &counters).await {
+        Some(indexer) => match Box::pin(fences(inner, &keys, parts, &counters)).await {
             Some((fences, expected)) => Some(Indexing {
                 indexer,
                 fences,
@@ -326,7 +327,18 @@ where
         },
         soft,
     };
-    fill::fill::<M, F>(inner, site, &keys, generations, besides, &counters, fut).await
+    // On the heap: a hit's future (most calls) is then a fraction of the size, cheaper
+    // to move and to box for whoever awaits it; a miss pays one allocation.
+    Box::pin(fill::fill::<M, F>(
+        inner,
+        site,
+        &keys,
+        generations,
+        besides,
+        &counters,
+        fut,
+    ))
+    .await
 }
 
 /// The fences of the call's result tags, in its scope and in its bucket, read (created

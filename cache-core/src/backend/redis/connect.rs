@@ -38,6 +38,8 @@ pub(crate) struct RedisConfig {
     pub tls: TlsFiles,
     /// Replicas that must acknowledge a generation write (0: do not wait).
     pub replica_acks: u32,
+    /// Whether hits issued while another is in flight share one read.
+    pub coalesce: bool,
 }
 
 /// PEM files for TLS: a CA to trust instead of the system's roots, and a client

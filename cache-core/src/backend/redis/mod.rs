@@ -2,6 +2,7 @@
 //! or the driver's cluster connection (one per master, slot map refreshed on `MOVED` and
 //! after failovers); every call under a deadline ([`RedisBackend::within`]).
 
+mod coalesce;
 mod connect;
 mod fenced_store;
 mod indexed;
@@ -38,6 +39,9 @@ pub struct RedisBackend {
     replica_acks: u32,
     op_timeout: Duration,
     url: String,
+    /// Where hits issued while another is in flight gather ([`coalesce`]); `None` when
+    /// coalescing is turned off.
+    hits: Option<std::sync::Arc<self::coalesce::Coalescer>>,
     /// The client the backplane's subscriptions are made from (on a cluster, its address
     /// is replaced by each master's).
     subscriber: std::sync::Arc<redis::Client>,
@@ -62,6 +66,7 @@ impl RedisBackend {
             replica_acks: config.replica_acks,
             op_timeout: config.op_timeout,
             url: connected.url,
+            hits: config.coalesce.then(Default::default),
             subscriber: std::sync::Arc::new(connected.subscriber),
         })
     }
@@ -78,14 +83,11 @@ impl RedisBackend {
 
     /// `fut` under the deadline, its error classified: a reply Redis refused is
     /// [`CacheError::Refused`], anything else on the way a transport error.
-    async fn within<T>(
-        &self,
-        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, CacheError> {
-        match tokio::time::timeout(self.op_timeout, fut).await {
-            Ok(result) => result.map_err(CacheError::from_driver),
-            Err(_) => Err(CacheError::Timeout(self.op_timeout)),
-        }
+    fn within<T, F>(&self, fut: F) -> crate::guarded::Within<F>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        crate::guarded::Within::new(fut, self.op_timeout)
     }
 
     /// Removes generation keys (`UNLINK`). With replica acknowledgements asked for, on
