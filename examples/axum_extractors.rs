@@ -206,3 +206,13 @@ async fn main() {
         }
     }
 }
+
+/// The example's cache sites agree (`cache_core::audit`): each read is invalidated by the
+/// writes that change it, with the same scope types and tags.
+#[cfg(test)]
+#[test]
+fn the_cache_sites_agree() {
+    let audit = cache_core::audit();
+    assert!(!audit.sites().is_empty());
+    assert!(audit.findings().is_empty(), "{audit}");
+}

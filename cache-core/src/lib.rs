@@ -39,6 +39,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 mod backend;
 mod batch;
 mod breaker;
@@ -105,6 +106,7 @@ mod guide {
 #[path = "private.rs"]
 pub mod __private;
 
+pub use audit::{Audit, audit};
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use codec::Codec;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::key::KeyParts;
+pub use inventory;
 pub use serde;
 
 pub use crate::batch::{BatchMap, BatchMode, BatchOptions, BatchResult, BatchValue, cached_batch};

@@ -101,6 +101,8 @@ pub struct CachedArgs {
     /// `batch = ids`: the parameter holding many ids; each is the last key argument of an
     /// entry of its own (the single-id read's), and the function loads those that missed.
     pub batch: Option<(Ident, Ident)>,
+    /// `ttl_only = true`: nothing is meant to invalidate this read (for the audit).
+    pub ttl_only: Option<LitBool>,
 }
 
 /// What one invalidation targets: prefixes, the scope in each (`key`), tag values.
@@ -162,7 +164,7 @@ fn parse_time(input: ParseStream, what: &str) -> syn::Result<Ttl> {
         .map_err(|e| syn::Error::new(e.span(), e.to_string().replacen("ttl", what, 1)))
 }
 
-const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `refresh`, `lease`, `timeout`, `batch`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
+const CACHED_OPTIONS: &str = "`prefix`, `ttl`, `key`, `name`, `cache`, `cache_none`, `result`, `version`, `write_through`, `check_round_trip`, `l1`, `sensitive`, `ttl_only`, `fail_safe`, `jitter`, `unless`, `ttl_from`, `refresh`, `lease`, `timeout`, `batch`, `tag(name = value, ...)`, or bare parameter names for more key arguments";
 const INVALIDATES_OPTIONS: &str = "prefixes (string literals or constant paths), `key`, `cache`, `result`, `when`, `write_through`, `tag(name = value, ...)`, `target(prefix, key = ..., tag(...))`";
 
 /// Sets an option once; a second time is an error on the second name.
@@ -302,6 +304,7 @@ impl Parse for CachedArgs {
                     set_once(&mut args.check_round_trip, &name, parse_bool(input, &name)?)
                 }
                 "sensitive" => set_once(&mut args.sensitive, &name, parse_bool(input, &name)?),
+                "ttl_only" => set_once(&mut args.ttl_only, &name, parse_bool(input, &name)?),
                 "l1" => {
                     let ttl = parse_time(input, "l1 time")?;
                     set_once(&mut args.l1, &name, (name.clone(), ttl))

@@ -107,6 +107,13 @@ impl Sensitive {
     }
 
     /// Whether `prefix` is declared sensitive.
+    /// The prefixes the builder declared sensitive, sorted.
+    pub(crate) fn declared(&self) -> Vec<String> {
+        let mut prefixes: Vec<String> = self.prefixes.iter().cloned().collect();
+        prefixes.sort();
+        prefixes
+    }
+
     pub fn covers(&self, prefix: &str) -> bool {
         !self.prefixes.is_empty() && self.prefixes.contains(prefix)
     }

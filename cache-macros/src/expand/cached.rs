@@ -92,6 +92,13 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
         Returns::Option(inner) => Some(inner.clone()),
         Returns::Value => None,
     };
+    // The registry's entry (`cache_core::audit`).
+    let record = {
+        let value = stored
+            .as_ref()
+            .map_or_else(|| quote!(#ret), |ty| quote!(#ty));
+        super::record::read(&args, sig, prefix, &name, &value)
+    };
     let block = &func.block;
     let stored_span = stored.as_ref().map_or_else(|| ret.span(), |ty| ty.span());
     let assert_stored = stored.map(|ty| {
@@ -165,6 +172,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
             ::cache_core::__private::Site::new(#prefix, #name, #ttl, #version)#l1 #sensitive #fail_safe #jitter #refresh #lease #timeout;
     };
     if let Some(batch) = batch {
+        let site = quote!(#site #record);
         return Ok(super::batch::generate(
             &args, func, batch, site, ret, &returns,
         ));
@@ -218,6 +226,7 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
             #assert_stored
             #assert_sealing
             #site
+            #record
             let __cache_parts = #parts;
             #handle
             #picks

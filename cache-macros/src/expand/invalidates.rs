@@ -146,9 +146,11 @@ fn generate(args: InvalidatesArgs, func: &ItemFn) -> syn::Result<TokenStream> {
             },
         ),
     };
+    let record = super::record::writes(&args, sig);
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
+            #record
             #(#parts)*
             #handle
             #capture

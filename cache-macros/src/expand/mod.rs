@@ -4,6 +4,7 @@
 mod batch;
 pub mod cached;
 pub mod invalidates;
+mod record;
 
 use crate::args::{KeyExpr, KeyValue, Prefix, TagArg, ThroughCall};
 use proc_macro2::TokenStream;

@@ -103,7 +103,7 @@ impl Repo {
             .await
     }
 
-    #[cached(prefix = prefix::PERSONNEL, name = "files", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::PERSONNEL, ttl_only = true, name = "files", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_personnel_files(
         &self,
         tenant: &str,
@@ -113,24 +113,24 @@ impl Repo {
             .await
     }
 
-    #[cached(prefix = prefix::CONVERSATION, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::CONVERSATION, ttl_only = true, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_conversations(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(CONVERSATIONS.select, CONVERSATIONS.table, tenant, filters)
             .await
     }
 
-    #[cached(prefix = prefix::NOTIFICATION, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::NOTIFICATION, ttl_only = true, name = "list", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_notifications(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(NOTIFICATIONS.select, NOTIFICATIONS.table, tenant, filters)
             .await
     }
 
-    #[cached(prefix = prefix::TTA, name = "entries", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::TTA, ttl_only = true, name = "entries", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_tta_entries(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(TTA.select, TTA.table, tenant, filters).await
     }
 
-    #[cached(prefix = prefix::CHAT, name = "channels", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
+    #[cached(prefix = prefix::CHAT, ttl_only = true, name = "channels", l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::LIST_SHORT, key = tenant, filters, cache = self.reads())]
     pub async fn list_chat_channels(&self, tenant: &str, filters: &Filters) -> DbResult<Page<Row>> {
         self.page(CHAT.select, CHAT.table, tenant, filters).await
     }
@@ -149,7 +149,7 @@ impl Repo {
     }
 
     // A profile carries an email: sealed in Redis, and its key names hashed.
-    #[cached(prefix = prefix::USER, name = "profile", sensitive = true, l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::USER_PROFILE, key = tenant, user_id, cache = self.reads())]
+    #[cached(prefix = prefix::USER, ttl_only = true, name = "profile", sensitive = true, l1 = "1m", fail_safe = ttl::FAIL_SAFE, result = true, ttl = ttl::USER_PROFILE, key = tenant, user_id, cache = self.reads())]
     pub async fn profile(&self, tenant: &str, user_id: i64) -> DbResult<Option<Profile>> {
         let sql = self.db.sql(
             "SELECT id, tenant_id, name, email, role FROM users WHERE tenant_id = ? AND id = ?",
