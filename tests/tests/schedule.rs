@@ -8,8 +8,8 @@
 //!
 //! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe, early refresh, a
 //! stampede lease, TTL jitter, some versions not kept (`unless`): a short TTL, kept past it, its source down now and then; every other
-//! read with a soft timeout, in a task, its source a few ms slow), `idx` (a lease, a tag read
-//! from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
+//! read with a soft timeout, in a task, its source a few ms slow), `idx` (a tier, a lease, a
+//! tag read from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
 //! a short TTL, its source changed without invalidation). The operations: reads, writes
 //! through `#[invalidates]` (one scope of two prefixes or a whole prefix, half of them
 //! writing their result through; writes of the row the `idx` reads depend on, in one scope
@@ -47,7 +47,7 @@ const PREFIXES: [&str; 2] = ["fmpa", "stats"];
 /// What reads read with invalidations to check them against (`ttl` is read apart).
 const READS: [&str; 4] = ["fmpa", "stats", "idx", "secret"];
 /// The `l1` sites: served from the tier, within δ, in a process that has one.
-const TIERED: [&str; 2] = ["fmpa", "secret"];
+const TIERED: [&str; 3] = ["fmpa", "secret", "idx"];
 /// The value every `idx` entry depends on through its result.
 const ROW: &str = "r";
 const TENANTS: [&str; 3] = ["t0", "t1", "t2"];
@@ -154,7 +154,7 @@ async fn read_stats_soon(
     load(&store, "stats", tenant, None).await
 }
 
-#[cached(prefix = "idx", ttl = "10m", key = tenant, tag(row = |_: &u64| Some(ROW)), write_through = true, lease = "200ms", cache = cache)]
+#[cached(prefix = "idx", ttl = "10m", l1 = "10m", key = tenant, tag(row = |_: &u64| Some(ROW)), write_through = true, lease = "200ms", cache = cache)]
 async fn read_idx(
     cache: &Cache,
     store: &Store,
