@@ -195,7 +195,7 @@ where
         }
     };
     let read = crate::read::batch::read_many(
-        &cache,
+        &cache.inner,
         site,
         &parts,
         ids,

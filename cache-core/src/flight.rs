@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tokio::sync::watch;
 
 /// What a leader leaves for its followers: the payload it stored, or nothing.
@@ -17,23 +17,20 @@ type Outcome = Option<Option<Bytes>>;
 /// The flights under way in one cache.
 #[derive(Debug, Default)]
 pub struct Flights {
-    running: Arc<Mutex<Running>>,
+    running: Mutex<HashMap<Vec<u8>, watch::Receiver<Outcome>>>,
 }
 
-type Running = HashMap<Vec<u8>, watch::Receiver<Outcome>>;
-
 /// The part a caller plays in a flight.
-pub enum Role {
+pub enum Role<'a> {
     /// Run the function, then [`Leader::publish`].
-    Leader(Leader),
+    Leader(Leader<'a>),
     /// Wait for the leader with [`Follower::wait`].
     Follower(Follower),
 }
 
-/// The caller that runs the function. Dropping it ends the flight; it owns its place, so
-/// that a store finishing in a task of its own (a batch's) can hold the flight until then.
-pub struct Leader {
-    running: Arc<Mutex<Running>>,
+/// The caller that runs the function. Dropping it ends the flight.
+pub struct Leader<'a> {
+    flights: &'a Flights,
     key: Vec<u8>,
     sender: watch::Sender<Outcome>,
 }
@@ -45,7 +42,7 @@ pub struct Follower {
 
 impl Flights {
     /// Joins the flight for `key`, leading it if there is none.
-    pub fn join(&self, key: Vec<u8>) -> Role {
+    pub fn join(&self, key: Vec<u8>) -> Role<'_> {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(receiver) = running.get(&key) {
             return Role::Follower(Follower {
@@ -55,7 +52,7 @@ impl Flights {
         let (sender, receiver) = watch::channel(None);
         running.insert(key.clone(), receiver);
         Role::Leader(Leader {
-            running: Arc::clone(&self.running),
+            flights: self,
             key,
             sender,
         })
@@ -67,7 +64,7 @@ impl Flights {
     }
 }
 
-impl Leader {
+impl Leader<'_> {
     /// Hands the stored payload (or nothing) to the followers. Callers joining until the
     /// leader is dropped get it at once.
     pub fn publish(&self, payload: Option<Bytes>) {
@@ -75,9 +72,13 @@ impl Leader {
     }
 }
 
-impl Drop for Leader {
+impl Drop for Leader<'_> {
     fn drop(&mut self) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .flights
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         running.remove(&self.key);
     }
 }

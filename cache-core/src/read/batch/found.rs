@@ -123,7 +123,7 @@ pub(super) async fn look_again<K, V: serde::Serialize + serde::de::DeserializeOw
     inner: &Inner,
     calls: &[Call<K>],
     found: &mut [Option<V>],
-    leaders: &mut Leaders,
+    leaders: &mut Leaders<'_>,
     generations: &Generations,
     keyring: Option<&Keyring>,
 ) {

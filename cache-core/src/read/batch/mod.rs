@@ -19,7 +19,6 @@ mod found;
 
 use self::found::{look_again, look_up};
 use super::{Decide, load, lookup};
-use crate::Cache;
 use crate::entry::Generations;
 use crate::error::CacheError;
 use crate::flight::{Leader, Role};
@@ -49,7 +48,7 @@ struct Call<K> {
 /// returned), from the tier, from Redis, or from one call of `body` with the ids that
 /// missed; `Err` is the function's own failure, returned as it is.
 pub(crate) async fn read_many<K, V, E, B, Fut>(
-    cache: &Cache,
+    inner: &Inner,
     site: &'static Site,
     parts: &KeyParts,
     ids: Vec<K>,
@@ -63,7 +62,6 @@ where
     B: FnOnce(Vec<K>) -> Fut,
     Fut: Future<Output = Result<Vec<(K, V)>, E>>,
 {
-    let inner = &*cache.inner;
     let counters = site.counters(inner);
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -216,19 +214,19 @@ fn arg_of<K: serde::Serialize + ?Sized>(id: &K) -> Option<String> {
 }
 
 /// The flights this call leads, by call.
-type Leaders = std::collections::BTreeMap<usize, Leader>;
+type Leaders<'a> = std::collections::BTreeMap<usize, Leader<'a>>;
 
 /// Joins the flight of each id still missing, in the order of the flights' keys, waiting
 /// for each one another call leads before joining the next (so that two batches never
 /// wait for each other): its value is decoded into `found`. Returns the flights this
 /// call leads, and whether it waited.
-async fn lead<K, V: serde::de::DeserializeOwned>(
-    inner: &Inner,
+async fn lead<'a, K, V: serde::de::DeserializeOwned>(
+    inner: &'a Inner,
     calls: &[Call<K>],
     found: &mut [Option<V>],
     generations: &Generations,
     counters: &Counters,
-) -> (Leaders, bool) {
+) -> (Leaders<'a>, bool) {
     let mut flights: Vec<(Vec<u8>, usize)> = (0..calls.len())
         .filter(|&at| found[at].is_none())
         .map(|at| {
@@ -275,7 +273,7 @@ struct Filled<'a, V> {
     local: Option<&'a LocalRead<'a, V>>,
     keyring: Option<&'a Keyring>,
     grace: Duration,
-    leaders: std::collections::BTreeMap<usize, Leader>,
+    leaders: Leaders<'a>,
     stores: Vec<(String, Bytes, Duration)>,
 }
 
