@@ -2,7 +2,8 @@
 //! a minute). Needs a Redis at `REDIS_URL` (default 127.0.0.1:6379); writes only keys under
 //! `bench` namespaces and deletes them at the end. Prints markdown tables. One file per
 //! section; `-- --only hits` (or `tags`, `through`, `l1`, `sealed`, `fleet`, `storm`,
-//! `lease`, `operations`, `batch`, `coalesce`) runs sections 1-2 (or 10-14, 17-21) alone,
+//! `lease`, `operations`, `batch`, `coalesce`, `memory`) runs sections 1-2 (or 10-14,
+//! 17-22) alone,
 //! `-- --profile-hits <s>` a steady load of hits for a profiler, `-- --sizes` the size of
 //! a hit's future.
 
@@ -17,6 +18,7 @@ mod lease;
 mod local;
 mod measure;
 mod memory;
+mod memory_hits;
 mod misses;
 mod operations;
 mod profile;
@@ -133,6 +135,7 @@ async fn main() {
         Some("operations") => operations::operations(plan).await,
         Some("batch") => batch::batch(&conn, plan).await,
         Some("coalesce") => coalesce::coalesce(&conn, plan).await,
+        Some("memory") => memory_hits::memory_hits(plan).await,
         _ => {}
     }
     if only.is_some() {
@@ -156,6 +159,7 @@ async fn main() {
     operations::operations(plan).await;
     batch::batch(&conn, plan).await;
     coalesce::coalesce(&conn, plan).await;
+    memory_hits::memory_hits(plan).await;
     down::redis_down(plan).await;
 
     // Clean up what this run wrote.
