@@ -11,8 +11,9 @@ use super::{Node, RedisBackend};
 use crate::error::CacheError;
 use bytes::Bytes;
 use redis::RedisError;
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -76,27 +77,26 @@ impl Keys {
 }
 
 /// Where a hit's read stands: sent alone by its caller, or gathered with others.
-enum Turn {
-    Alone(Busy),
+enum Turn<'a> {
+    Alone(Busy<&'a RedisBackend>),
     Gathered(oneshot::Receiver<Result<HitRead, CacheError>>),
 }
 
 impl Coalescer {
     /// Enters a slot: alone if fewer than [`IN_FLIGHT`] reads are in flight there (one
     /// more until the returned [`Busy`] goes), or gathered behind them.
-    fn enter(
-        self: &Arc<Self>,
-        backend: &RedisBackend,
+    fn enter<'a>(
+        &self,
+        backend: &'a RedisBackend,
         slot: u16,
         waiting: impl FnOnce(oneshot::Sender<Result<HitRead, CacheError>>) -> Waiting,
-    ) -> Turn {
+    ) -> Turn<'a> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         let lane = slots.entry(slot).or_default();
         if lane.in_flight < IN_FLIGHT {
             lane.in_flight += 1;
             return Turn::Alone(Busy {
-                coalescer: self.clone(),
-                backend: backend.clone(),
+                backend,
                 slot,
                 idle: false,
             });
@@ -109,23 +109,24 @@ impl Coalescer {
 
 /// A read in flight on a slot. When it goes (its read ended, or its caller's future was
 /// dropped), the hits gathered meanwhile are sent by a task; with none, it leaves the slot.
-struct Busy {
-    coalescer: Arc<Coalescer>,
-    backend: RedisBackend,
+/// The caller's borrows its backend (nothing cloned on a hit sent alone); the task's owns
+/// a clone.
+struct Busy<B: Borrow<RedisBackend>> {
+    backend: B,
     slot: u16,
     /// Set once it left the slot (nothing was gathered).
     idle: bool,
 }
 
-impl Busy {
+impl<B: Borrow<RedisBackend>> Busy<B> {
     /// The hits gathered on this slot, taken (this read's place in flight goes to them);
     /// `None`, and it leaves the slot, when there are none.
     fn take(&mut self) -> Option<Vec<Waiting>> {
         if self.idle {
             return None;
         }
-        let mut slots = self
-            .coalescer
+        let coalescer = self.backend.borrow().hits.as_deref()?;
+        let mut slots = coalescer
             .slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -142,14 +143,13 @@ impl Busy {
     }
 }
 
-impl Drop for Busy {
+impl<B: Borrow<RedisBackend>> Drop for Busy<B> {
     fn drop(&mut self) {
         let Some(gathered) = self.take() else {
             return;
         };
         let busy = Busy {
-            coalescer: self.coalescer.clone(),
-            backend: self.backend.clone(),
+            backend: self.backend.borrow().clone(),
             slot: self.slot,
             idle: false,
         };
@@ -164,7 +164,7 @@ impl Drop for Busy {
 /// Sends the gathered hits, together, until none gathered during the last send. The
 /// slot stays busy throughout; if this task is dropped (its runtime ends), `busy` hands
 /// on what is left.
-async fn send_gathered(mut busy: Busy, mut gathered: Vec<Waiting>) {
+async fn send_gathered(mut busy: Busy<RedisBackend>, mut gathered: Vec<Waiting>) {
     loop {
         let read = together(&busy.backend, busy.slot, &gathered).await;
         answer(gathered, read);
