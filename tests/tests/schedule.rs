@@ -10,7 +10,8 @@
 //! stampede lease, TTL jitter, some versions not kept (`unless`): a short TTL, kept past it, its source down now and then; every other
 //! read with a soft timeout, in a task, its source a few ms slow), `idx` (a tier, a lease, a
 //! tag read from its result, written through too), `secret` (sensitive, a tier) and `ttl` (a tier,
-//! a short TTL, its source changed without invalidation). The operations: reads, writes
+//! a short TTL, its source changed without invalidation), `rows` (a tier, read one id at
+//! a time and in batches of three ids sharing the single reads' entries). The operations: reads, writes
 //! through `#[invalidates]` (one scope of two prefixes or a whole prefix, half of them
 //! writing their result through; writes of the row the `idx` reads depend on, in one scope
 //! or in every scope; writes that store `idx` through), writes cancelled at a random point
@@ -45,9 +46,9 @@ use tokio::sync::Notify;
 
 const PREFIXES: [&str; 2] = ["fmpa", "stats"];
 /// What reads read with invalidations to check them against (`ttl` is read apart).
-const READS: [&str; 4] = ["fmpa", "stats", "idx", "secret"];
+const READS: [&str; 5] = ["fmpa", "stats", "idx", "secret", "rows"];
 /// The `l1` sites: served from the tier, within δ, in a process that has one.
-const TIERED: [&str; 3] = ["fmpa", "secret", "idx"];
+const TIERED: [&str; 4] = ["fmpa", "secret", "idx", "rows"];
 /// The value every `idx` entry depends on through its result.
 const ROW: &str = "r";
 const TENANTS: [&str; 3] = ["t0", "t1", "t2"];
@@ -164,6 +165,31 @@ async fn read_idx(
     load(store, "idx", tenant, gate).await
 }
 
+/// One row of a tenant (every row of it has the tenant's `rows` version).
+#[cached(prefix = "rows", ttl = "10m", l1 = "10m", key = tenant, id, cache = cache)]
+async fn read_row(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    id: u32,
+    gate: Option<&Gate>,
+) -> Result<u64, String> {
+    let _ = id;
+    load(store, "rows", tenant, gate).await
+}
+
+/// Many rows of a tenant at once: the entries of [`read_row`], one per id.
+#[cached(prefix = "rows", name = "read_row", ttl = "10m", l1 = "10m", key = tenant, batch = ids, cache = cache)]
+async fn read_rows(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    ids: &[u32],
+) -> Result<HashMap<u32, u64>, String> {
+    let version = store.get("rows", tenant);
+    Ok(ids.iter().map(|&id| (id, version)).collect())
+}
+
 #[cached(prefix = "secret", ttl = "10m", l1 = "10m", key = tenant, sensitive = true, cache = cache)]
 async fn read_secret(
     cache: &Cache,
@@ -197,6 +223,12 @@ async fn read(
         "fmpa" => read_fmpa(cache, store, tenant, gate).await,
         "idx" => read_idx(cache, store, tenant, gate).await,
         "secret" => read_secret(cache, store, tenant, gate).await,
+        // Every other ungated `rows` read is a batch of three ids: the oldest of its
+        // values is what is checked (each must meet the floor).
+        "rows" if gate.is_none() && soon % 2 == 1 => read_rows(cache, store, tenant, &[0, 1, 2])
+            .await
+            .map(|rows| rows.values().copied().min().unwrap_or(0)),
+        "rows" => read_row(cache, store, tenant, (soon % 3) as u32, gate).await,
         _ => read_stats(cache, store, tenant, gate).await,
     };
     match read {
@@ -235,6 +267,18 @@ async fn write_tenant_through(
     let versions = PREFIXES.map(|prefix| store.bump(prefix, tenant));
     *wrote.lock().unwrap() = versions;
     Ok(versions[0])
+}
+
+/// A write of `tenant`'s rows: its single-row and batch reads alike.
+#[invalidates("rows", key = tenant, cache = cache)]
+async fn write_rows(
+    cache: &Cache,
+    store: &Store,
+    tenant: &'static str,
+    wrote: &Mutex<[u64; 2]>,
+) -> Result<(), String> {
+    wrote.lock().unwrap()[0] = store.bump("rows", tenant);
+    Ok(())
 }
 
 /// A write of the row of `tenant` that the `idx` reads depend on through their result.
@@ -298,7 +342,7 @@ async fn write_all_fmpa(cache: &Cache, store: &Store) -> Result<(), String> {
 
 /// Which write: of both prefixes of a tenant (plain, or writing through to the fmpa
 /// read), of the row the `idx` reads depend on, of `idx` written through, of the
-/// sensitive value.
+/// sensitive value, of the `rows` read one by one and in batches.
 #[derive(Debug, Clone, Copy)]
 enum WriteKind {
     Plain,
@@ -306,16 +350,18 @@ enum WriteKind {
     Row,
     IdxThrough,
     Secret,
+    Rows,
 }
 
 impl WriteKind {
     fn random(rng: &mut Rng) -> WriteKind {
-        match rng.below(6) {
+        match rng.below(7) {
             0 => WriteKind::Plain,
             1 | 2 => WriteKind::Through,
             3 => WriteKind::Row,
             4 => WriteKind::IdxThrough,
-            _ => WriteKind::Secret,
+            5 => WriteKind::Secret,
+            _ => WriteKind::Rows,
         }
     }
 }
@@ -345,6 +391,7 @@ async fn write(
                 .await
                 .map(drop),
             WriteKind::Secret => write_secret(cache, store, tenant, &wrote).await,
+            WriteKind::Rows => write_rows(cache, store, tenant, &wrote).await,
         }
     };
     match polls {
@@ -357,6 +404,7 @@ async fn write(
     match kind {
         WriteKind::Row | WriteKind::IdxThrough => vec![(("idx", tenant), versions[0])],
         WriteKind::Secret => vec![(("secret", tenant), versions[0])],
+        WriteKind::Rows => vec![(("rows", tenant), versions[0])],
         WriteKind::Plain | WriteKind::Through => vec![
             (("fmpa", tenant), versions[0]),
             (("stats", tenant), versions[1]),
