@@ -100,6 +100,8 @@ mod guide {
     struct ClusterTls;
     #[doc = include_str!("../../docs/guarantees.md")]
     struct Guarantees;
+    #[doc = include_str!("../../docs/audit.md")]
+    struct Audit;
 }
 
 #[doc(hidden)]

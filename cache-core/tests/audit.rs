@@ -21,6 +21,26 @@ async fn rename(cache: &Cache, id: u32) -> Result<(), String> {
     Ok(())
 }
 
+// A batch read and the single-id read whose entries it shares: one value type.
+#[cached(prefix = "users", ttl = "5m", key = tenant, id, cache = cache)]
+async fn user(cache: &Cache, tenant: &str, id: u32) -> Result<String, String> {
+    Ok(String::new())
+}
+
+#[cached(prefix = "users", name = "user", ttl = "5m", key = tenant, batch = ids, cache = cache)]
+async fn users(
+    cache: &Cache,
+    tenant: &str,
+    ids: &[u32],
+) -> Result<std::collections::HashMap<u32, String>, String> {
+    Ok(ids.iter().map(|&id| (id, String::new())).collect())
+}
+
+#[invalidates("users", key = tenant, cache = cache)]
+async fn touch_users(cache: &Cache, tenant: &str) -> Result<(), String> {
+    Ok(())
+}
+
 // A TTL-only read: accepted.
 #[cached(prefix = "countries", ttl = "1d", ttl_only = true, cache = cache)]
 async fn countries(cache: &Cache) -> Result<Vec<String>, String> {
@@ -136,6 +156,7 @@ fn problems(findings: &[Finding]) -> Vec<Problem> {
 fn sites_that_agree_have_no_finding() {
     let audit = audit();
     assert!(on(&audit, "countries").is_empty(), "{audit}");
+    assert!(on(&audit, "users").is_empty(), "{audit}");
     let clean: Vec<Problem> = problems(&on(&audit, "clean"));
     // Only the typo of a tag (a write of `clean` that no read declares).
     assert_eq!(clean, vec![Problem::TagNoReader], "{audit}");

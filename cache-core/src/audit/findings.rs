@@ -267,7 +267,9 @@ fn value_types(reads: &[&'static Site], found: &mut Vec<Finding>) {
     for (i, &a) in reads.iter().enumerate() {
         for &b in &reads[i + 1..] {
             let shared = a.prefixes == b.prefixes && a.name == b.name && a.version == b.version;
-            if shared && normalized(a.value_type) != normalized(b.value_type) {
+            let (ta, tb) = (normalized(a.value_type), normalized(b.value_type));
+            // An empty type is unknown (a batch site's map of another form): not compared.
+            if shared && !ta.is_empty() && !tb.is_empty() && ta != tb {
                 found.push(Finding {
                     problem: Problem::ValueTypes,
                     prefix: a.prefixes.first().copied().unwrap_or(""),

@@ -94,9 +94,13 @@ fn generate(args: CachedArgs, func: &ItemFn) -> syn::Result<TokenStream> {
     };
     // The registry's entry (`cache_core::audit`).
     let record = {
-        let value = stored
-            .as_ref()
-            .map_or_else(|| quote!(#ret), |ty| quote!(#ty));
+        let value = match (&stored, &batch) {
+            // A batch site stores each id's value: the map's values.
+            (Some(map), Some(_)) => super::record::batch_value(map),
+            (None, Some(_)) => super::record::batch_value(ret),
+            (Some(ty), None) => quote!(#ty),
+            (None, None) => quote!(#ret),
+        };
         super::record::read(&args, sig, prefix, &name, &value)
     };
     let block = &func.block;

@@ -146,6 +146,35 @@ pub fn read(
     )
 }
 
+/// The value type of a batch site's map (`HashMap<K, V>`, `BTreeMap<K, V>`,
+/// `Vec<(K, V)>`): what each id's entry stores; nothing (not compared) for another form.
+pub fn batch_value(map: &syn::Type) -> TokenStream {
+    let syn::Type::Path(path) = map else {
+        return quote!();
+    };
+    let Some(syn::PathArguments::AngleBracketed(args)) =
+        path.path.segments.last().map(|segment| &segment.arguments)
+    else {
+        return quote!();
+    };
+    let types: Vec<&syn::Type> = args
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    match types.as_slice() {
+        [_, value, ..] => quote!(#value),
+        [syn::Type::Tuple(pair)] if pair.elems.len() == 2 => {
+            let value = &pair.elems[1];
+            quote!(#value)
+        }
+        _ => quote!(),
+    }
+}
+
 /// A TTL in milliseconds as a person writes it (`5m`, `90s`, `250ms`).
 fn humanize(millis: u64) -> String {
     for (unit, size) in [
