@@ -89,27 +89,36 @@ impl Site {
 /// string types (`&str`, `String`, `Cow<str>`, `Box<str>`, `Arc<str>`) as one, since they
 /// name a scope alike. Empty when unknown.
 pub(crate) fn normalized(ty: &str) -> String {
-    let mut ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-    loop {
-        let stripped = ty
-            .strip_prefix('&')
-            .map(|rest| match rest.strip_prefix('\'') {
-                Some(lifetime) => lifetime
-                    .trim_start_matches(|c: char| c.is_alphanumeric() || c == '_')
-                    .to_owned(),
-                None => rest.to_owned(),
-            })
-            .map(|rest| rest.strip_prefix("mut").map(str::to_owned).unwrap_or(rest));
-        match stripped {
-            Some(rest) => ty = rest,
-            None => break,
+    // Lifetimes out, then spaces.
+    let mut bare = String::with_capacity(ty.len());
+    let mut chars = ty.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            // `'a`, and its comma when it is a generic argument (`Cow<'a, str>`).
+            while chars
+                .next_if(|c| c.is_alphanumeric() || *c == '_')
+                .is_some()
+            {}
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            chars.next_if_eq(&',');
+        } else if !c.is_whitespace() {
+            bare.push(c);
         }
     }
-    match ty.as_str() {
-        "String" | "std::string::String" | "Cow<str>" | "Box<str>" | "Arc<str>" | "Rc<str>" => {
-            "str".to_owned()
-        }
-        _ => ty,
+    // Then the references in front.
+    let mut ty = bare.as_str();
+    while let Some(rest) = ty.strip_prefix('&') {
+        ty = rest.strip_prefix("mut").unwrap_or(rest);
+    }
+    match ty {
+        "str"
+        | "String"
+        | "std::string::String"
+        | "Cow<str>"
+        | "Box<str>"
+        | "Arc<str>"
+        | "Rc<str>" => "str".to_owned(),
+        _ => ty.to_owned(),
     }
 }
 
@@ -122,15 +131,18 @@ mod tests {
         for ty in [
             "&str",
             "& 'a str",
+            "&'static str",
             "String",
             "&String",
             "&mut String",
             "Cow<str>",
+            "Cow < 'a , str >",
         ] {
             assert_eq!(normalized(ty), "str", "{ty}");
         }
         assert_eq!(normalized("u64"), "u64");
         assert_eq!(normalized("& TenantId"), "TenantId");
+        assert_eq!(normalized("Option < & 'a str >"), "Option<&str>");
         assert_eq!(normalized(""), "");
     }
 }

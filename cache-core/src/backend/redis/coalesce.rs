@@ -1,11 +1,12 @@
-//! Coalesced hits: the reads of hits issued while another read of the same slot is in
-//! flight wait for it, then go together as one `MGET` (each key read once, however many
-//! of them ask for it) and their `PTTL`s, in one pipeline.
+//! Coalesced hits: the reads of hits issued while two reads of the same slot are in
+//! flight wait for one of them, then go together as one `MGET` (each key read once,
+//! however many of them ask for it) and their `PTTL`s, in one pipeline.
 //!
-//! No timer: a read that finds its slot idle is sent at once, alone, exactly as without
-//! coalescing; only reads that would have queued behind it on the connection anyway are
-//! gathered. Per slot one read is in flight; when it ends, whatever gathered meanwhile is
-//! sent by a task of its own (so the read that ended returns at once).
+//! No timer: a read that finds fewer than two in flight on its slot is sent at once,
+//! alone, exactly as without coalescing; only reads that would have queued behind them on
+//! the connection anyway are gathered. When a read in flight ends, whatever gathered
+//! meanwhile is sent by a task of its own (so the read that ended returns at once), which
+//! takes its place in flight.
 
 use super::{Node, RedisBackend};
 use crate::error::CacheError;
@@ -289,8 +290,9 @@ async fn together(
 
 impl RedisBackend {
     /// A hit's read: `MGET keys` (all in `entry`'s slot), with `entry`'s remaining TTL when
-    /// `ttl`. Sent at once when nothing is in flight on the slot; otherwise gathered with
-    /// the hits that arrive while it is, and sent with them as soon as it ends.
+    /// `ttl`. Sent at once when fewer than two reads are in flight on the slot; otherwise
+    /// gathered with the hits that arrive meanwhile, and sent with them as soon as one of
+    /// those reads ends.
     pub async fn read_hit(
         &self,
         keys: &[&str],
