@@ -3,7 +3,7 @@
 //! as the seed draws it: an in-process tier or none (and its bound δ), the encryption keys
 //! of a rolling rotation (`[k1]`, `[k2, k1]`, `[k2]` keeping `k1` to name, or none), a
 //! fail-safe default for every site or none (so processes read each other's entries kept
-//! past their TTL, or not). One
+//! past their TTL, or not), hits sharing their reads (`coalesce_hits`) or not. One
 //! of them is restarted mid-run with a new draw.
 //!
 //! The sites: `fmpa` (a tier, write-through, a tag), `stats` (fail-safe, early refresh, a
@@ -436,6 +436,8 @@ struct Config {
     /// A fail-safe default for every site (its entries kept past their TTL, with a grace
     /// the others read in their envelopes), or none.
     fail_safe: bool,
+    /// Whether its hits in flight together share one read (`coalesce_hits`).
+    coalesce: bool,
 }
 
 impl Config {
@@ -449,10 +451,17 @@ impl Config {
         };
         let keys = ["[k1]", "[k2, k1]", "[k2] naming k1", "none"][rng.below(4) as usize];
         let fail_safe = rng.below(2) == 0;
+        // The first shares its hits' reads and the second does not; the rest at random.
+        let coalesce = match i {
+            0 => true,
+            1 => false,
+            _ => rng.below(2) == 0,
+        };
         Config {
             tier,
             keys,
             fail_safe,
+            coalesce,
         }
     }
 
@@ -479,6 +488,7 @@ impl Config {
             .connect_timeout(Duration::from_millis(200))
             .breaker(3, Duration::from_millis(50))
             .encryption_keys(self.keys())
+            .coalesce_hits(self.coalesce)
             .lazy();
         if let Some(bound) = self.tier {
             builder = builder.l1(1 << 20).l1_bound(bound);
