@@ -39,17 +39,7 @@ fn ninety_and_ten() -> Vec<u64> {
 
 /// The calls of `command` Redis has run, from `INFO commandstats`.
 async fn calls_of(conn: &ConnectionManager, command: &str) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn.clone())
-        .await
-        .unwrap_or_default();
-    let prefix = format!("cmdstat_{command}:calls=");
-    info.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|calls| calls.parse().ok())
-        .unwrap_or(0)
+    testkit::command_calls(&mut conn.clone(), command).await
 }
 
 pub(crate) async fn batch(conn: &ConnectionManager, plan: &Plan) {

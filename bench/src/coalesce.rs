@@ -76,18 +76,9 @@ pub(crate) async fn coalesce(conn: &ConnectionManager, plan: &Plan) {
         serde_json::to_vec(&row(1)).expect("json"),
         serde_json::to_vec(&page()).expect("json"),
     );
-    let mut setter = conn.clone();
     for (tenant, small, list) in tenants() {
-        for (key, json) in [(small, &small_json), (list, &list_json)] {
-            let _: () = redis::cmd("SET")
-                .arg(key)
-                .arg(json)
-                .arg("EX")
-                .arg(600)
-                .query_async(&mut setter)
-                .await
-                .expect("SET");
-        }
+        set_raw(conn, small, &small_json).await;
+        set_raw(conn, list, &list_json).await;
         ours_small(tenant).await.expect("warm");
         ours_list(tenant).await.expect("warm");
         tags2(tenant).await.expect("warm");

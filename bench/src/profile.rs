@@ -14,15 +14,7 @@ pub(crate) async fn hits(conn: &ConnectionManager, seconds: u64) {
     ours_small("t1").await.expect("fill");
     let variant = if std::env::args().any(|a| a == "--baseline") {
         let json = serde_json::to_vec(&row(1)).expect("json");
-        let mut c = conn.clone();
-        let _: () = redis::cmd("SET")
-            .arg("bench-raw:small")
-            .arg(json)
-            .arg("EX")
-            .arg(600)
-            .query_async(&mut c)
-            .await
-            .expect("SET");
+        set_raw(conn, "bench-raw:small", &json).await;
         let c = Arc::new(conn.clone());
         call(move || {
             let c = c.clone();

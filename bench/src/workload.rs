@@ -227,19 +227,19 @@ pub fn our_keys(ns: &str, name: &str) -> cache_core::key::CallKeys {
 pub async fn put_raw_values(conn: &ConnectionManager) -> (usize, usize) {
     let small_json = serde_json::to_vec(&row(1)).expect("json");
     let list_json = serde_json::to_vec(&page()).expect("json");
-    let mut setter = conn.clone();
-    for (key, json) in [
-        ("bench-raw:small", &small_json),
-        ("bench-raw:list", &list_json),
-    ] {
-        let _: () = redis::cmd("SET")
-            .arg(key)
-            .arg(json)
-            .arg("EX")
-            .arg(600)
-            .query_async(&mut setter)
-            .await
-            .expect("SET");
-    }
+    set_raw(conn, "bench-raw:small", &small_json).await;
+    set_raw(conn, "bench-raw:list", &list_json).await;
     (small_json.len(), list_json.len())
+}
+
+/// Stores `json` under `key` as the seed would (10 minutes).
+pub async fn set_raw(conn: &ConnectionManager, key: &str, json: &[u8]) {
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg(json)
+        .arg("EX")
+        .arg(600)
+        .query_async(&mut conn.clone())
+        .await
+        .expect("SET");
 }

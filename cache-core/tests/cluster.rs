@@ -53,14 +53,7 @@ fn tenants_by_node(
 
 /// `cmdstat_<command>` calls on one node, from `INFO commandstats`.
 fn calls(cluster: &RedisCluster, node: usize, command: &str) -> u64 {
-    let stats = cluster.cli(node, &["INFO", "commandstats"]);
-    let needle = format!("cmdstat_{command}:calls=");
-    stats
-        .lines()
-        .find_map(|line| line.strip_prefix(&needle))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    testkit::calls_in(&cluster.cli(node, &["INFO", "commandstats"]), command)
 }
 
 fn masters(cluster: &RedisCluster) -> Vec<usize> {

@@ -28,29 +28,6 @@ async fn tagged(cache: &Cache, tenant: &str, item: u32) -> Result<String, String
     Ok(format!("tagged {tenant}/{item}"))
 }
 
-/// How many commands of `name` the server has run.
-async fn calls(conn: &mut redis::aio::MultiplexedConnection, name: &str) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .expect("INFO");
-    let line = format!("cmdstat_{name}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect")
-}
-
 /// Polls `future` once: whether it is still pending.
 async fn pending_after_one_poll<F: Future + Unpin>(future: &mut F) -> bool {
     std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *future).poll(cx).is_pending())).await
@@ -104,7 +81,7 @@ async fn setup(
         .build()
         .await
         .expect("cache");
-    let conn = raw(&server.url()).await;
+    let conn = testkit::raw_connection(&server.url()).await;
     warm(&cache).await;
     Setup {
         _server: server,
@@ -136,13 +113,13 @@ async fn hits_in_flight_together_share_one_read() {
         cache,
         mut conn,
     } = setup("coalesce", |b| b).await;
-    let before = calls(&mut conn, "mget").await;
+    let before = testkit::command_calls(&mut conn, "mget").await;
     let (mut calls_, expected) = hits(&cache);
     started_while_held(&proxy, &mut calls_).await;
     assert_eq!(join_all(calls_).await, all_ok(expected));
     // The first two hits' own `MGET`s (two may be in flight), then one for the 62
     // gathered behind them.
-    assert_eq!(calls(&mut conn, "mget").await - before, 3);
+    assert_eq!(testkit::command_calls(&mut conn, "mget").await - before, 3);
     let stats = cache.stats().site("row", "row");
     assert_eq!(
         (stats.hits, stats.misses, stats.bypasses),
@@ -159,11 +136,11 @@ async fn off_every_hit_is_its_own_read() {
         cache,
         mut conn,
     } = setup("coalesce-off", |b| b.coalesce_hits(false)).await;
-    let before = calls(&mut conn, "mget").await;
+    let before = testkit::command_calls(&mut conn, "mget").await;
     let (mut calls_, expected) = hits(&cache);
     started_while_held(&proxy, &mut calls_).await;
     assert_eq!(join_all(calls_).await, all_ok(expected));
-    assert_eq!(calls(&mut conn, "mget").await - before, 64);
+    assert_eq!(testkit::command_calls(&mut conn, "mget").await - before, 64);
 }
 
 /// The shared read times out (the proxy holds every reply): each gathered hit fails open
@@ -201,7 +178,7 @@ async fn a_dropped_first_hit_does_not_strand_the_others() {
         cache,
         mut conn,
     } = setup("coalesce-drop", |b| b).await;
-    let before = calls(&mut conn, "mget").await;
+    let before = testkit::command_calls(&mut conn, "mget").await;
     let (mut calls_, expected) = hits(&cache);
     proxy.set(Fault::Blackhole);
     for call in calls_.iter_mut() {
@@ -221,6 +198,6 @@ async fn a_dropped_first_hit_does_not_strand_the_others() {
         (31, 0, 0),
         "{stats:?}"
     );
-    let sent = calls(&mut conn, "mget").await - before;
+    let sent = testkit::command_calls(&mut conn, "mget").await - before;
     assert!((2..=3).contains(&sent), "{sent} MGETs");
 }

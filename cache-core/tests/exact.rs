@@ -21,15 +21,6 @@ fn builder(url: &str, namespace: &str) -> cache_core::CacheBuilder {
         .breaker(3, Duration::from_millis(100))
 }
 
-/// A plain connection to `url` for what the tests do to the server itself.
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect")
-}
-
 /// `CONFIG SET name value` on the test's private server.
 async fn config_set(conn: &mut redis::aio::MultiplexedConnection, name: &str, value: &str) {
     let _: () = redis::cmd("CONFIG")
@@ -44,19 +35,7 @@ async fn config_set(conn: &mut redis::aio::MultiplexedConnection, name: &str, va
 /// How many generation writes (`UNLINK`, or `SET` in earlier versions) the server has
 /// run: with nothing else going on, the retries that reached it.
 async fn generation_writes(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .expect("INFO");
-    let calls = |command: &str| {
-        info.lines()
-            .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|calls| calls.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    calls("unlink") + calls("set")
+    testkit::command_calls(conn, "unlink").await + testkit::command_calls(conn, "set").await
 }
 
 /// Waits until the server has run `more` further generation writes (retries of a pending
@@ -94,7 +73,7 @@ impl Unacknowledged {
             .await
             .expect("a");
         let b = builder(&server.url(), &namespace).build().await.expect("b");
-        let conn = raw(&server.url()).await;
+        let conn = testkit::raw_connection(&server.url()).await;
         Unacknowledged {
             server,
             namespace,
@@ -218,7 +197,7 @@ async fn a_full_redis_still_invalidates() {
     let namespace = unique_namespace("exact-full");
     let a = builder(&server.url(), &namespace).build().await.expect("a");
     let b = builder(&server.url(), &namespace).build().await.expect("b");
-    let mut conn = raw(&server.url()).await;
+    let mut conn = testkit::raw_connection(&server.url()).await;
     let source = Source::default();
     source.put("acme", "v1");
     source.put("other", "o1");
@@ -413,7 +392,7 @@ async fn an_acknowledgement_always_comes_from_the_connection_that_wrote() {
     let master = RedisServer::start();
     let port = master.addr().port().to_string();
     let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
-    let mut conn = raw(&master.url()).await;
+    let mut conn = testkit::raw_connection(&master.url()).await;
     let started = Instant::now();
     loop {
         let info: String = redis::cmd("INFO")

@@ -4,6 +4,7 @@
 //! per kind of thing.
 
 mod cluster;
+mod commands;
 mod ports;
 mod proxy;
 mod rng;
@@ -13,6 +14,7 @@ mod target;
 mod tls;
 
 pub use cluster::{RedisCluster, redis_cli};
+pub use commands::{calls_in, command_calls, raw_connection};
 pub use ports::{free_port, ping};
 pub use proxy::{Fault, Proxy};
 pub use rng::{Rng, seeded_run};
