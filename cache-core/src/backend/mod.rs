@@ -145,10 +145,7 @@ impl Backend {
     ) -> Result<(Vec<Option<Bytes>>, Vec<Option<Duration>>), CacheError> {
         match self {
             Self::Redis(r) => r.mget_ttls(keys, ttls_of).await,
-            Self::Memory(m) => Ok((
-                m.mget(keys),
-                ttls_of.iter().map(|key| m.mget_ttl(&[], key).1).collect(),
-            )),
+            Self::Memory(m) => Ok((m.mget(keys), ttls_of.iter().map(|key| m.ttl(key)).collect())),
         }
     }
 

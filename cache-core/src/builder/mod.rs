@@ -183,7 +183,9 @@ impl CacheBuilder {
         self
     }
 
-    /// The memory store's bound, in bytes of keys and values (default 64 MiB).
+    /// The memory store's bound, in bytes of entries' keys and values (default 64 MiB);
+    /// its generations are kept apart, within an eighth of that again (a generation dropped
+    /// to keep that bound only turns its scope's entries into misses).
     pub fn memory_capacity(mut self, bytes: u64) -> Self {
         self.memory_capacity = bytes;
         self
