@@ -184,7 +184,7 @@ impl CacheBuilder {
     }
 
     /// The memory store's bound, in bytes of entries' keys and values (default 64 MiB);
-    /// its generations are kept apart, within an eighth of that again (a generation dropped
+    /// its generations are kept apart, within a quarter of that again (a generation dropped
     /// to keep that bound only turns its scope's entries into misses).
     pub fn memory_capacity(mut self, bytes: u64) -> Self {
         self.memory_capacity = bytes;

@@ -101,7 +101,7 @@ impl Indexes {
 
 impl MemoryBackend {
     /// A store holding at most about `capacity_bytes` of keys and values (entries), and
-    /// an eighth of that again for generations.
+    /// a quarter of that again for generations (about 100,000 of them in 16 MiB).
     pub fn new(capacity_bytes: u64) -> Self {
         let store = Moka::builder()
             .max_capacity(capacity_bytes)
@@ -113,7 +113,7 @@ impl MemoryBackend {
         Self {
             store,
             generations: Arc::new(Generations::new(
-                usize::try_from(capacity_bytes / 8).unwrap_or(usize::MAX),
+                usize::try_from(capacity_bytes / 4).unwrap_or(usize::MAX),
             )),
             writes: Arc::default(),
         }
